@@ -1,0 +1,1 @@
+"""Baselines: agents that act on icl-envs, from exact solvers to in-context transformers."""

@@ -1,0 +1,1 @@
+"""In-context transformers trained over the task generators (linear attention, softmax GPT, ReBased)."""

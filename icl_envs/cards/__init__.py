@@ -1,0 +1,1 @@
+"""Card and number games: NumberLine, EZPoints, Points24 and Blackjack, with rendered frames."""

@@ -1,0 +1,103 @@
+"""Argument and action validation shared by every env.
+
+Each helper raises a ``ValueError`` (or ``gymnasium.error.InvalidAction``) whose message names
+the argument and what is allowed, so a user never sees a numpy traceback from deep inside a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from gymnasium.error import InvalidAction
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise naming ``name`` and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    below: float | None = None,
+) -> float:
+    """Return ``value`` as a finite float within bounds (``below`` is an exclusive upper bound)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    if below is not None and value >= below:
+        raise ValueError(f"{name} must be < {below}, got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def check_scalar_action(action: Any, bound: float) -> float:
+    """Validate a one-number prediction (shape () or (1,)) and return it as a float."""
+    array = np.asarray(action, dtype=np.float64) if _is_numeric(action) else None
+    if array is None or array.size != 1 or array.ndim > 1:
+        raise InvalidAction(f"action must be a single number of shape (1,), got {action!r}")
+    value = float(array.reshape(()))
+    if not np.isfinite(value):
+        raise InvalidAction(f"action must be finite, got {value}")
+    if abs(value) > bound:
+        raise InvalidAction(f"action {value} is outside the action space [-{bound}, {bound}] (action_bound)")
+    return value
+
+
+def check_batch_actions(actions: Any, num_envs: int, bound: float) -> np.ndarray:
+    """Validate a vector env's predictions, shape (num_envs,) or (num_envs, 1); return (num_envs,)."""
+    if not _is_numeric(actions):
+        raise InvalidAction(f"actions must be numbers of shape ({num_envs}, 1), got {type(actions).__name__}")
+    array = np.asarray(actions, dtype=np.float64)
+    if array.shape not in ((num_envs,), (num_envs, 1)):
+        raise InvalidAction(f"actions must have shape ({num_envs}, 1), got {array.shape}")
+    array = array.reshape(num_envs)
+    if not np.all(np.isfinite(array)):
+        raise InvalidAction(f"actions must be finite; env indices {np.flatnonzero(~np.isfinite(array)).tolist()} are not")
+    if np.any(np.abs(array) > bound):
+        raise InvalidAction(f"actions must lie in [-{bound}, {bound}] (action_bound)")
+    return array
+
+
+def check_discrete_action(action: Any, n: int) -> int:
+    """Validate an action of a ``Discrete(n)`` space and return it as an int."""
+    if isinstance(action, np.ndarray) and action.shape == ():
+        action = action.item()
+    if isinstance(action, bool) or not isinstance(action, (int, np.integer)) or not 0 <= int(action) < n:
+        raise InvalidAction(f"action must be an integer in [0, {n - 1}], got {action!r}")
+    return int(action)
+
+
+def _is_numeric(value: Any) -> bool:
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except Exception:
+        return False

@@ -1,0 +1,67 @@
+"""The one agent interface the harness knows.
+
+Every agent, from least squares to a vision-language model, is an object with
+
+- ``reset(env_id=None, env_kwargs=None)``: called before a batch of episodes on one env. The id and
+  kwargs let an agent read task facts it is entitled to (the noise level, gamma, the action strings);
+  agents that need nothing ignore them.
+- ``act(obs) -> action`` for one env's observation;
+- ``act_batch(obs_batch) -> actions`` for a vector env's batched observation. The default splits the
+  batch and calls ``act`` per env, so a simple agent only writes ``act``; fast agents override it.
+
+Agents for the ``text-v0`` suite return strings; agents for ``pixels-v0`` receive frames. ``suites``
+optionally declares which suites an agent supports (``None``: any). Users subclass ``Agent`` or just
+write a class with the same methods: the harness loads either by ``module:Name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class Agent:
+    """Base class with a batched default; subclasses implement ``act`` (and optionally ``act_batch``)."""
+
+    #: Suites this agent can be scored on, or ``None`` for any.
+    suites: Sequence[str] | None = None
+
+    def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
+        """Prepare for episodes on ``env_id`` built with ``env_kwargs``."""
+
+    def act(self, obs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement act(obs)")
+
+    def act_batch(self, obs_batch: Any) -> Any:
+        """Act on every env of a vector env; returns an array (or a list of strings for text)."""
+        actions = [self.act(obs) for obs in unbatch(obs_batch)]
+        if actions and isinstance(actions[0], str):
+            return actions
+        return np.stack([np.asarray(a) for a in actions])
+
+
+def batch_size(obs_batch: Any) -> int:
+    """The number of envs in a batched observation (array, dict, tuple or list of strings)."""
+    if isinstance(obs_batch, Mapping):
+        return batch_size(next(iter(obs_batch.values())))
+    if isinstance(obs_batch, tuple):
+        return batch_size(obs_batch[0])
+    return len(obs_batch)
+
+
+def unbatch(obs_batch: Any) -> list[Any]:
+    """Split a vector env's observation into one observation per env.
+
+    Dicts split key by key, tuples element by element (Gymnasium's batching of ``Dict`` and
+    ``Tuple`` spaces), arrays along their first axis, lists of strings item by item.
+    """
+    n = batch_size(obs_batch)
+    if isinstance(obs_batch, Mapping):
+        parts = {key: unbatch(value) for key, value in obs_batch.items()}
+        return [{key: parts[key][i] for key in parts} for i in range(n)]
+    if isinstance(obs_batch, tuple):
+        parts = [unbatch(value) for value in obs_batch]
+        return [tuple(part[i] for part in parts) for i in range(n)]
+    return [obs_batch[i] for i in range(n)]

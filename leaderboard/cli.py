@@ -1,0 +1,60 @@
+"""The ``icl-bench`` command line.
+
+Each command is a thin shell: it parses arguments and calls into the module that owns the work,
+imported lazily so that ``icl-bench list`` starts fast and needs no torch.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="icl-envs: environments, baselines and a leaderboard for in-context learning.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+def _signature_arguments(entry_point: str) -> str:
+    """Render an env class's keyword arguments and defaults, e.g. ``d=5, n=20``."""
+    from gymnasium.envs.registration import load_env_creator
+
+    creator = load_env_creator(entry_point)
+    parts = []
+    for name, parameter in inspect.signature(creator).parameters.items():
+        if name in ("self", "render_mode") or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+            continue
+        default = "" if parameter.default is inspect.Parameter.empty else f"={parameter.default!r}"
+        parts.append(f"{name}{default}")
+    return ", ".join(parts)
+
+
+@app.command("list")
+def list_envs() -> None:
+    """Print every registered environment id with a description and its arguments."""
+    from icl_envs import ENVIRONMENTS
+
+    table = Table(title="icl-envs environments")
+    table.add_column("id", style="bold cyan", no_wrap=True)
+    table.add_column("description")
+    table.add_column("arguments", style="green")
+    for env_id, entry_point, _, description in ENVIRONMENTS:
+        try:
+            arguments = _signature_arguments(entry_point)
+        except (ImportError, AttributeError) as error:  # a module of an unfinished env
+            arguments = f"(unavailable: {error})"
+        table.add_row(env_id, description, arguments)
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
