@@ -121,7 +121,7 @@ def build_prompt(
     choices = ", ".join(json.dumps(action_strings[i]) for i in legal)
     answer = {**{name: f"<{hint}>" for name, hint in fields.items()}}
     answer["thoughts"] = "<your step-by-step reasoning>"
-    answer["action"] = f"<one of {choices}>"
+    answer["action"] = "<one of the legal actions>"
     lines = [task_description.strip()]
     if observation is not None:
         lines += ["", "Current state:", observation.strip()]
@@ -206,3 +206,118 @@ class TextActions(gym.Wrapper):
         info["parse_failed"] = self._parse_failed
         info["parsed_action"] = parsed
         return obs, reward, terminated, truncated, info
+
+
+OBS_MODES = ("image", "symbolic", "text", "multimodal")
+RENDER_MODES = ("rgb_array", "human")
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 150, 2048  # below 150 px the card indices stop being legible
+
+
+def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -> tuple[str, int, str | None]:
+    """Validate the arguments every card env shares; return them normalised."""
+    from icl_envs.checks import check_choice, check_int
+
+    check_choice("obs_mode", obs_mode, OBS_MODES)
+    image_size = check_int("image_size", image_size, minimum=MIN_IMAGE_SIZE, maximum=MAX_IMAGE_SIZE)
+    if render_mode is not None:
+        check_choice("render_mode", render_mode, RENDER_MODES)
+    return obs_mode, image_size, render_mode
+
+
+def card_observation_space(
+    obs_mode: str, image_size: int, symbolic_space: gym.spaces.Space, num_actions: int
+) -> gym.spaces.Space:
+    """The observation space of a card env for each ``obs_mode``."""
+    image = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+    text = gym.spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
+    return {
+        "image": image,
+        "symbolic": symbolic_space,
+        "text": text,
+        "multimodal": gym.spaces.Dict(
+            {"image": image, "text": text, "action_mask": gym.spaces.MultiBinary(num_actions)}
+        ),
+    }[obs_mode]
+
+
+class CardGameEnv(TextProtocolMixin, gym.Env):
+    """Shared plumbing of the number-and-card envs: observation modes, rendering and the text protocol.
+
+    A subclass sets ``action_strings``, ``task_description`` and ``answer_fields``, builds
+    ``self.symbolic_space``, and implements ``symbolic_observation()``, ``state_text()`` (the
+    visible state in words), ``frame()`` (an RGB array of the current state) and ``action_mask()``.
+    It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
+    def _setup_observations(self, obs_mode: Any, image_size: Any, render_mode: Any) -> None:
+        self.obs_mode, self.image_size, self.render_mode = check_card_env_arguments(
+            obs_mode, image_size, render_mode
+        )
+        self.observation_space = card_observation_space(
+            self.obs_mode, self.image_size, self.symbolic_space, len(self.action_strings)
+        )
+        self.action_space = gym.spaces.Discrete(len(self.action_strings))
+        self._window = None
+
+    def symbolic_observation(self) -> Any:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def state_text(self) -> str:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def frame(self) -> np.ndarray:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def observation(self) -> Any:
+        """The observation of the current state in this env's ``obs_mode``."""
+        if self.obs_mode == "image":
+            return self.frame()
+        if self.obs_mode == "symbolic":
+            return self.symbolic_observation()
+        if self.obs_mode == "text":
+            return self.state_text()
+        return {"image": self.frame(), "text": self.state_text(), "action_mask": self.action_mask()}
+
+    def describe(self, obs: Any) -> str | None:
+        """The state in words for a language agent's prompt; None for a bare frame (read it instead)."""
+        if isinstance(obs, str):
+            return obs
+        if isinstance(obs, Mapping) and "text" in obs:
+            return obs["text"]
+        if self.obs_mode == "symbolic":
+            return self.state_text()
+        return None
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn(
+                f"render() called without a render_mode on {type(self).__name__}; pass render_mode='rgb_array'"
+            )
+            return None
+        frame = self.frame()
+        if self.render_mode == "rgb_array":
+            return frame
+        self._show(frame)
+        return None
+
+    def _show(self, frame: np.ndarray) -> None:
+        import pygame
+
+        if self._window is None:
+            pygame.display.init()
+            pygame.display.set_caption(type(self).__name__)
+            self._window = pygame.display.set_mode(frame.shape[1::-1])
+            self._clock = pygame.time.Clock()
+        pygame.event.pump()
+        self._window.blit(pygame.surfarray.make_surface(frame.swapaxes(0, 1)), (0, 0))
+        pygame.display.flip()
+        self._clock.tick(self.metadata["render_fps"])
+
+    def close(self) -> None:
+        if self._window is not None:
+            import pygame
+
+            pygame.display.quit()
+            self._window = None

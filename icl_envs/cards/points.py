@@ -1,0 +1,684 @@
+"""EZPoints and Points24: write a formula with the cards' numbers that equals the target.
+
+Both games share one base. The agent writes the formula one token per step (a number, an operator
+or a parenthesis) and submits it with "=". Formulas are parsed by :mod:`icl_envs.cards.formula`
+and evaluated exactly, never with ``eval``. Compatible with the gym-cards EZPoints and Points24
+tasks (Zhai et al. 2024): same action ids and strings, rewards and episode ends, with their
+defects fixed (digit concatenation "2","4" = 24, "**" and "//" forming from two tokens, floating
+point division rejecting 8/(3-8/3), the global ``random`` module, a formula slot wasted on a blank).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.error import InvalidAction
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from icl_envs.cards.formula import NUMBER_TOKENS, is_solvable, try_evaluate
+from icl_envs.cards.text_protocol import CardGameEnv, card_observation_space, check_card_env_arguments
+from icl_envs.checks import check_discrete_action, check_int
+
+SUITS = ("S", "H", "D", "C")
+RANKS = ("A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K")
+TEN_VALUED_RANKS = (9, 10, 11, 12)  # indices of 10, J, Q, K
+
+
+def rank_value(rank: int) -> int:
+    """The number a rank index (0 = ace .. 12 = king) counts for: faces count 10."""
+    return int(min(rank + 1, 10))
+
+
+@dataclass(frozen=True)
+class PointsDeal:
+    """The cards of one episode, by name ("H2", "S10", "DK") and by the number each counts for."""
+
+    cards: tuple[str, ...]
+    numbers: tuple[int, ...]
+
+    @classmethod
+    def from_cards(cls, cards: Sequence[str]) -> PointsDeal:
+        numbers = []
+        for card in cards:
+            if not isinstance(card, str) or len(card) < 2 or card[0] not in SUITS or card[1:] not in RANKS:
+                raise ValueError(
+                    f"cards must be names like 'H2', 'S10', 'DK' (suit S/H/D/C, rank A/2..10/J/Q/K); got {card!r}"
+                )
+            numbers.append(rank_value(RANKS.index(card[1:])))
+        return cls(tuple(cards), tuple(numbers))
+
+
+def _card_name(rank: int, suit: int) -> str:
+    return SUITS[suit] + RANKS[rank]
+
+
+class Points24Generator:
+    """Four cards, each rank uniform A..K and suit uniform (an infinite deck, as in gym-cards).
+
+    With ``solvable_only=True`` deals are redrawn until some formula makes 24 (about 73% of the
+    original deals are solvable: exactly 20876/28561).
+    """
+
+    num_cards = 4
+    target = 24
+
+    def __init__(self, solvable_only: bool = False):
+        if not isinstance(solvable_only, bool):
+            raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
+        self.solvable_only = solvable_only
+
+    def sample(self, np_random: np.random.Generator) -> PointsDeal:
+        while True:
+            ranks = np_random.integers(13, size=4)
+            suits = np_random.integers(4, size=4)
+            deal = PointsDeal(
+                tuple(_card_name(r, s) for r, s in zip(ranks, suits)), tuple(rank_value(r) for r in ranks)
+            )
+            if not self.solvable_only or is_solvable(deal.numbers, self.target):
+                return deal
+
+
+class EZPointsGenerator:
+    """Two cards that always make 12 with + or *, drawn as gym-cards draws them.
+
+    The first card's rank is uniform over 2..K (faces count 10). When its number divides 12 (2, 3,
+    4, 6) a fair coin picks a partner that multiplies to 12, otherwise the partner adds to 12; then
+    a fair coin swaps the two. A partner worth 10 is shown as a 10, J, Q or K at random (gym-cards
+    always showed a 10); suits are uniform.
+    """
+
+    num_cards = 2
+    target = 12
+
+    def sample(self, np_random: np.random.Generator) -> PointsDeal:
+        first_rank = int(np_random.integers(1, 13))
+        first = rank_value(first_rank)
+        if 12 % first == 0 and np_random.random() < 0.5:
+            second = 12 // first
+        else:
+            second = 12 - first
+        second_rank = int(TEN_VALUED_RANKS[np_random.integers(4)]) if second == 10 else second - 1
+        suits = np_random.integers(4, size=2)
+        cards = [_card_name(first_rank, suits[0]), _card_name(second_rank, suits[1])]
+        numbers = [first, second]
+        if np_random.random() < 0.5:
+            cards, numbers = cards[::-1], numbers[::-1]
+        return PointsDeal(tuple(cards), tuple(numbers))
+
+
+# --- Rules -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PointsRules:
+    """What differs between EZPoints and Points24."""
+
+    action_strings: tuple[str, ...]
+    num_cards: int
+    target: int
+    max_formula_length: int
+    win_reward: float = 10.0
+    penalty: float = -1.0
+
+    @property
+    def equals_action(self) -> int:
+        return len(self.action_strings) - 1
+
+
+EZPOINTS_RULES = PointsRules((*NUMBER_TOKENS, "+", "*", "="), num_cards=2, target=12, max_formula_length=5)
+POINTS24_RULES = PointsRules(
+    (*NUMBER_TOKENS, "+", "-", "*", "/", "(", ")", "="), num_cards=4, target=24, max_formula_length=20
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _formula_value(tokens: tuple[str, ...]) -> Fraction | None:
+    return try_evaluate(tokens)
+
+
+def score_formula(rules: PointsRules, tokens: tuple[str, ...]) -> float:
+    """The reward for submitting ``tokens``: a formula equal to the target that uses every card.
+
+    Cards can only be written while one of that number is left in hand, so using every card is
+    the same as writing ``num_cards`` numbers.
+    """
+    uses_every_card = sum(token.isdigit() for token in tokens) == rules.num_cards
+    return rules.win_reward if uses_every_card and _formula_value(tokens) == rules.target else rules.penalty
+
+
+# --- Drawing ---------------------------------------------------------------------------------------
+TABLE_GREEN = (53, 101, 77)
+WHITE = (250, 250, 246)
+GOLD = (240, 200, 80)
+
+
+@functools.lru_cache(maxsize=256)
+def _table_with_cards(cards: tuple[str, ...], target: int, size: int) -> Any:
+    """The static part of a frame: green table, the target, the cards in a row."""
+    import pygame
+
+    from icl_envs.cards.sprites import card_height, card_surface, hand_positions, text_surface
+
+    surface = pygame.Surface((size, size))
+    surface.fill(TABLE_GREEN)
+    title = text_surface(f"Target: {target}", round(0.09 * size), GOLD, True)
+    surface.blit(title, title.get_rect(midtop=(size // 2, round(0.04 * size))))
+    margin = round(0.04 * size)
+    width = min(round(0.21 * size), (size - 2 * margin) * 10 // (11 * len(cards)))
+    top = round(0.16 * size)
+    width = min(width, round(0.5 * size * 0.7))  # keep the cards within half the frame's height
+    for card, x in zip(cards, hand_positions(len(cards), width, margin, size - margin)):
+        surface.blit(card_surface(card, width), (x, top))
+    return surface, top + card_height(width)
+
+
+def _formula_lines(tokens: Sequence[str], font_px: int, max_width: int) -> list[Any]:
+    """The formula's tokens as text surfaces, wrapped into lines that fit ``max_width``."""
+    from icl_envs.cards.sprites import text_surface
+
+    lines, current = [], ""
+    for token in tokens:
+        candidate = f"{current} {token}".strip()
+        if current and text_surface(candidate, font_px, WHITE, True).get_width() > max_width:
+            lines.append(current)
+            candidate = token
+        current = candidate
+    lines.append(current)
+    return [text_surface(line, font_px, WHITE, True) for line in lines if line]
+
+
+def draw_points_frame(cards: tuple[str, ...], formula: Sequence[str], target: int, size: int) -> np.ndarray:
+    """A ``(size, size, 3)`` frame: the target, the cards, and the formula written so far."""
+    from icl_envs.cards.sprites import surface_to_array, text_surface
+
+    static, cards_bottom = _table_with_cards(tuple(cards), target, size)
+    surface = static.copy()
+    label_px = round(0.075 * size)
+    y = cards_bottom + round(0.04 * size)
+    surface.blit(text_surface("Formula:", label_px, WHITE), (round(0.05 * size), y))
+    y += label_px
+    font_px = round(0.085 * size)
+    lines = _formula_lines(formula, font_px, round(0.9 * size))
+    if y + len(lines) * font_px > size:  # a long formula: shrink it to fit rather than clip it
+        font_px = max(8, (size - y) // len(lines))
+        lines = _formula_lines(formula, font_px, round(0.9 * size))
+    for line in lines:
+        surface.blit(line, (round(0.05 * size), y))
+        y += font_px
+    return surface_to_array(surface)
+
+
+# --- Single env ------------------------------------------------------------------------------------
+_DOCSTRING = """Write a formula with the numbers of the {n} cards that equals {target}, one token per step.
+
+    ## Description
+    {description}
+    The aces count 1 and J, Q, K count 10. The agent writes one token per step and submits with
+    "=". Each card's number may be written as often as it is held. Formulas follow a grammar
+    (numbers, {operators}{parentheses}) evaluated exactly with fractions: two numbers in a row
+    are never joined into one, and division is exact.
+
+    ## Action Space
+    ``Discrete({num_actions})``: {action_list}.
+
+    ## Observation Space
+    ``obs_mode="image"`` (default): ``Box(0, 255, (image_size, image_size, 3), uint8)`` showing the
+    target, the cards and the formula so far. ``"symbolic"``: ``Dict(numbers=MultiDiscrete([11] * {n}),
+    formula=MultiDiscrete([{num_actions}] * {max_length}), length=Discrete({max_length_plus}))``: the cards'
+    numbers (1..10), the written tokens as action id + 1 (0 = empty) and the formula slots used
+    (written tokens plus rejected cards). ``"text"``: the state in words. ``"multimodal"``:
+    ``Dict(image, text, action_mask)``.
+
+    ## Rewards
+    +10 for "=" on a formula equal to {target} that uses every card; -1 for "=" on anything else
+    (wrong value, not a formula, a card unused), for a number no card in hand still offers (not
+    held, or all used; it is not written but takes a slot), and for a token past the
+    {max_length}-token limit; 0 otherwise.
+
+    ## Starting State
+    {starting_state}
+
+    ## Episode End
+    Terminated by "="; truncated by a token that would make the formula longer than {max_length}.
+
+    ## Arguments
+    ``obs_mode="image"``, ``image_size=300``, ``render_mode=None``, {extra_arguments}``generator=None``
+    (an object with ``sample(np_random) -> PointsDeal``). ``reset(options={{"cards": [...]}})``
+    deals the given cards, e.g. ``["H8", "S3", "D8", "C3"]``.
+
+    ## Vector env
+    ``{vector_name}`` steps all envs with numpy (symbolic and image modes, NEXT_STEP autoreset),
+    equal to ``SyncVectorEnv`` for the same seeds.
+
+    ## Version History
+    - v0: initial version, gym-cards compatible action ids, strings, rewards and episode ends.
+    """
+
+
+class PointsEnv(CardGameEnv):
+    """The shared Points game; :class:`EZPointsEnv` and :class:`Points24Env` fix its rules."""
+
+    rules: PointsRules
+
+    def __init__(
+        self,
+        obs_mode: str = "image",
+        image_size: int = 300,
+        render_mode: str | None = None,
+        generator: Any = None,
+    ):
+        if generator is not None and not callable(getattr(generator, "sample", None)):
+            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+        self.generator = generator if generator is not None else self.default_generator()
+        rules = self.rules
+        self.symbolic_space = points_symbolic_space(rules)
+        self._setup_observations(obs_mode, image_size, render_mode)
+        self.deal = PointsDeal(("S2",) * rules.num_cards, (2,) * rules.num_cards)
+        self.formula: list[str] = []
+        self.slots_used = 0
+        self.remaining: Counter[int] = Counter()
+
+    def default_generator(self) -> Any:  # pragma: no cover - subclasses override
+        raise NotImplementedError
+
+    # State views -----------------------------------------------------------------------------------
+    def action_mask(self) -> np.ndarray:
+        """1 for each action that is not penalised now: numbers still in hand, operators while slots remain, "="."""
+        rules = self.rules
+        mask = np.zeros(len(rules.action_strings), dtype=np.int8)
+        mask[rules.equals_action] = 1
+        if self.slots_used < rules.max_formula_length:
+            mask[len(NUMBER_TOKENS) : rules.equals_action] = 1
+            for number, count in self.remaining.items():
+                mask[number - 1] = count > 0
+        return mask
+
+    def symbolic_observation(self) -> dict[str, Any]:
+        formula = np.zeros(self.rules.max_formula_length, dtype=np.int64)
+        formula[: len(self.formula)] = [self.rules.action_strings.index(t) + 1 for t in self.formula]
+        return {
+            "numbers": np.array(self.deal.numbers, dtype=np.int64),
+            "formula": formula,
+            "length": np.int64(self.slots_used),
+        }
+
+    def state_text(self) -> str:
+        return points_text(self.rules, self.deal, self.formula, self.slots_used)
+
+    def frame(self) -> np.ndarray:
+        return draw_points_frame(self.deal.cards, self.formula, self.rules.target, self.image_size)
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "action_mask": self.action_mask(),
+            "cards": list(self.deal.cards),
+            "numbers": list(self.deal.numbers),
+            "formula": list(self.formula),
+        }
+
+    # Dynamics --------------------------------------------------------------------------------------
+    def _deal_from_options(self, options: dict[str, Any]) -> PointsDeal:
+        if set(options) != {"cards"}:
+            raise ValueError(f"options must be {{'cards': [...]}}, got keys {sorted(options)}")
+        return PointsDeal.from_cards(options["cards"])
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        deal = self._deal_from_options(options) if options else self.generator.sample(self.np_random)
+        check_deal(deal, self.rules)
+        self.deal = deal
+        self.formula, self.slots_used = [], 0
+        self.remaining = Counter(deal.numbers)
+        if self.render_mode == "human":
+            self.render()
+        return self.observation(), self._info()
+
+    def step(self, action: Any):
+        rules = self.rules
+        action = check_discrete_action(action, len(rules.action_strings))
+        token = rules.action_strings[action]
+        terminated = truncated = False
+        reward = 0.0
+        if action == rules.equals_action:
+            reward, terminated = score_formula(rules, tuple(self.formula)), True
+        elif self.slots_used >= rules.max_formula_length:
+            reward, truncated = rules.penalty, True
+        elif token.isdigit() and self.remaining[int(token)] == 0:
+            reward = rules.penalty  # no such card left: not written, but the slot is used
+            self.slots_used += 1
+        else:
+            if token.isdigit():
+                self.remaining[int(token)] -= 1
+            self.formula.append(token)
+            self.slots_used += 1
+        if self.render_mode == "human":
+            self.render()
+        return self.observation(), reward, terminated, truncated, self._info()
+
+
+def points_symbolic_space(rules: PointsRules) -> gym.spaces.Dict:
+    return gym.spaces.Dict(
+        {
+            "numbers": gym.spaces.MultiDiscrete([11] * rules.num_cards),
+            "formula": gym.spaces.MultiDiscrete([len(rules.action_strings)] * rules.max_formula_length),
+            "length": gym.spaces.Discrete(rules.max_formula_length + 1),
+        }
+    )
+
+
+def check_deal(deal: Any, rules: PointsRules) -> None:
+    if (
+        not isinstance(deal, PointsDeal)
+        or len(deal.numbers) != rules.num_cards
+        or len(deal.cards) != rules.num_cards
+        or any(not 1 <= n <= 10 for n in deal.numbers)
+    ):
+        raise ValueError(
+            f"the generator must return a PointsDeal of {rules.num_cards} cards worth 1..10, got {deal!r}"
+        )
+
+
+def points_text(rules: PointsRules, deal: PointsDeal, formula: Sequence[str], slots_used: int) -> str:
+    cards = ", ".join(f"{card} ({number})" for card, number in zip(deal.cards, deal.numbers))
+    written = " ".join(formula) if formula else "(empty)"
+    return (
+        f"Cards: {cards}. Target: {rules.target}. Formula so far: {written}. "
+        f"Formula slots used: {slots_used} of {rules.max_formula_length}."
+    )
+
+
+class EZPointsEnv(PointsEnv):
+    rules = EZPOINTS_RULES
+    action_strings = EZPOINTS_RULES.action_strings
+    task_description = (
+        "You are playing EZPoints. You hold two playing cards. Write a formula that uses the number "
+        'of each card exactly once and equals 12, one token per step, then choose "=" to submit it. '
+        "Aces count 1; J, Q and K count 10. The operators are + and *. A correct formula earns 10; "
+        "a wrong or incomplete one, a number you do not hold (or have used up), or a formula longer "
+        "than 5 tokens costs 1."
+    )
+    answer_fields = {
+        "cards": "the numbers of your cards, e.g. [2, 10]",
+        "formula": "the formula written so far",
+    }
+
+    def __init__(
+        self,
+        obs_mode: str = "image",
+        image_size: int = 300,
+        render_mode: str | None = None,
+        generator: Any = None,
+    ):
+        super().__init__(
+            obs_mode=obs_mode, image_size=image_size, render_mode=render_mode, generator=generator
+        )
+
+    def default_generator(self) -> EZPointsGenerator:
+        return EZPointsGenerator()
+
+
+class Points24Env(PointsEnv):
+    rules = POINTS24_RULES
+    action_strings = POINTS24_RULES.action_strings
+    task_description = (
+        "You are playing the 24 points game. You hold four playing cards. Write a formula that uses "
+        'the number of each card exactly once and equals 24, one token per step, then choose "=" to '
+        "submit it. Aces count 1; J, Q and K count 10. Use + - * / and parentheses; division is exact. "
+        "A correct formula earns 10; a wrong or incomplete one, a number you do not hold (or have "
+        "used up), or a formula longer than 20 tokens costs 1."
+    )
+    answer_fields = {
+        "cards": "the numbers of your cards, e.g. [2, 10, 5, 9]",
+        "formula": "the formula written so far",
+    }
+
+    def __init__(
+        self,
+        obs_mode: str = "image",
+        image_size: int = 300,
+        render_mode: str | None = None,
+        solvable_only: bool = False,
+        generator: Any = None,
+    ):
+        if not isinstance(solvable_only, bool):
+            raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
+        if solvable_only and generator is not None:
+            raise ValueError(
+                "solvable_only applies to the default generator; pass either solvable_only or generator"
+            )
+        self.solvable_only = solvable_only
+        super().__init__(
+            obs_mode=obs_mode, image_size=image_size, render_mode=render_mode, generator=generator
+        )
+
+    def default_generator(self) -> Points24Generator:
+        return Points24Generator(self.solvable_only)
+
+
+def _action_list(rules: PointsRules) -> str:
+    return ", ".join(f'{i} "{s}"' for i, s in enumerate(rules.action_strings))
+
+
+EZPointsEnv.__doc__ = _DOCSTRING.format(
+    n=2,
+    target=12,
+    num_actions=13,
+    max_length=5,
+    max_length_plus=6,
+    operators="+ and *",
+    parentheses="",
+    action_list=_action_list(EZPOINTS_RULES),
+    vector_name="EZPointsVectorEnv",
+    extra_arguments="",
+    description="EZPoints of gym-cards (Zhai et al. 2024): two cards whose numbers make 12 by + or *.",
+    starting_state="Every deal is solvable: see ``EZPointsGenerator`` (gym-cards' distribution).",
+)
+Points24Env.__doc__ = _DOCSTRING.format(
+    n=4,
+    target=24,
+    num_actions=17,
+    max_length=20,
+    max_length_plus=21,
+    operators="+ - * /",
+    parentheses=", ( )",
+    action_list=_action_list(POINTS24_RULES),
+    vector_name="Points24VectorEnv",
+    extra_arguments="``solvable_only=False``, ",
+    description="The 24 game of gym-cards (Zhai et al. 2024): four cards, + - * / and parentheses.",
+    starting_state=(
+        "Four cards, ranks and suits uniform and independent. Exactly 20876/28561 (73.1%) of these deals "
+        "are solvable; ``solvable_only=True`` redraws until one is."
+    ),
+)
+
+
+# --- Vector env ------------------------------------------------------------------------------------
+class PointsVectorEnv(VectorEnv):
+    """``num_envs`` Points games stepped together with numpy (symbolic or image observations).
+
+    Env ``i`` draws its deals from its own generator seeded with ``seed + i``, so results equal
+    ``SyncVectorEnv`` over the single env. Only a submitted formula is evaluated one env at a time
+    (memoised). Autoreset is NEXT_STEP.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
+    rules: PointsRules
+
+    def __init__(
+        self,
+        num_envs: int,
+        obs_mode: str = "image",
+        image_size: int = 300,
+        render_mode: str | None = None,
+        generator: Any = None,
+    ):
+        rules = self.rules
+        self.num_envs = check_int("num_envs", num_envs, minimum=1)
+        obs_mode, self.image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
+        if obs_mode not in ("symbolic", "image"):
+            raise ValueError(
+                f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
+                "use gym.make_vec(..., vectorization_mode='sync') for text observations"
+            )
+        if render_mode == "human":
+            raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
+        if generator is not None and not callable(getattr(generator, "sample", None)):
+            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+        self.obs_mode, self.render_mode = obs_mode, render_mode
+        self.generator = generator if generator is not None else self.default_generator()
+        n, length, num_actions = self.num_envs, rules.max_formula_length, len(rules.action_strings)
+        self.single_observation_space = card_observation_space(
+            obs_mode, self.image_size, points_symbolic_space(rules), num_actions
+        )
+        self.single_action_space = gym.spaces.Discrete(num_actions)
+        self.observation_space = batch_space(self.single_observation_space, n)
+        self.action_space = batch_space(self.single_action_space, n)
+        self.cards: list[tuple[str, ...]] = [()] * n
+        self.numbers = np.zeros((n, rules.num_cards), dtype=np.int64)
+        self.remaining = np.zeros((n, 11), dtype=np.int64)  # count of each number 1..10 left in hand
+        self.formula = np.zeros((n, length), dtype=np.int64)  # action id + 1, 0 = empty
+        self.written = np.zeros(n, dtype=np.int64)
+        self.slots_used = np.zeros(n, dtype=np.int64)
+        self.needs_reset = np.zeros(n, dtype=bool)
+        self.rngs = [np.random.default_rng() for _ in range(n)]
+        self._tokens = np.array(("",) + rules.action_strings, dtype=object)
+        self._number_of_action = np.array([int(s) if s.isdigit() else 0 for s in rules.action_strings])
+
+    def default_generator(self) -> Any:  # pragma: no cover - subclasses override
+        raise NotImplementedError
+
+    def _new_deal(self, i: int) -> None:
+        deal = self.generator.sample(self.rngs[i])
+        check_deal(deal, self.rules)
+        self.cards[i] = deal.cards
+        self.numbers[i] = deal.numbers
+        self.remaining[i] = np.bincount(deal.numbers, minlength=11)
+        self.formula[i] = 0
+        self.written[i] = self.slots_used[i] = 0
+
+    def action_masks(self) -> np.ndarray:
+        rules = self.rules
+        mask = np.zeros((self.num_envs, len(rules.action_strings)), dtype=np.int8)
+        room = self.slots_used < rules.max_formula_length
+        mask[:, : len(NUMBER_TOKENS)] = (self.remaining[:, 1:] > 0) & room[:, None]
+        mask[:, len(NUMBER_TOKENS) : rules.equals_action] = room[:, None]
+        mask[:, rules.equals_action] = 1
+        return mask
+
+    def _frames(self) -> np.ndarray:
+        return np.stack(
+            [
+                draw_points_frame(
+                    self.cards[i],
+                    self._tokens[self.formula[i, : self.written[i]]].tolist(),
+                    self.rules.target,
+                    self.image_size,
+                )
+                for i in range(self.num_envs)
+            ]
+        )
+
+    def _observation(self) -> Any:
+        if self.obs_mode == "image":
+            return self._frames()
+        return {
+            "numbers": self.numbers.copy(),
+            "formula": self.formula.copy(),
+            "length": self.slots_used.copy(),
+        }
+
+    def _info(self) -> dict[str, Any]:
+        return {"action_mask": self.action_masks(), "_action_mask": np.ones(self.num_envs, dtype=bool)}
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        if options:
+            raise ValueError("options are not supported by the vector env; reset single envs with options")
+        if seed is not None:
+            seeds = seed if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)}")
+            self.rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
+        for i in range(self.num_envs):
+            self._new_deal(i)
+        self.needs_reset[:] = False
+        return self._observation(), self._info()
+
+    def step(self, actions: Any):
+        rules = self.rules
+        num_actions = len(rules.action_strings)
+        actions = np.asarray(actions)
+        if (
+            actions.shape != (self.num_envs,)
+            or actions.dtype.kind not in "iu"
+            or np.any((actions < 0) | (actions >= num_actions))
+        ):
+            raise InvalidAction(
+                f"actions must be {self.num_envs} integers in [0, {num_actions - 1}], got {actions!r}"
+            )
+        active = ~self.needs_reset
+        rows = np.arange(self.num_envs)
+        rewards = np.zeros(self.num_envs)
+        submit = active & (actions == rules.equals_action)
+        full = active & ~submit & (self.slots_used >= rules.max_formula_length)
+        writing = active & ~submit & ~full
+        number = self._number_of_action[actions]
+        is_number = writing & (number > 0)
+        missing = is_number & (self.remaining[rows, number] == 0)
+        accepted = writing & ~missing
+        # Write the accepted tokens, spend their cards; every non-submitting step in room uses a slot.
+        self.remaining[rows[accepted & is_number], number[accepted & is_number]] -= 1
+        self.formula[rows[accepted], self.written[accepted]] = actions[accepted] + 1
+        self.written += accepted
+        self.slots_used += writing
+        rewards[missing | full] = rules.penalty
+        for i in np.flatnonzero(submit):
+            tokens = tuple(self._tokens[self.formula[i, : self.written[i]]].tolist())
+            rewards[i] = score_formula(rules, tokens)
+        terminated, truncated = submit, full
+        for i in np.flatnonzero(self.needs_reset):  # NEXT_STEP autoreset
+            self._new_deal(i)
+        self.needs_reset = terminated | truncated
+        return self._observation(), rewards, terminated, truncated, self._info()
+
+    def render(self) -> np.ndarray | None:
+        return self._frames() if self.render_mode == "rgb_array" else None
+
+
+class EZPointsVectorEnv(PointsVectorEnv):
+    rules = EZPOINTS_RULES
+
+    def default_generator(self) -> EZPointsGenerator:
+        return EZPointsGenerator()
+
+
+class Points24VectorEnv(PointsVectorEnv):
+    rules = POINTS24_RULES
+
+    def __init__(
+        self,
+        num_envs: int,
+        obs_mode: str = "image",
+        image_size: int = 300,
+        render_mode: str | None = None,
+        solvable_only: bool = False,
+        generator: Any = None,
+    ):
+        if not isinstance(solvable_only, bool):
+            raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
+        if solvable_only and generator is not None:
+            raise ValueError(
+                "solvable_only applies to the default generator; pass either solvable_only or generator"
+            )
+        self.solvable_only = solvable_only
+        super().__init__(
+            num_envs, obs_mode=obs_mode, image_size=image_size, render_mode=render_mode, generator=generator
+        )
+
+    def default_generator(self) -> Points24Generator:
+        return Points24Generator(self.solvable_only)
