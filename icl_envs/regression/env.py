@@ -1,0 +1,268 @@
+"""In-context regression environments: predict each new target from the examples seen so far.
+
+One env class does the work (:class:`RegressionEnv`); the registered ids differ only in the task
+generator they build from their arguments (see ``generators.py``), and every one of them accepts a
+user's own ``generator=``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
+from icl_envs.regression.generators import (
+    DecisionTreeTasks,
+    LinearRegressionTasks,
+    ReLUNetTasks,
+    SparseLinearTasks,
+)
+
+
+class TaskGenerator(Protocol):
+    """What an env needs from a generator: a dimension and ``sample(rng, n)`` with inputs/targets."""
+
+    d: int
+
+    def sample(self, rng: np.random.Generator, n: int) -> Any: ...
+
+
+def check_generator(generator: Any) -> TaskGenerator:
+    """Raise a clear error unless ``generator`` looks like a task generator."""
+    d = getattr(generator, "d", None)
+    if (
+        not callable(getattr(generator, "sample", None))
+        or isinstance(d, bool)
+        or not isinstance(d, (int, np.integer))
+        or d < 1
+    ):
+        raise ValueError(
+            "generator must have an integer attribute d >= 1 and a method sample(rng, n) returning a task "
+            f"with inputs (n, d) and targets (n,); got {generator!r}"
+        )
+    return generator
+
+
+def observation_space(n: int, d: int) -> spaces.Dict:
+    """Dict(context=Box(n, d+1), length=Discrete(n+1), query=Box(d)), float32 boxes."""
+    return spaces.Dict(
+        {
+            "context": spaces.Box(-np.inf, np.inf, shape=(n, d + 1), dtype=np.float32),
+            "length": spaces.Discrete(n + 1),
+            "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
+        }
+    )
+
+
+def action_space(action_bound: float) -> spaces.Box:
+    return spaces.Box(-action_bound, action_bound, shape=(1,), dtype=np.float32)
+
+
+_DOC_TEMPLATE = """{title}
+
+    ## Description
+    {description}
+    Each episode is a fresh task. At step t (t = 0..n-1) the agent sees the t examples (x_i, y_i)
+    drawn so far and the query x_t, and predicts y_t; then (x_t, y_t) joins the context. The rewards
+    of an episode therefore trace the learning curve: squared error against number of examples.
+
+    ## Action Space
+    ``Box(-action_bound, action_bound, (1,), float32)``: the prediction ŷ_t. The bound is finite so
+    that RL libraries accept the space; its default (1e3) is far beyond any realistic target.
+
+    ## Observation Space
+    ``Dict(context=Box(n, d+1), length=Discrete(n+1), query=Box(d))``: row i < length of ``context`` is
+    [x_i, y_i]; rows at or past ``length`` are zero; ``query`` is x_t (zeros in the final
+    observation, where length = n).
+
+    ## Rewards
+    ``-(ŷ_t - y_t)^2``. ``info["target"]`` holds y_t in the info of the step that scored it, and
+    never earlier.
+
+    ## Starting State
+    A task drawn from the generator with ``self.np_random``; an empty context and the first query.
+
+    ## Episode End
+    Terminates after n predictions; never truncates.
+
+    ## Arguments
+    {arguments}
+        n: number of examples (= predictions) per episode, >= 1.
+        action_bound: finite bound B of the action space, > 0.
+        generator: a task generator (any object with ``d`` and ``sample(rng, n)``); when given it
+            defines the task distribution and the distribution arguments above are not used.
+        render_mode: only ``None`` (no rendering).
+
+    ## Vector env
+    ``gym.make_vec(id, num_envs)`` builds the native numpy vector env of ``vector_env.py`` (next-step
+    autoreset); it gives the same numbers as ``SyncVectorEnv`` over this env for the same seeds.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+
+class RegressionEnv(gym.Env[dict, np.ndarray]):
+    """In-context regression over any task generator (the registered ids subclass this)."""
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(
+        self, generator: TaskGenerator, n: int, action_bound: float = 1e3, render_mode: str | None = None
+    ):
+        self.generator = check_generator(generator)
+        self.d = int(generator.d)
+        self.n = check_int("n", n, minimum=1)
+        self.action_bound = check_float("action_bound", action_bound, minimum=0.0)
+        if self.action_bound == 0.0:
+            raise ValueError("action_bound must be > 0, got 0.0")
+        self.render_mode = check_choice("render_mode", render_mode, (None,))
+        self.observation_space = observation_space(self.n, self.d)
+        self.action_space = action_space(self.action_bound)
+        self.task: Any = None
+        self._context = np.zeros((self.n, self.d + 1), dtype=np.float32)
+        self._t = self.n  # no episode running until reset
+
+    def _observation(self) -> dict[str, Any]:
+        query = self.task.inputs[self._t] if self._t < self.n else np.zeros(self.d)
+        return {
+            "context": self._context.copy(),
+            "length": np.int64(self._t),
+            "query": np.asarray(query, dtype=np.float32),
+        }
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.task = self.generator.sample(self.np_random, self.n)
+        self._context[:] = 0.0
+        self._t = 0
+        return self._observation(), {}
+
+    def step(self, action: Any):
+        if self.task is None or self._t >= self.n:
+            raise ResetNeeded("call reset() before step(): the episode has ended or not started")
+        prediction = check_scalar_action(action, self.action_bound)
+        target = float(self.task.targets[self._t])
+        error = prediction - target
+        reward = -(error * error)  # the vector env computes the same product, bit for bit
+        self._context[self._t, : self.d] = self.task.inputs[self._t]
+        self._context[self._t, self.d] = target
+        self._t += 1
+        return self._observation(), reward, self._t == self.n, False, {"target": target}
+
+
+class LinearRegressionEnv(RegressionEnv):
+    __doc__ = _DOC_TEMPLATE.format(
+        title="In-context linear regression (``icl/LinearRegression-v0``).",
+        description=(
+            "A task is a weight vector w and inputs x ~ N(0, Σ); y = <w, x> + noise.\n"
+            "    See ``LinearRegressionTasks`` for the exact distribution."
+        ),
+        arguments="""d: input dimension, >= 1.
+        noise_std: standard deviation of the Gaussian noise added to y, >= 0.
+        covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task).
+        weight_prior: "identity" (w ~ N(0, I)) or "inverse_covariance" (w ~ N(0, Σ⁻¹)).
+        eigenvalues: d positive numbers for "rotated"; default (1, 1, 1/4, 1/16, 1) repeated to d.""",
+    )
+
+    def __init__(
+        self,
+        d: int = 5,
+        n: int = 20,
+        noise_std: float = 0.0,
+        covariance: str = "identity",
+        weight_prior: str = "identity",
+        eigenvalues: Any = None,
+        action_bound: float = 1e3,
+        generator: TaskGenerator | None = None,
+        render_mode: str | None = None,
+    ):
+        if generator is None:
+            generator = LinearRegressionTasks(d, noise_std, covariance, weight_prior, eigenvalues)
+        super().__init__(generator, n, action_bound, render_mode)
+
+
+class SparseRegressionEnv(RegressionEnv):
+    __doc__ = _DOC_TEMPLATE.format(
+        title="In-context sparse linear regression (``icl/SparseRegression-v0``).",
+        description=(
+            "A task is a k-sparse weight vector w (Garg et al. 2022) and inputs x ~ N(0, I);\n"
+            "    y = <w, x> + noise. See ``SparseLinearTasks``."
+        ),
+        arguments="""d: input dimension, >= 1.
+        k: number of nonzero weights, 1 <= k <= d.
+        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+    )
+
+    def __init__(
+        self,
+        d: int = 10,
+        k: int = 3,
+        n: int = 20,
+        noise_std: float = 0.0,
+        action_bound: float = 1e3,
+        generator: TaskGenerator | None = None,
+        render_mode: str | None = None,
+    ):
+        if generator is None:
+            generator = SparseLinearTasks(d, k, noise_std)
+        super().__init__(generator, n, action_bound, render_mode)
+
+
+class ReLUNetRegressionEnv(RegressionEnv):
+    __doc__ = _DOC_TEMPLATE.format(
+        title="In-context regression of random two-layer ReLU networks (``icl/ReLUNetRegression-v0``).",
+        description=(
+            "A task is a random network y = Σ_j a_j relu(<v_j, x>) (Garg et al. 2022) with\n"
+            "    inputs x ~ N(0, I). See ``ReLUNetTasks``."
+        ),
+        arguments="""d: input dimension, >= 1.
+        hidden: number of hidden units, >= 1.
+        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+    )
+
+    def __init__(
+        self,
+        d: int = 5,
+        hidden: int = 100,
+        n: int = 40,
+        noise_std: float = 0.0,
+        action_bound: float = 1e3,
+        generator: TaskGenerator | None = None,
+        render_mode: str | None = None,
+    ):
+        if generator is None:
+            generator = ReLUNetTasks(d, hidden, noise_std)
+        super().__init__(generator, n, action_bound, render_mode)
+
+
+class DecisionTreeRegressionEnv(RegressionEnv):
+    __doc__ = _DOC_TEMPLATE.format(
+        title="In-context regression of random decision trees (``icl/DecisionTreeRegression-v0``).",
+        description=(
+            "A task is a random full binary tree whose nodes test the sign of one coordinate of x\n"
+            "    and whose leaves hold N(0, 1) values (Garg et al. 2022); x ~ N(0, I).\n"
+            "    See ``DecisionTreeTasks``."
+        ),
+        arguments="""d: input dimension, >= 1.
+        depth: depth of the tree (4: 15 tests, 16 leaves), 1..12.
+        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+    )
+
+    def __init__(
+        self,
+        d: int = 5,
+        depth: int = 4,
+        n: int = 40,
+        noise_std: float = 0.0,
+        action_bound: float = 1e3,
+        generator: TaskGenerator | None = None,
+        render_mode: str | None = None,
+    ):
+        if generator is None:
+            generator = DecisionTreeTasks(d, depth, noise_std)
+        super().__init__(generator, n, action_bound, render_mode)

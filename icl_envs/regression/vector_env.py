@@ -1,0 +1,182 @@
+"""Native numpy vector envs for in-context regression.
+
+Stepping is one set of array operations for all envs. Each env keeps its own ``np.random.Generator``
+(env i seeded with seed + i, as ``SyncVectorEnv`` seeds its copies) and draws its task from it with
+``generator.sample_each``, so the numbers are exactly those of ``SyncVectorEnv`` over the single env.
+Autoreset is next-step: the step after an episode ends resets that env (reward 0, no info).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from icl_envs.checks import check_batch_actions, check_int
+from icl_envs.regression import env as single
+
+
+class RegressionVectorEnv(VectorEnv):
+    """``num_envs`` copies of a :class:`~icl_envs.regression.env.RegressionEnv` stepped as arrays."""
+
+    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    single_env_class: type[single.RegressionEnv] = single.RegressionEnv
+
+    def __init__(self, num_envs: int, **kwargs: Any):
+        self.num_envs = check_int("num_envs", num_envs, minimum=1)
+        # Build one single env for its validated arguments, spaces and generator.
+        template = self.single_env_class(**kwargs)
+        self.generator = template.generator
+        self.n, self.d, self.action_bound = template.n, template.d, template.action_bound
+        self.render_mode = template.render_mode
+        self.single_observation_space = template.observation_space
+        self.single_action_space = template.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._rngs: list[np.random.Generator] | None = None
+        self._inputs = np.zeros((self.num_envs, self.n, self.d))
+        self._targets = np.zeros((self.num_envs, self.n))
+        self._context = np.zeros((self.num_envs, self.n, self.d + 1), dtype=np.float32)
+        self._t = np.zeros(self.num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._started = False
+        self._lockstep = True
+        self._all = np.arange(self.num_envs)
+
+    # ------------------------------------------------------------------------------------ helpers
+    def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            return [int(seed) + i for i in range(self.num_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(
+                f"seed must be an int, None or a list of num_envs={self.num_envs} seeds; got {len(seeds)}"
+            )
+        return seeds
+
+    def _new_tasks(self, envs: np.ndarray) -> None:
+        """Draw a task for each env index in ``envs`` from its own generator and clear its context."""
+        rngs = self._rngs
+        if hasattr(self.generator, "sample_each"):
+            tasks = self.generator.sample_each([rngs[i] for i in envs], self.n)
+            inputs, targets = tasks.inputs, tasks.targets
+        else:  # a user's generator with only sample(rng, n)
+            tasks = [self.generator.sample(rngs[i], self.n) for i in envs]
+            inputs = np.stack([task.inputs for task in tasks])
+            targets = np.stack([task.targets for task in tasks])
+        if len(envs) == self.num_envs:  # all envs at once (the lockstep autoreset): no scatter
+            self._inputs, self._targets = (
+                np.asarray(inputs, dtype=np.float64),
+                np.asarray(targets, dtype=np.float64),
+            )
+            envs = slice(None)
+        else:
+            self._inputs[envs] = inputs
+            self._targets[envs] = targets
+        self._context[envs] = 0.0
+        self._t[envs] = 0
+        self._autoreset[envs] = False
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        if self._lockstep:  # every env at the same step: slices instead of fancy indexing
+            t = int(self._t[0])
+            if t < self.n:
+                queries = self._inputs[:, t].astype(np.float32)
+            else:
+                queries = np.zeros((self.num_envs, self.d), dtype=np.float32)
+        else:
+            queries = self._inputs[self._all, np.minimum(self._t, self.n - 1)].astype(np.float32)
+            queries[self._t >= self.n] = 0.0
+        return {"context": self._context.copy(), "length": self._t.copy(), "query": queries}
+
+    # ---------------------------------------------------------------------------------------- API
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
+        seeds = self._seeds(seed)
+        mask = np.ones(self.num_envs, dtype=bool)
+        if options is not None and "reset_mask" in options:
+            mask = np.asarray(options["reset_mask"])
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(
+                    f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True entry"
+                )
+            if not self._started and not mask.all():
+                raise ResetNeeded("the first reset must reset every env (no reset_mask)")
+        if self._rngs is None:
+            self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        else:
+            for i in np.flatnonzero(mask):
+                if seeds[i] is not None:
+                    self._rngs[i] = seeding.np_random(seeds[i])[0]
+        self._new_tasks(np.flatnonzero(mask))
+        self._started = True
+        # Envs stay in step with each other (fixed-length episodes) unless only some are reset.
+        self._lockstep = bool(mask.all()) or (self._lockstep and bool(np.all(self._t == self._t[0])))
+        return self._observation(), {}
+
+    def step(self, actions: Any):
+        if not self._started:
+            raise ResetNeeded("call reset() before step()")
+        predictions = check_batch_actions(actions, self.num_envs, self.action_bound)
+        resetting = self._autoreset.copy()
+        stepping = np.flatnonzero(~resetting)
+        rewards = np.zeros(self.num_envs)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        infos: dict[str, Any] = {}
+        if self._lockstep and not resetting[0]:  # the common case: every env scores step t
+            t = int(self._t[0])
+            targets = self._targets[:, t]
+            errors = predictions - targets
+            rewards = -(errors * errors)
+            self._context[:, t, : self.d] = self._inputs[:, t]
+            self._context[:, t, self.d] = targets
+            self._t += 1
+            terminated[:] = t + 1 == self.n
+            infos = {"target": targets.copy(), "_target": np.ones(self.num_envs, dtype=bool)}
+        elif stepping.size:
+            t = self._t[stepping]
+            targets = self._targets[stepping, t]
+            errors = predictions[stepping] - targets
+            rewards[stepping] = -(errors * errors)
+            self._context[stepping, t, : self.d] = self._inputs[stepping, t]
+            self._context[stepping, t, self.d] = targets
+            self._t[stepping] = t + 1
+            terminated[stepping] = self._t[stepping] == self.n
+            target_info = np.zeros(self.num_envs)
+            target_info[stepping] = targets
+            infos = {"target": target_info, "_target": ~resetting}
+        if resetting.any():
+            self._new_tasks(np.flatnonzero(resetting))
+        self._autoreset = terminated.copy()
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return self._observation(), rewards, terminated, truncated, infos
+
+
+class LinearRegressionVectorEnv(RegressionVectorEnv):
+    """Vector env of :class:`~icl_envs.regression.env.LinearRegressionEnv`; same kwargs plus ``num_envs``."""
+
+    single_env_class = single.LinearRegressionEnv
+
+
+class SparseRegressionVectorEnv(RegressionVectorEnv):
+    """Vector env of :class:`~icl_envs.regression.env.SparseRegressionEnv`; same kwargs plus ``num_envs``."""
+
+    single_env_class = single.SparseRegressionEnv
+
+
+class ReLUNetRegressionVectorEnv(RegressionVectorEnv):
+    """Vector env of :class:`~icl_envs.regression.env.ReLUNetRegressionEnv`; same kwargs plus ``num_envs``."""
+
+    single_env_class = single.ReLUNetRegressionEnv
+
+
+class DecisionTreeRegressionVectorEnv(RegressionVectorEnv):
+    """Vector env of :class:`~icl_envs.regression.env.DecisionTreeRegressionEnv`; same kwargs plus ``num_envs``."""
+
+    single_env_class = single.DecisionTreeRegressionEnv
