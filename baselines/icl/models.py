@@ -1,0 +1,398 @@
+"""In-context models with one API, on CPU and CUDA.
+
+Every model reads a batch of episodes in the env's layout (see ``samplers``) and offers
+
+- ``forward(context, length, query) -> (B,)``: the prediction for ``query`` from the first
+  ``length[b]`` rows of ``context[b]`` (rows past ``length`` are ignored) — what an agent needs;
+- ``forward_all(context, queries) -> (B, n)``: the prediction at every step t from
+  ``context[:, :t]`` and ``queries[:, t]`` — what training on every prefix needs.
+
+Models:
+
+- ``LinearTransformer``: the linear self-attention of the in-context regression analyses
+  (Ahn et al. 2023, "Transformers learn to implement preconditioned gradient descent for in-context
+  learning") and of in-context TD (Wang et al. 2024, "Transformers can learn temporal difference
+  methods for in-context reinforcement learning"). Tokens are columns ``z_i`` (the context rows,
+  ``[x; y]`` or ``[φ; γφ'; r]``) and the query ``[q; 0]``; layer l maps every token
+  ``z_j <- z_j + (1/m) Σ_{i<m} P_l z_i σ(z_iᵀ Q_l z_j)`` over the m context tokens and the
+  prediction is minus the query token's last coordinate.
+- ``SequenceModel(mixer="softmax")``: a small GPT over interleaved query and example tokens with a
+  prediction at every query; ``mixer="rebased"`` (Aksenov et al. 2024, "Linear transformers with
+  learnable kernel functions are better in-context models") or ``"based"`` swaps the softmax for
+  kernel linear attention, run by ``fla`` on CUDA when it is importable and by the torch reference
+  everywhere else.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = (None, "softmax", "relu")
+MIXERS = ("softmax", "rebased", "based")
+
+
+def _queries_with(context: torch.Tensor, length: torch.Tensor, query: torch.Tensor, query_dim: int):
+    """Past queries are the context rows' first ``query_dim`` entries; put ``query`` at ``length``."""
+    needed = int(length.max()) + 1
+    if context.shape[1] < needed:
+        context = F.pad(context, (0, 0, 0, needed - context.shape[1]))
+    context = context[:, :needed]
+    queries = context[..., :query_dim].clone()
+    queries[torch.arange(context.shape[0], device=context.device), length] = query.to(queries.dtype)
+    return context, queries
+
+
+class InContextModel(nn.Module):
+    """Shared API; subclasses implement ``forward_all`` (and may override ``forward``)."""
+
+    context_dim: int
+    query_dim: int
+
+    def forward_all(self, context: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, context: torch.Tensor, length: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        length = torch.as_tensor(length, device=context.device, dtype=torch.long).reshape(-1)
+        context, queries = _queries_with(context, length, query, self.query_dim)
+        # Rows at or past ``length`` must not leak: causal models never look ahead, but zero them anyway.
+        rows = torch.arange(context.shape[1], device=context.device)
+        context = context * (rows < length.unsqueeze(1)).unsqueeze(-1).to(context.dtype)
+        predictions = self.forward_all(context, queries)
+        return predictions.gather(1, length.unsqueeze(1)).squeeze(1)
+
+
+class LinearTransformer(InContextModel):
+    """Linear self-attention with the (P, Q) parameterisation; ``tied`` shares one (P, Q) by all layers.
+
+    Without an activation the layer maps every token by the same matrix ``B = I + P S Q / m``, with
+    ``S = Σ_i z_i z_iᵀ`` the (D×D) key-value summary of the context, so a whole forward pass runs on
+    D×D matrices: ``S <- B S Bᵀ``, ``z_q <- B z_q``. ``forward_all`` runs it on every prefix's summary.
+    """
+
+    def __init__(
+        self,
+        context_dim: int,
+        query_dim: int,
+        num_layers: int,
+        *,
+        tied: bool = False,
+        activation: str | None = None,
+        init_std: float = 0.02,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if not 0 < query_dim < context_dim:
+            raise ValueError(f"query_dim must be in (0, context_dim={context_dim}), got {query_dim}")
+        self.context_dim, self.query_dim = context_dim, query_dim
+        self.num_layers, self.tied, self.activation = num_layers, tied, activation
+        stored = 1 if tied else num_layers
+        d = context_dim
+        self.P = nn.Parameter(init_std * torch.randn(stored, d, d))
+        self.Q = nn.Parameter(init_std * torch.randn(stored, d, d))
+
+    def layer_weights(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index = 0 if self.tied else layer
+        return self.P[index], self.Q[index]
+
+    def query_token(self, query: torch.Tensor) -> torch.Tensor:
+        return F.pad(query, (0, self.context_dim - self.query_dim))
+
+    # ---- linear attention: everything through the D×D summary -------------------------------
+    def run_summary(
+        self, summary: torch.Tensor, query_token: torch.Tensor, count: torch.Tensor
+    ) -> torch.Tensor:
+        """Prediction from summaries ``S (..., D, D)``, query tokens ``(..., D)``, context sizes ``(...)``."""
+        scale = 1.0 / count.clamp_min(1).to(summary.dtype)[..., None, None]
+        eye = torch.eye(self.context_dim, device=summary.device, dtype=summary.dtype)
+        z = query_token.unsqueeze(-1)
+        for layer in range(self.num_layers):
+            P, Q = self.layer_weights(layer)
+            B = eye + scale * (P @ summary @ Q)
+            z = B @ z
+            if layer + 1 < self.num_layers:
+                summary = B @ summary @ B.transpose(-1, -2)
+        return -z[..., -1, 0]
+
+    # ---- explicit tokens (needed with an activation) ------------------------------------------
+    def run_tokens(
+        self, context: torch.Tensor, valid: torch.Tensor, query_token: torch.Tensor
+    ) -> torch.Tensor:
+        """Prediction from context tokens ``(B, n, D)`` with mask ``valid (B, n)`` and query ``(B, D)``."""
+        tokens = torch.cat([context * valid.unsqueeze(-1), query_token.unsqueeze(1)], 1)
+        key_mask = F.pad(valid, (0, 1), value=False)  # the query is never a key
+        count = valid.sum(1).clamp_min(1).to(context.dtype)[:, None, None]
+        for layer in range(self.num_layers):
+            P, Q = self.layer_weights(layer)
+            scores = tokens @ Q.transpose(0, 1) @ tokens.transpose(1, 2)  # [b, j, i] = z_iᵀ Q z_j
+            if self.activation == "softmax":
+                weights = torch.softmax(scores.masked_fill(~key_mask.unsqueeze(1), -torch.inf), -1)
+                weights = torch.nan_to_num(weights)  # an empty context attends to nothing
+            else:
+                weights = scores if self.activation is None else torch.relu(scores)
+                weights = weights * key_mask.unsqueeze(1) / count
+            tokens = tokens + weights @ tokens @ P.transpose(0, 1)
+        return -tokens[:, -1, -1]
+
+    def forward(self, context: torch.Tensor, length: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        length = torch.as_tensor(length, device=context.device, dtype=torch.long).reshape(-1)
+        valid = torch.arange(context.shape[1], device=context.device) < length.unsqueeze(1)
+        if self.activation is None:
+            masked = context * valid.unsqueeze(-1)
+            summary = masked.transpose(1, 2) @ masked
+            return self.run_summary(summary, self.query_token(query), length)
+        return self.run_tokens(context, valid, self.query_token(query))
+
+    def forward_all(self, context: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = context.shape
+        if self.activation is None:
+            outer = context.unsqueeze(-1) * context.unsqueeze(-2)
+            # Exclusive prefix sums: step t sees rows 0..t-1.
+            summary = F.pad(outer.cumsum(1), (0, 0, 0, 0, 1, 0))[:, :steps]
+            count = torch.arange(steps, device=context.device).expand(batch, steps)
+            return self.run_summary(summary, self.query_token(queries), count)
+        out = []
+        for t in range(steps):
+            valid = torch.zeros(batch, steps, dtype=torch.bool, device=context.device)
+            valid[:, :t] = True
+            out.append(self.run_tokens(context, valid, self.query_token(queries[:, t])))
+        return torch.stack(out, 1)
+
+
+# ---- sequence models: softmax GPT and kernel linear attention -----------------------------------
+
+
+def rebased_feature_map(
+    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
+    """ReBased's learnable kernel input: normalise each feature vector, then scale and shift."""
+    x = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps)
+    return gamma * x + beta
+
+
+def kernel_attention_reference(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kind: str, eps: float = 1e-5
+) -> torch.Tensor:
+    """Causal normalised kernel attention in torch; q, k ``(B, T, H, K)``, v ``(B, T, H, V)``.
+
+    ``rebased``: weight (s)² with s = q·k/√K (fla's ``parallel_rebased``); ``based``: the
+    second-order Taylor weight 1 + s + s²/2 of exp(s). Output = Σ_i w_ti v_i / (Σ_i w_ti + eps).
+    """
+    scores = torch.einsum("bthk,bshk->bhts", q, k) * q.shape[-1] ** -0.5
+    weights = scores.square() if kind == "rebased" else 1 + scores + 0.5 * scores.square()
+    steps = q.shape[1]
+    causal = torch.ones(steps, steps, dtype=torch.bool, device=q.device).tril()
+    weights = weights.masked_fill(~causal, 0)
+    out = torch.einsum("bhts,bshv->bthv", weights, v)
+    return out / (weights.sum(-1).transpose(1, 2).unsqueeze(-1) + eps)
+
+
+def fla_available() -> bool:
+    """Whether ``fla``'s Triton kernels can run here (a CUDA device and the package)."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import fla.ops.rebased  # noqa: F401
+    except Exception:  # ImportError, or a Triton/driver mismatch raising at import
+        return False
+    return True
+
+
+def kernel_attention_fla(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kind: str, eps: float = 1e-5):
+    """The same attention through fla's fused kernels (CUDA only)."""
+    if kind == "rebased":
+        from fla.ops.rebased import parallel_rebased
+
+        return parallel_rebased(q, k, v, eps=eps, use_scale=True, use_normalize=True)
+    from fla.ops.based import parallel_based
+
+    return parallel_based(q, k, v, scale=q.shape[-1] ** -0.5, use_norm=True)
+
+
+class KernelAttention(nn.Module):
+    """ReBased (or Based) causal linear attention with a learnable kernel on q and k."""
+
+    def __init__(self, width: int, heads: int, feature_dim: int, kind: str, backend: str = "auto") -> None:
+        super().__init__()
+        if backend not in ("auto", "torch", "fla"):
+            raise ValueError(f"backend must be 'auto', 'torch' or 'fla'; got {backend!r}")
+        self.heads, self.feature_dim, self.kind, self.backend = heads, feature_dim, kind, backend
+        self.q_proj = nn.Linear(width, heads * feature_dim, bias=False)
+        self.k_proj = nn.Linear(width, heads * feature_dim, bias=False)
+        self.v_proj = nn.Linear(width, width, bias=False)
+        self.out_proj = nn.Linear(width, width, bias=False)
+        self.gamma = nn.Parameter(torch.ones(heads, feature_dim))
+        self.beta = nn.Parameter(torch.zeros(heads, feature_dim))
+
+    def use_fla(self, x: torch.Tensor) -> bool:
+        if self.backend == "fla":
+            if not (x.is_cuda and fla_available()):
+                raise RuntimeError("backend='fla' needs a CUDA tensor and the fla-core package")
+            return True
+        return self.backend == "auto" and x.is_cuda and fla_available()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, width = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.feature_dim)
+        k = self.k_proj(x).view(b, t, self.heads, self.feature_dim)
+        v = self.v_proj(x).view(b, t, self.heads, width // self.heads)
+        if self.kind == "rebased":
+            q = rebased_feature_map(q, self.gamma, self.beta)
+            k = rebased_feature_map(k, self.gamma, self.beta)
+        attend = kernel_attention_fla if self.use_fla(x) else kernel_attention_reference
+        return self.out_proj(attend(q, k, v, self.kind).reshape(b, t, width))
+
+
+class SoftmaxAttention(nn.Module):
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(width, 3 * width, bias=False)
+        self.out_proj = nn.Linear(width, width, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, width = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out_proj(out.transpose(1, 2).reshape(b, t, width))
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, heads: int, mixer: str, feature_dim: int, backend: str) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.norm2 = nn.LayerNorm(width)
+        if mixer == "softmax":
+            self.mix = SoftmaxAttention(width, heads)
+        else:
+            self.mix = KernelAttention(width, heads, feature_dim, mixer, backend)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mix(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class SequenceModel(InContextModel):
+    """A small pre-norm transformer over ``q_0, c_0, q_1, c_1, ...`` reading predictions at each ``q_t``.
+
+    Query tokens are ``[q, 0, 1]`` and example tokens ``[c, 0]`` (the last entry flags a query), read
+    in by one linear map with learned positions, as in Garg et al. 2022's in-context regression GPT.
+    """
+
+    def __init__(
+        self,
+        context_dim: int,
+        query_dim: int,
+        num_layers: int,
+        *,
+        max_steps: int,
+        mixer: str = "softmax",
+        width: int = 64,
+        heads: int = 4,
+        feature_dim: int = 16,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        if mixer not in MIXERS:
+            raise ValueError(f"mixer must be one of {MIXERS}; got {mixer!r}")
+        if width % heads:
+            raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.context_dim, self.query_dim, self.max_steps, self.mixer = (
+            context_dim,
+            query_dim,
+            max_steps,
+            mixer,
+        )
+        self.read_in = nn.Linear(context_dim + 1, width)
+        self.position = nn.Parameter(0.02 * torch.randn(2 * max_steps, width))
+        self.blocks = nn.ModuleList(
+            Block(width, heads, mixer, feature_dim, backend) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(width)
+        self.read_out = nn.Linear(width, 1)
+
+    def forward_all(self, context: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = context.shape
+        if steps > self.max_steps:
+            raise ValueError(f"episodes of {steps} steps exceed this model's max_steps={self.max_steps}")
+        query_tokens = F.pad(queries, (0, self.context_dim - self.query_dim + 1))
+        query_tokens[..., -1] = 1.0
+        example_tokens = F.pad(context, (0, 1))
+        tokens = torch.stack([query_tokens, example_tokens], 2).reshape(batch, 2 * steps, -1)
+        x = self.read_in(tokens) + self.position[: 2 * steps]
+        for block in self.blocks:
+            x = block(x)
+        return self.read_out(self.norm(x[:, 0::2])).squeeze(-1)
+
+
+def flops_per_prompt(model: SequenceModel, steps: int) -> float:
+    """Forward-pass FLOPs of one episode (matmuls only), the usual 6N-style accounting's basis."""
+    tokens = 2 * steps
+    width = model.read_in.out_features
+    params = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "position" not in n)
+    # 2 FLOPs per weight per token, plus causal attention's QKᵀ and AV (half the T×T square each).
+    return 2 * params * tokens + len(model.blocks) * 2 * tokens * tokens * width
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_model(
+    kind: str,
+    context_dim: int,
+    query_dim: int,
+    num_layers: int,
+    *,
+    max_steps: int,
+    tied: bool = False,
+    activation: str | None = None,
+    width: int = 64,
+    heads: int = 4,
+    feature_dim: int = 16,
+    backend: str = "auto",
+    init_std: float = 0.02,
+) -> InContextModel:
+    """``kind``: ``linear`` (P, Q linear transformer), ``softmax`` (GPT), ``rebased`` or ``based``."""
+    if kind == "linear":
+        return LinearTransformer(
+            context_dim, query_dim, num_layers, tied=tied, activation=activation, init_std=init_std
+        )
+    if kind in MIXERS:
+        return SequenceModel(
+            context_dim,
+            query_dim,
+            num_layers,
+            max_steps=max_steps,
+            mixer=kind,
+            width=width,
+            heads=heads,
+            feature_dim=feature_dim,
+            backend=backend,
+        )
+    raise ValueError(f"model must be one of 'linear', {', '.join(map(repr, MIXERS))}; got {kind!r}")
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "MIXERS",
+    "InContextModel",
+    "KernelAttention",
+    "LinearTransformer",
+    "SequenceModel",
+    "build_model",
+    "count_parameters",
+    "flops_per_prompt",
+    "kernel_attention_reference",
+    "fla_available",
+    "math",
+]

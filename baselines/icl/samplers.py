@@ -1,0 +1,283 @@
+"""Batched torch samplers of the in-context tasks, on CPU or CUDA, seeded by a ``torch.Generator``.
+
+They draw the same task distributions as the numpy generators behind ``icl/LinearRegression-v0``
+and ``icl/MRPValue-v0`` (DESIGN.md §2; a test compares moments and errors), but a whole batch of
+prompts at once on the training device. This module needs only torch: the GPU machine that trains
+these models has no gymnasium.
+
+A batch of prompts is an episode per row, in the env's own layout:
+
+- ``context[b, t]``: the example revealed after step t (regression ``[x_t, y_t]``; MRP
+  ``[φ(s_t), γφ(s_{t+1}), r_t]``),
+- ``queries[b, t]``: what the agent is asked about at step t (``x_t``; ``φ(s_t)``), which is always
+  ``context[b, t, :query_dim]``,
+- ``targets[b, t]``: the answer (``y_t``; ``v(s_t)``).
+
+The prediction at step t may use ``context[b, :t]`` only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+REGRESSION_COVARIANCES = ("identity", "rotated")
+REGRESSION_WEIGHT_PRIORS = ("identity", "inverse_covariance")
+DEFAULT_EIGENVALUES = (1.0, 1.0, 0.25, 0.0625, 1.0)
+MRP_KINDS = ("boyan", "loop")
+MRP_REWARDS = ("random", "representable")
+MRP_OBJECTIVES = ("discounted", "average_reward")
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+@dataclass
+class Prompts:
+    """A batch of episodes: ``context (B, n, C)``, ``queries (B, n, q)``, ``targets (B, n)``."""
+
+    context: torch.Tensor
+    queries: torch.Tensor
+    targets: torch.Tensor
+    #: Task parameters some analyses need (regression: ``w``, ``covariance``; MRP: ``values``...).
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return self.context.shape[0]
+
+    @property
+    def num_steps(self) -> int:
+        return self.context.shape[1]
+
+
+def haar_orthogonal(batch: int, d: int, generator: torch.Generator, device, dtype) -> torch.Tensor:
+    """``batch`` Haar-distributed orthogonal d×d matrices (QR of a Gaussian with the sign fix)."""
+    g = torch.randn(batch, d, d, generator=generator, device=device, dtype=torch.float64)
+    q, r = torch.linalg.qr(g)
+    # Multiplying column j by sign(R_jj) makes the factorisation unique, hence the law Haar.
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    return q.to(dtype)
+
+
+@dataclass
+class RegressionSampler:
+    """Linear regression prompts: ``x ~ N(0, Σ)``, ``y = <w, x> + noise``.
+
+    ``covariance="rotated"`` draws Σ = U diag(λ) Uᵀ with U Haar-random per task; ``rotation="fixed"``
+    (a torch-only option for the preconditioner analysis) uses one U, drawn from ``rotation_seed``,
+    for every task. ``weight_prior="inverse_covariance"`` draws w ~ N(0, Σ⁻¹).
+    """
+
+    d: int = 5
+    n: int = 20
+    noise_std: float = 0.0
+    covariance: str = "identity"
+    weight_prior: str = "identity"
+    eigenvalues: tuple[float, ...] | None = None
+    rotation: str = "per_task"
+    rotation_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_positive_int("d", self.d)
+        _check_positive_int("n", self.n)
+        if not (
+            isinstance(self.noise_std, (int, float)) and math.isfinite(self.noise_std) and self.noise_std >= 0
+        ):
+            raise ValueError(f"noise_std must be a finite number >= 0, got {self.noise_std!r}")
+        _check_choice("covariance", self.covariance, REGRESSION_COVARIANCES)
+        _check_choice("weight_prior", self.weight_prior, REGRESSION_WEIGHT_PRIORS)
+        _check_choice("rotation", self.rotation, ("per_task", "fixed"))
+        self.eigenvalues = tuple(float(v) for v in (self.eigenvalues or default_eigenvalues(self.d)))
+        if len(self.eigenvalues) != self.d or min(self.eigenvalues) <= 0:
+            raise ValueError(
+                f"eigenvalues must be {self.d} positive numbers (one per dimension), got {self.eigenvalues}"
+            )
+
+    @property
+    def context_dim(self) -> int:
+        return self.d + 1
+
+    @property
+    def query_dim(self) -> int:
+        return self.d
+
+    def covariance_factor(self, batch: int, generator: torch.Generator, device, dtype) -> torch.Tensor | None:
+        """Σ^{1/2} per task (``None`` for the identity), shape (B, d, d)."""
+        if self.covariance == "identity":
+            return None
+        sqrt_lambda = torch.tensor(self.eigenvalues, device=device, dtype=dtype).sqrt()
+        if self.rotation == "fixed":
+            fixed = torch.Generator(device="cpu").manual_seed(self.rotation_seed)
+            u = haar_orthogonal(1, self.d, fixed, "cpu", dtype).to(device).expand(batch, -1, -1)
+        else:
+            u = haar_orthogonal(batch, self.d, generator, device, dtype)
+        # U diag(√λ) Uᵀ, the symmetric square root the numpy generator uses (any L with LLᵀ = Σ gives
+        # the same law of x; the symmetric one also gives the same law of w below).
+        return (u * sqrt_lambda) @ u.transpose(-1, -2)
+
+    def sample(
+        self,
+        batch: int,
+        generator: torch.Generator,
+        *,
+        num_steps: int | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> Prompts:
+        """``batch`` episodes of ``num_steps`` (default ``n``) examples each."""
+        steps = self.n if num_steps is None else _check_positive_int("num_steps", num_steps)
+        factor = self.covariance_factor(batch, generator, device, dtype)
+        z = torch.randn(batch, steps, self.d, generator=generator, device=device, dtype=dtype)
+        w = torch.randn(batch, self.d, generator=generator, device=device, dtype=dtype)
+        if factor is None:
+            x = z
+        else:
+            x = z @ factor.transpose(-1, -2)
+            if self.weight_prior == "inverse_covariance":
+                # w = Σ^{-1/2} z has covariance Σ⁻¹.
+                w = torch.einsum("bij,bj->bi", torch.linalg.inv(factor), w)
+        y = torch.einsum("btd,bd->bt", x, w)
+        if self.noise_std > 0:
+            y = y + self.noise_std * torch.randn(
+                batch, steps, generator=generator, device=device, dtype=dtype
+            )
+        extras = {"w": w}
+        if factor is not None:
+            extras["covariance"] = factor @ factor.transpose(-1, -2)
+        return Prompts(torch.cat([x, y.unsqueeze(-1)], -1), x, y, extras)
+
+
+def default_eigenvalues(d: int) -> tuple[float, ...]:
+    """DESIGN.md's (1, 1, 1/4, 1/16, 1) for d = 5, repeated cyclically for other d."""
+    return tuple(DEFAULT_EIGENVALUES[i % len(DEFAULT_EIGENVALUES)] for i in range(d))
+
+
+@dataclass
+class MRPSampler:
+    """Markov reward process prompts: one trajectory per task, the exact value as target.
+
+    The distribution of ``icl_envs.mrp.generators.MRPTasks`` (see its docstring for the details):
+    Boyan chain (``mrp="boyan"``): from state i < S-2 the chain moves to i+1 with probability
+    p_i ~ U(0.01, 0.99) and to i+2 otherwise; S-2 moves to S-1; the last row is u / Σu with u uniform.
+    ``mrp="loop"``: the same moves on a ring, (i+1) mod S or (i+2) mod S. Features φ(s) ~ U(-1, 1)^d;
+    rewards r(s) ~ U(-1, 1) (``"random"``) or ``"representable"``: v = Φw, w ~ U(-1, 1)^d, r = (I-γP)v.
+    The start state is drawn from the stationary distribution μ. With ``objective="average_reward"``
+    the target is the differential value h (μᵀh = 0) and next-state features are not discounted.
+    The context row of step t is ``[φ(s_t), γφ(s_{t+1}), r(s_t)]``.
+    """
+
+    d: int = 4
+    n: int = 30
+    num_states: int = 10
+    gamma: float = 0.9
+    mrp: str = "boyan"
+    rewards: str = "random"
+    objective: str = "discounted"
+
+    def __post_init__(self) -> None:
+        _check_positive_int("d", self.d)
+        _check_positive_int("n", self.n)
+        _check_positive_int("num_states", self.num_states)
+        if self.num_states < 2:
+            raise ValueError(f"num_states must be >= 2, got {self.num_states}")
+        if not (isinstance(self.gamma, (int, float)) and 0 <= self.gamma < 1):
+            raise ValueError(f"gamma must be a number in [0, 1), got {self.gamma!r}")
+        _check_choice("mrp", self.mrp, MRP_KINDS)
+        _check_choice("rewards", self.rewards, MRP_REWARDS)
+        _check_choice("objective", self.objective, MRP_OBJECTIVES)
+
+    @property
+    def context_dim(self) -> int:
+        return 2 * self.d + 1
+
+    @property
+    def query_dim(self) -> int:
+        return self.d
+
+    def transition_matrices(self, batch: int, generator: torch.Generator, device, dtype) -> torch.Tensor:
+        s = self.num_states
+        transitions = torch.zeros(batch, s, s, device=device, dtype=dtype)
+        if self.mrp == "boyan":
+            p = 0.01 + 0.98 * torch.rand(batch, s - 2, generator=generator, device=device, dtype=dtype)
+            inner = torch.arange(s - 2, device=device)
+            transitions[:, inner, inner + 1] = p
+            transitions[:, inner, inner + 2] = 1 - p
+            transitions[:, s - 2, s - 1] = 1.0
+            last = torch.rand(batch, s, generator=generator, device=device, dtype=dtype)
+            transitions[:, s - 1] = last / last.sum(-1, keepdim=True)
+        else:
+            p = 0.01 + 0.98 * torch.rand(batch, s, generator=generator, device=device, dtype=dtype)
+            rows = torch.arange(s, device=device)
+            transitions[:, rows, (rows + 1) % s] += p
+            transitions[:, rows, (rows + 2) % s] += 1 - p
+        return transitions
+
+    def sample(
+        self,
+        batch: int,
+        generator: torch.Generator,
+        *,
+        num_steps: int | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> Prompts:
+        steps = self.n if num_steps is None else _check_positive_int("num_steps", num_steps)
+        s, d = self.num_states, self.d
+        # The linear algebra runs in float64 (as the numpy generator) and is cast at the end.
+        transitions = self.transition_matrices(batch, generator, device, torch.float64)
+        features = 2 * torch.rand(batch, s, d, generator=generator, device=device, dtype=torch.float64) - 1
+        eye = torch.eye(s, device=device, dtype=torch.float64)
+        ones = torch.ones(batch, s, 1, device=device, dtype=torch.float64)
+        stationary = torch.linalg.solve((eye - transitions + 1).transpose(-1, -2), ones).squeeze(-1)
+        average = self.objective == "average_reward"
+        if self.rewards == "random":
+            rewards = 2 * torch.rand(batch, s, generator=generator, device=device, dtype=torch.float64) - 1
+        else:
+            w = 2 * torch.rand(batch, d, generator=generator, device=device, dtype=torch.float64) - 1
+            linear_value = (features @ w.unsqueeze(-1)).squeeze(-1)
+            discount = 1.0 if average else self.gamma
+            rewards = linear_value - discount * (transitions @ linear_value.unsqueeze(-1)).squeeze(-1)
+            if average:
+                rho = 2 * torch.rand(batch, 1, generator=generator, device=device, dtype=torch.float64) - 1
+                rewards = rewards + rho
+        if average:
+            rho = (stationary * rewards).sum(-1, keepdim=True)
+            fundamental = eye - transitions + stationary.unsqueeze(-2)
+            values = torch.linalg.solve(fundamental, (rewards - rho).unsqueeze(-1)).squeeze(-1)
+        else:
+            values = torch.linalg.solve(eye - self.gamma * transitions, rewards.unsqueeze(-1)).squeeze(-1)
+        # The trajectory by inverse CDF: the next state is the first j with cdf_j > u.
+        states = torch.empty(batch, steps + 1, dtype=torch.long, device=device)
+        uniforms = torch.rand(batch, steps + 1, generator=generator, device=device, dtype=torch.float64)
+        states[:, 0] = (stationary.cumsum(-1) <= uniforms[:, :1]).sum(-1).clamp_max(s - 1)
+        cdf = transitions.cumsum(-1)
+        index = torch.arange(batch, device=device)
+        for t in range(steps):
+            row = cdf[index, states[:, t]]
+            states[:, t + 1] = (row <= uniforms[:, t + 1 : t + 2]).sum(-1).clamp_max(s - 1)
+        phi = torch.gather(features, 1, states.unsqueeze(-1).expand(-1, -1, d))
+        r = torch.gather(rewards, 1, states[:, :steps])
+        v = torch.gather(values, 1, states[:, :steps])
+        row_discount = 1.0 if average else self.gamma
+        context = torch.cat([phi[:, :steps], row_discount * phi[:, 1:], r.unsqueeze(-1)], -1)
+        extras = {
+            "transitions": transitions,
+            "features": features,
+            "rewards": rewards,
+            "values": values,
+            "stationary": stationary,
+            "states": states,
+        }
+        return Prompts(context.to(dtype), phi[:, :steps].to(dtype), v.to(dtype), extras)
