@@ -28,7 +28,10 @@ def _signature_arguments(entry_point: str) -> str:
     creator = load_env_creator(entry_point)
     parts = []
     for name, parameter in inspect.signature(creator).parameters.items():
-        if name in ("self", "render_mode") or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+        if name in ("self", "render_mode") or parameter.kind in (
+            parameter.VAR_KEYWORD,
+            parameter.VAR_POSITIONAL,
+        ):
             continue
         default = "" if parameter.default is inspect.Parameter.empty else f"={parameter.default!r}"
         parts.append(f"{name}{default}")
@@ -92,6 +95,93 @@ def train_command(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     console.print(f"run folder: [bold]{run_dir}[/bold]")
+
+
+# ----------------------------------------------------------------------------------------------
+# Leaderboard: evaluate, validate, run, leaderboard (leaderboard/harness.py, results.py, store.py)
+
+_DB_HELP = "results store: a path or SQLAlchemy URL (default: $ICL_BENCH_DB or the user data dir)"
+
+
+@app.command("evaluate")
+def evaluate_command(
+    agent: str = typer.Option(..., help="agent reference: package.module:Name or run:DIR"),
+    suite: str = typer.Option("core-v0", help="core-v0 | pixels-v0 | text-v0"),
+    envs: Annotated[list[str] | None, typer.Option("--envs", help="only these entries (repeatable)")] = None,
+    config: str = typer.Option(None, help="JSON or TOML file of keyword arguments for the agent"),
+    out: str = typer.Option(None, help="write the results file here (JSON)"),
+    db: str = typer.Option(None, help=_DB_HELP),
+    store: bool = typer.Option(True, help="add the results to the store"),
+) -> None:
+    """Evaluate an agent on a suite; print its scores and write/store the results file."""
+    from leaderboard.harness import AgentError, evaluate, load_config
+    from leaderboard.report import leaderboard_tables
+
+    try:
+        results = evaluate(agent, suite, envs=envs, config=load_config(config))
+    except (AgentError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        console.print("[red]nothing was written or stored[/red]")
+        raise typer.Exit(1) from None
+    if out:
+        results.write(out)
+        console.print(f"results file: [bold]{out}[/bold]")
+    if store:
+        from leaderboard.store import ResultsStore
+
+        outcome = ResultsStore(db).add(results)
+        console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
+    for table in leaderboard_tables([results]):
+        console.print(table)
+
+
+@app.command("validate")
+def validate_command(file: str = typer.Argument(..., help="results file (JSON)")) -> None:
+    """Check a results file: schema, suite, seeds, and every aggregate recomputed from the returns."""
+    from leaderboard.results import ResultsValidationError, read_results
+
+    try:
+        results = read_results(file)
+    except ResultsValidationError as error:
+        console.print(f"[red]invalid:[/red] {error}")
+        raise typer.Exit(1) from None
+    iqm = results.aggregates.iqm
+    console.print(
+        f"[green]valid[/green]: {results.agent.reference} on {results.suite}, {len(results.entries)} entries, "
+        f"IQM {iqm.value:.2f} [{iqm.low:.2f}, {iqm.high:.2f}]"
+    )
+
+
+@app.command("run")
+def run_command(
+    out: str = typer.Option("icl-bench-report", help="folder for the HTML report and the results files"),
+    db: str = typer.Option(None, help=_DB_HELP),
+) -> None:
+    """The main job: score every classic and exact baseline, store the results, print and report."""
+    from leaderboard.run_all import run_all
+
+    summary = run_all(out_dir=out, db=db, console=console)
+    if summary.failures:
+        console.print(f"[red]{len(summary.failures)} baseline(s) failed[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    suite: str = typer.Option(None, help="only this suite"),
+    db: str = typer.Option(None, help=_DB_HELP),
+) -> None:
+    """Print the stored leaderboard: the newest result of each agent and config, best IQM first."""
+    from leaderboard.report import leaderboard_tables
+    from leaderboard.store import ResultsStore
+
+    store = ResultsStore(db)
+    results = store.latest(suite)
+    if not results:
+        console.print(f"no results in {store.url}" + (f" for suite {suite}" if suite else ""))
+        raise typer.Exit(0)
+    for table in leaderboard_tables(results):
+        console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,0 +1,220 @@
+"""Leaderboard tables (terminal and Markdown) and the static HTML report with its plots.
+
+Everything here reads validated :class:`~leaderboard.results.ResultsFile` objects, so a table printed
+from the store and one printed right after ``icl-bench run`` are the same table.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from leaderboard.protocol import get_suite, suites
+from leaderboard.results import ResultsFile
+
+
+def agent_label(results: ResultsFile) -> str:
+    """``RidgeAgent`` or ``GDAgent(steps=3)``: the class name and any config it was built with."""
+    reference = results.agent.reference
+    name = reference if reference.startswith("run:") else reference.rsplit(":", 1)[-1]
+    if results.agent.config:
+        name += "(" + ", ".join(f"{k}={v}" for k, v in sorted(results.agent.config.items())) + ")"
+    return name
+
+
+def ranked(results: Sequence[ResultsFile]) -> list[ResultsFile]:
+    """Complete results first, then by IQM, best first."""
+    return sorted(results, key=lambda r: (not r.complete, -r.aggregates.iqm.value))
+
+
+def _columns(suite_name: str, results: Sequence[ResultsFile]) -> list[str]:
+    """The suite's entry labels that at least one result covers, in suite order."""
+    covered = {entry.label for r in results for entry in r.entries}
+    try:
+        labels = [entry.label for entry in get_suite(suite_name).entries]
+    except ValueError:
+        labels = sorted(covered)
+    return [label for label in labels if label in covered]
+
+
+def _cells(results: ResultsFile, columns: Sequence[str]) -> list[str]:
+    scores = {entry.label: entry.normalized_score.value for entry in results.entries}
+    return [f"{scores[c]:.1f}" if c in scores else "—" for c in columns]
+
+
+def _iqm(results: ResultsFile) -> str:
+    iqm = results.aggregates.iqm
+    return f"{iqm.value:.1f} [{iqm.low:.1f}, {iqm.high:.1f}]"
+
+
+def _by_suite(results: Sequence[ResultsFile]) -> dict[str, list[ResultsFile]]:
+    grouped: dict[str, list[ResultsFile]] = {}
+    for r in results:
+        grouped.setdefault(r.suite, []).append(r)
+    order = list(suites())
+    return {
+        name: grouped[name] for name in sorted(grouped, key=lambda s: order.index(s) if s in order else 99)
+    }
+
+
+def leaderboard_tables(results: Sequence[ResultsFile]):
+    """One rich table per suite: agent, IQM with 95% interval, entries covered, per-entry scores."""
+    from rich.table import Table
+
+    tables = []
+    for suite_name, group in _by_suite(results).items():
+        columns = _columns(suite_name, group)
+        table = Table(
+            title=f"{suite_name} — normalized score (0 random, 100 reference)", title_justify="left"
+        )
+        table.add_column("agent", style="bold cyan", no_wrap=True)
+        table.add_column("IQM [95% CI]", justify="right", style="bold")
+        table.add_column("envs", justify="right")
+        for column in columns:
+            table.add_column(column, justify="right")
+        total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
+        for r in ranked(group):
+            table.add_row(agent_label(r), _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns))
+        tables.append(table)
+    return tables
+
+
+def markdown_tables(results: Sequence[ResultsFile]) -> str:
+    """The same tables in Markdown, for the docs' results page."""
+    parts = []
+    for suite_name, group in _by_suite(results).items():
+        columns = _columns(suite_name, group)
+        total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
+        header = ["agent", "IQM [95% CI]", "envs", *columns]
+        lines = [f"### {suite_name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in ranked(group):
+            row = [f"`{agent_label(r)}`", _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns)]
+            lines.append("| " + " | ".join(row) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# Plots
+
+
+def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.PathLike) -> Path:
+    """Normalized score per env with 95% intervals, one marker per agent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    group = ranked([r for r in results if r.suite == suite_name])
+    columns = _columns(suite_name, group)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(columns) + 3), 4.5))
+    width = 0.8 / max(1, len(group))
+    for k, r in enumerate(group):
+        by_label = {e.label: e.normalized_score for e in r.entries}
+        xs, ys, lows, highs = [], [], [], []
+        for i, column in enumerate(columns):
+            if column in by_label:
+                score = by_label[column]
+                xs.append(i - 0.4 + width * (k + 0.5))
+                ys.append(score.value)
+                lows.append(score.value - score.low)
+                highs.append(score.high - score.value)
+        ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", ms=4, capsize=2, label=agent_label(r))
+    ax.axhline(0, color="grey", lw=0.8, ls=":")
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    ax.set_ylabel("normalized score")
+    ax.set_title(f"{suite_name}: normalized score per env (95% bootstrap CI)")
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path | None:
+    """Mean squared error against context length for each in-context entry, one line per agent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, list[tuple[str, list[float]]]] = {}
+    for r in ranked(results):
+        for entry in r.entries:
+            if entry.errors_by_context is not None:
+                curves.setdefault(entry.label, []).append((agent_label(r), entry.errors_by_context))
+    if not curves:
+        return None
+    columns = min(3, len(curves))
+    rows = (len(curves) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
+    for ax, (label, lines) in zip(axes.ravel(), curves.items()):
+        for name, errors in lines:
+            ax.plot(range(len(errors)), errors, marker=".", ms=3, lw=1, label=name)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("context length (examples seen)")
+        ax.set_ylabel("mean squared error")
+    for ax in axes.ravel()[len(curves) :]:
+        ax.axis("off")
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(5, len(labels)))
+    fig.tight_layout(rect=(0, 0.04 + 0.02 * (len(labels) // 5), 1, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_html_report(results: Sequence[ResultsFile], out_dir: str | os.PathLike) -> Path:
+    """``out_dir/index.html`` with the tables and plots of every suite (PNG files beside it)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for suite_name, group in _by_suite(results).items():
+        image = plot_scores(group, suite_name, out_dir / f"scores-{suite_name}.png")
+        columns = _columns(suite_name, group)
+        total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in ["agent", "IQM [95% CI]", "envs", *columns])
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(cell)}</td>"
+                for cell in [agent_label(r), _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns)]
+            )
+            + "</tr>"
+            for r in ranked(group)
+        )
+        sections.append(
+            f"<h2>{html.escape(suite_name)}</h2><table><tr>{head}</tr>{body}</table>"
+            f'<p><img src="{image.name}" alt="normalized scores on {html.escape(suite_name)}"></p>'
+        )
+        errors = plot_errors(group, out_dir / f"errors-{suite_name}.png")
+        if errors is not None:
+            sections.append(
+                f"<h3>Error against context length ({html.escape(suite_name)})</h3>"
+                f'<p><img src="{errors.name}" alt="error against context length"></p>'
+            )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>icl-bench leaderboard</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 1200px; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; font-family: monospace; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>icl-bench leaderboard</h1>
+<p>Normalized score: 0 is the random policy (or the zero predictor), 100 the exact reference.
+IQM is the interquartile mean over entries and seeds with a 95% stratified-bootstrap interval
+(Agarwal et al., 2021).</p>
+{"".join(sections)}
+</body></html>
+"""
+    index = out_dir / "index.html"
+    index.write_text(page)
+    return index

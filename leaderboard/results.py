@@ -1,0 +1,369 @@
+"""The results file of one evaluation, and the one function that decides whether a file is valid.
+
+A results file is JSON holding everything needed to check its numbers: the suite (name and content
+hash) and normalization references version, package versions, the agent reference and config (and its
+hash), the seeds, every episode's return and length, the derived scores and aggregates, the hardware
+and the wall time. :func:`validate_results` parses a file strictly (no extra or missing fields, no
+type coercion, no NaN or infinity), then checks it against the published suite and recomputes every
+derived number from the raw returns. The leaderboard server reuses it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from leaderboard import scoring
+from leaderboard.protocol import Suite, entry_key, get_suite, sha256_of
+from leaderboard.references import REFERENCES_VERSION, reference_for
+
+FORMAT = "icl-bench-results"
+FORMAT_VERSION = 1
+#: Recomputed numbers must match the recorded ones to this relative (and absolute) tolerance: both
+#: sides run the same float64 code, and JSON round-trips floats exactly, so only summation order of
+#: a different numpy build could differ, by a few ulps.
+TOLERANCE = 1e-9
+
+
+class ResultsValidationError(ValueError):
+    """A results file is malformed or its numbers do not match; ``field`` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class Interval(_Strict):
+    value: float
+    low: float
+    high: float
+
+
+class Aggregates(_Strict):
+    iqm: Interval
+    mean: Interval
+    median: Interval
+    optimality_gap: Interval
+
+
+class Bootstrap(_Strict):
+    reps: int
+    seed: int
+    confidence: float
+
+
+class AgentInfo(_Strict):
+    reference: str
+    config: dict[str, Any]
+    config_hash: str
+
+
+class EntryResult(_Strict):
+    env_id: str
+    kwargs: dict[str, Any]
+    label: str
+    seeds: list[int]
+    #: returns[i][j]: return of episode j of seed i.
+    returns: list[list[float]]
+    episode_lengths: list[list[int]]
+    mean_return: float
+    #: Normalized score of the mean return, with a bootstrap interval over episodes.
+    normalized_score: Interval
+    #: Normalized score of each seed's mean return: this entry's column of the score matrix.
+    seed_scores: list[float]
+    #: Mean squared error at each context length (in-context envs), else null.
+    errors_by_context: list[float] | None
+    #: Text actions the env could not parse (text suites), else null.
+    parse_failures: int | None
+    wall_time_s: float
+
+
+class ResultsFile(_Strict):
+    format: Literal["icl-bench-results"]
+    format_version: Literal[1]
+    suite: str
+    suite_hash: str
+    references_version: int
+    seed_set: Literal["dev", "test"]
+    agent: AgentInfo
+    entries: list[EntryResult]
+    #: True when every entry of the suite was evaluated; aggregates of a partial file cover its entries.
+    complete: bool
+    aggregates: Aggregates
+    bootstrap: Bootstrap
+    versions: dict[str, str]
+    hardware: dict[str, Any]
+    wall_time_s: float
+    created: str
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return self.model_dump_json(indent=indent)
+
+    def write(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @property
+    def content_hash(self) -> str:
+        """Identity of a submission: the same agent, config, suite and returns are the same result,
+        whenever and wherever it ran (wall time and date do not count)."""
+        return sha256_of(
+            {
+                "suite": self.suite,
+                "suite_hash": self.suite_hash,
+                "seed_set": self.seed_set,
+                "agent": self.agent.reference,
+                "config_hash": self.agent.config_hash,
+                "entries": [[e.env_id, e.kwargs, e.seeds, e.returns] for e in self.entries],
+            }
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Derived numbers: one implementation shared by building and validating
+
+
+def _interval(interval: scoring.Interval) -> dict[str, float]:
+    return {"value": interval.value, "low": interval.low, "high": interval.high}
+
+
+def derive_entry(key: str, returns: np.ndarray, bootstrap: Mapping[str, Any]) -> dict[str, Any]:
+    """Mean return, normalized score with interval, and per-seed scores of one entry's returns."""
+    reference = reference_for(key)
+    normalized_episodes = scoring.normalized_score(returns, reference.r_random, reference.r_reference)
+    return {
+        "mean_return": float(returns.mean()),
+        "normalized_score": _interval(scoring.mean_interval(normalized_episodes, **bootstrap)),
+        "seed_scores": normalized_episodes.mean(axis=1).tolist(),
+    }
+
+
+def derive_aggregates(seed_scores: Sequence[Sequence[float]], bootstrap: Mapping[str, Any]) -> dict[str, Any]:
+    """Aggregates of the score matrix (rows: seeds, columns: entries) from the entries' seed scores."""
+    matrix = np.asarray(seed_scores, dtype=np.float64).T
+    intervals = scoring.aggregate_intervals(matrix, **bootstrap)
+    return {name: _interval(interval) for name, interval in intervals.items()}
+
+
+def default_bootstrap() -> dict[str, Any]:
+    return {"reps": scoring.BOOTSTRAP_REPS, "seed": scoring.BOOTSTRAP_SEED, "confidence": scoring.CONFIDENCE}
+
+
+def build_results(
+    *, suite: Suite, runs: Sequence[Any], agent_reference: str, agent_config, wall_time_s: float
+):
+    """Assemble a :class:`ResultsFile` from the harness's entry runs."""
+    from leaderboard.harness import hardware, package_versions
+
+    bootstrap = default_bootstrap()
+    entries = []
+    for run in runs:
+        entry = run.entry
+        entries.append(
+            {
+                "env_id": entry.env_id,
+                "kwargs": dict(entry.kwargs),
+                "label": entry.label,
+                "seeds": list(entry.seeds),
+                "returns": run.returns.tolist(),
+                "episode_lengths": run.lengths.tolist(),
+                **derive_entry(entry.key, run.returns, bootstrap),
+                "errors_by_context": None
+                if run.errors_by_context is None
+                else run.errors_by_context.tolist(),
+                "parse_failures": run.parse_failures,
+                "wall_time_s": run.wall_time_s,
+            }
+        )
+    data = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "suite": suite.name,
+        "suite_hash": suite.content_hash,
+        "references_version": REFERENCES_VERSION,
+        "seed_set": "dev",
+        "agent": {
+            "reference": agent_reference,
+            "config": dict(agent_config),
+            "config_hash": sha256_of(dict(agent_config)),
+        },
+        "entries": entries,
+        "complete": len(entries) == len(suite.entries),
+        "aggregates": derive_aggregates([e["seed_scores"] for e in entries], bootstrap),
+        "bootstrap": bootstrap,
+        "versions": package_versions(agent_reference),
+        "hardware": hardware(),
+        "wall_time_s": wall_time_s,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return ResultsFile.model_validate(data)
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation
+
+
+def _parse(data: Any) -> ResultsFile:
+    if isinstance(data, ResultsFile):
+        data = data.model_dump(mode="json")
+    if isinstance(data, (bytes, str)):
+        try:
+            # json accepts NaN/Infinity literals; the strict model then rejects them naming the field.
+            data = json.loads(data)
+        except json.JSONDecodeError as error:
+            raise ResultsValidationError("file", f"not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ResultsValidationError("file", f"must hold a JSON object, got {type(data).__name__}")
+    try:
+        return ResultsFile.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors(include_url=False)
+        ]
+        first = error.errors(include_url=False)[0]
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""
+        raise ResultsValidationError(
+            ".".join(map(str, first["loc"])) or "file", f"{first['msg']}{more}"
+        ) from None
+
+
+def _close(recorded: float, recomputed: float) -> bool:
+    return math.isclose(recorded, recomputed, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+
+
+def _compare(field: str, recorded: Any, recomputed: Any) -> None:
+    """Compare nested dicts/lists of floats; raise naming the first field that differs."""
+    if isinstance(recomputed, dict):
+        for key, value in recomputed.items():
+            _compare(f"{field}.{key}", recorded[key], value)
+    elif isinstance(recomputed, list):
+        if len(recorded) != len(recomputed):
+            raise ResultsValidationError(field, f"has {len(recorded)} values, expected {len(recomputed)}")
+        for i, (a, b) in enumerate(zip(recorded, recomputed)):
+            _compare(f"{field}.{i}", a, b)
+    elif not _close(recorded, recomputed):
+        raise ResultsValidationError(field, f"recorded {recorded!r} but the returns give {recomputed!r}")
+
+
+def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = None) -> ResultsFile:
+    """Parse and check a results file (JSON text, a dict or a model); return it or raise.
+
+    ``seeds`` maps a suite name to the seeds a ``test`` submission must use (the server passes the
+    seeds derived from its secret); ``dev`` submissions must use the suite's published seeds.
+    Raises :class:`ResultsValidationError` whose ``field`` names the first problem found.
+    """
+    results = _parse(data)
+    try:
+        suite = get_suite(results.suite)
+    except ValueError as error:
+        raise ResultsValidationError("suite", str(error)) from None
+    if results.suite_hash != suite.content_hash:
+        raise ResultsValidationError(
+            "suite_hash", f"does not match the published content of {suite.name} (another version of it?)"
+        )
+    if results.references_version != REFERENCES_VERSION:
+        raise ResultsValidationError(
+            "references_version",
+            f"{results.references_version} is unknown; this version is {REFERENCES_VERSION}",
+        )
+    if results.seed_set == "test" and (seeds is None or suite.name not in seeds):
+        raise ResultsValidationError(
+            "seed_set", "test-seed results are only accepted by the leaderboard server"
+        )
+    if results.agent.config_hash != sha256_of(results.agent.config):
+        raise ResultsValidationError("agent.config_hash", "does not match agent.config")
+    if not results.entries:
+        raise ResultsValidationError("entries", "must hold at least one entry")
+
+    suite_order = {entry.key: i for i, entry in enumerate(suite.entries)}
+    last = -1
+    for i, entry in enumerate(results.entries):
+        field = f"entries.{i}"
+        key = entry_key(entry.env_id, entry.kwargs)
+        if key not in suite_order:
+            raise ResultsValidationError(field, f"{key} is not an entry of suite {suite.name}")
+        if suite_order[key] <= last:
+            raise ResultsValidationError(field, "entries must follow the suite's order without repeats")
+        last = suite_order[key]
+        published = suite.entries[suite_order[key]]
+        _check_entry(field, entry, published, suite, seeds)
+
+    if results.complete != (len(results.entries) == len(suite.entries)):
+        raise ResultsValidationError(
+            "complete", f"is {results.complete} for {len(results.entries)} of {len(suite.entries)} entries"
+        )
+    bootstrap = results.bootstrap.model_dump()
+    if bootstrap != default_bootstrap():
+        raise ResultsValidationError("bootstrap", f"must be {default_bootstrap()}, got {bootstrap}")
+    for i, entry in enumerate(results.entries):
+        recomputed = derive_entry(entry_key(entry.env_id, entry.kwargs), np.asarray(entry.returns), bootstrap)
+        _compare(f"entries.{i}", entry.model_dump(), recomputed)
+    recomputed = derive_aggregates([e.seed_scores for e in results.entries], bootstrap)
+    _compare("aggregates", results.aggregates.model_dump(), recomputed)
+    if results.wall_time_s < 0:
+        raise ResultsValidationError("wall_time_s", "must be >= 0")
+    try:
+        datetime.fromisoformat(results.created)
+    except ValueError:
+        raise ResultsValidationError(
+            "created", f"must be an ISO 8601 date-time, got {results.created!r}"
+        ) from None
+    return results
+
+
+def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds) -> None:
+    if entry.label != published.label:
+        raise ResultsValidationError(f"{field}.label", f"must be {published.label!r}, got {entry.label!r}")
+    expected_seeds = (
+        list(published.seeds) if seeds is None or suite.name not in seeds else list(seeds[suite.name])
+    )
+    if entry.seeds != expected_seeds:
+        foreign = sorted(set(entry.seeds) - set(expected_seeds))
+        detail = f"foreign seeds {foreign}" if foreign else f"seeds {entry.seeds}"
+        raise ResultsValidationError(f"{field}.seeds", f"{detail}; the suite's seeds are {expected_seeds}")
+    shape = (len(expected_seeds), published.episodes)
+    for name in ("returns", "episode_lengths"):
+        rows = getattr(entry, name)
+        got = (len(rows), *sorted({len(row) for row in rows}))
+        if got != shape:
+            raise ResultsValidationError(
+                f"{field}.{name}", f"must be {shape[0]} rows of {shape[1]} episodes, got shape {got}"
+            )
+    if any(length < 1 for row in entry.episode_lengths for length in row):
+        raise ResultsValidationError(f"{field}.episode_lengths", "every episode lasts at least one step")
+    if entry.errors_by_context is not None:
+        errors = entry.errors_by_context
+        if any(e < 0 for e in errors):
+            raise ResultsValidationError(f"{field}.errors_by_context", "squared errors cannot be negative")
+        # In-context episodes score minus the squared error at every step, so the mean return is
+        # minus the sum of the mean errors (up to float rounding of sums over thousands of steps).
+        if not math.isclose(-sum(errors), float(np.mean(entry.returns)), rel_tol=1e-6, abs_tol=1e-9):
+            raise ResultsValidationError(
+                f"{field}.errors_by_context", "does not add up to minus the mean return"
+            )
+    text = suite.actions == "text"
+    if text and (entry.parse_failures is None or entry.parse_failures < 0):
+        raise ResultsValidationError(f"{field}.parse_failures", "a text suite records a count >= 0")
+    if not text and entry.parse_failures is not None:
+        raise ResultsValidationError(f"{field}.parse_failures", "only text suites count parse failures")
+    if entry.wall_time_s < 0:
+        raise ResultsValidationError(f"{field}.wall_time_s", "must be >= 0")
+
+
+def read_results(path: str | os.PathLike) -> ResultsFile:
+    """Read and validate a results file from disk."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsValidationError("file", f"no such file {str(path)!r}")
+    return validate_results(path.read_text())

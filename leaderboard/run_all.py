@@ -1,0 +1,114 @@
+"""The main job, ``icl-bench run``: score every classic and exact baseline and publish the leaderboard.
+
+It evaluates each baseline of :data:`BASELINES` on the entries of ``core-v0`` it can play (the random
+agent on all three suites), adds every results file to the store, prints the leaderboard table and
+writes a static HTML report (tables, normalized scores with intervals, error against context length)
+plus every results file as JSON into the output folder.
+
+Baselines are named here by ``module:Name`` strings, never imported statically: the leaderboard
+depends on nothing in ``baselines`` and a user's agent is evaluated the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leaderboard.results import ResultsFile
+
+REGRESSION = ("LinearRegression", "LinearRegression σ=0.5")
+REGRESSION_ALL = (*REGRESSION, "SparseRegression", "ReLUNetRegression", "DecisionTreeRegression")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An agent reference, the config it is built with, and where it is scored (``envs=None``: all)."""
+
+    reference: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    suite: str = "core-v0"
+    envs: Sequence[str] | None = None
+
+
+BASELINES: tuple[Baseline, ...] = (
+    Baseline("baselines.classic.random_agent:RandomAgent", suite="core-v0"),
+    Baseline("baselines.classic.random_agent:RandomAgent", suite="pixels-v0"),
+    Baseline("baselines.classic.random_agent:RandomAgent", suite="text-v0"),
+    Baseline("baselines.classic.blackjack:OptimalBlackjackAgent", envs=("Blackjack",)),
+)
+
+
+@dataclass
+class RunSummary:
+    results: list[ResultsFile]
+    failures: list[tuple[Baseline, str]]
+    added: int
+    duplicates: int
+    wall_time_s: float
+
+
+def file_name(index: int, results: ResultsFile) -> str:
+    from leaderboard.report import agent_label
+
+    safe = "".join(c if c.isalnum() or c in "-_=" else "_" for c in agent_label(results))
+    return f"{index:02d}-{results.suite}-{safe}.json"
+
+
+def run_all(
+    out_dir: str | Path = "icl-bench-report",
+    db: str | None = None,
+    baselines: Sequence[Baseline] = BASELINES,
+    progress: bool = True,
+    console=None,
+) -> RunSummary:
+    """Evaluate, store and report every baseline; failures are collected, not raised."""
+    from rich.console import Console
+
+    from leaderboard.harness import AgentError, evaluate
+    from leaderboard.report import leaderboard_tables, write_html_report
+    from leaderboard.store import ResultsStore
+
+    console = console or Console()
+    start = time.perf_counter()
+    store = ResultsStore(db)
+    out_dir = Path(out_dir)
+    (out_dir / "results").mkdir(parents=True, exist_ok=True)
+    collected: list[ResultsFile] = []
+    failures: list[tuple[Baseline, str]] = []
+    added = duplicates = 0
+    for baseline in baselines:
+        try:
+            results = evaluate(
+                baseline.reference,
+                baseline.suite,
+                envs=baseline.envs,
+                config=baseline.config,
+                progress=progress,
+            )
+        except (AgentError, ValueError, ImportError) as error:
+            failures.append((baseline, str(error)))
+            console.print(f"[red]✗ {baseline.reference} on {baseline.suite}: {error}[/red]")
+            continue
+        outcome = store.add(results)
+        added += outcome.new
+        duplicates += not outcome.new
+        results.write(out_dir / "results" / file_name(len(collected), results))
+        collected.append(results)
+        console.print(
+            f"[green]✓[/green] {baseline.reference} on {baseline.suite} "
+            f"({len(results.entries)} envs, {results.wall_time_s:.1f} s): IQM {results.aggregates.iqm.value:.1f}"
+            + ("" if outcome.new else " (already stored)")
+        )
+    store.close()
+    for table in leaderboard_tables(collected):
+        console.print(table)
+    index = write_html_report(collected, out_dir)
+    elapsed = time.perf_counter() - start
+    console.print(
+        f"{len(collected)} results ({added} new, {duplicates} already stored) in {store.url}; "
+        f"report: {index}; {elapsed:.0f} s"
+    )
+    return RunSummary(collected, failures, added, duplicates, elapsed)
