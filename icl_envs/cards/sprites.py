@@ -218,7 +218,30 @@ _RGB_MASKS = (0x0000FF, 0x00FF00, 0xFF0000, 0)
 
 @functools.lru_cache(maxsize=16)
 def _rgb_scratch(size: tuple[int, int]) -> pygame.Surface:
+    return rgb_surface(size)
+
+
+def rgb_surface(size: tuple[int, int]) -> pygame.Surface:
+    """A 24-bit surface whose bytes are in RGB order: opaque blits onto it are memory copies and
+    ``surface_to_array`` reads it with a single buffer copy. Draw frames on one of these."""
     return pygame.Surface(size, 0, 24, _RGB_MASKS)
+
+
+@functools.lru_cache(maxsize=4096)
+def flatten_sprite(sprite: pygame.Surface, background: tuple[int, int, int]) -> pygame.Surface:
+    """``sprite`` (with per-pixel alpha) composited over a plain ``background`` colour, as a 24-bit
+    RGB surface in which that colour is a transparent colour key.
+
+    Blitting the result onto an ``rgb_surface`` is several times faster than an alpha blit, and the
+    picture is the same wherever the sprite lands on ``background`` (cards on the felt). Where it
+    lands on another sprite, only the few anti-aliased pixels of its rounded corners differ.
+    Cached per (sprite, background); ``sprite`` must itself be a cached, unchanging surface.
+    """
+    flat = rgb_surface(sprite.get_size())
+    flat.fill(background)
+    flat.blit(sprite, (0, 0))
+    flat.set_colorkey(background, pygame.RLEACCEL)
+    return flat
 
 
 def surface_to_array(surface: pygame.Surface) -> np.ndarray:
@@ -232,7 +255,7 @@ def surface_to_array(surface: pygame.Surface) -> np.ndarray:
     if surface.get_bitsize() == 24 and surface.get_masks() == _RGB_MASKS:
         rgb = surface
     else:
-        rgb = _rgb_scratch((width, height))
+        rgb = _rgb_scratch((width, height))  # one opaque blit converts any format to RGB bytes
         if surface.get_flags() & pygame.SRCALPHA:
             rgb.fill((0, 0, 0))  # transparent pixels read as black, not as the previous frame
         rgb.blit(surface, (0, 0))
