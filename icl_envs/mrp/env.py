@@ -1,0 +1,187 @@
+"""In-context policy evaluation: predict the value of each new state of an MRP from its transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
+from icl_envs.mrp.generators import MRP_KINDS, OBJECTIVES, REWARD_KINDS, MRPTask, MRPTasks
+
+
+def check_mrp_arguments(
+    num_states: int, d: int, n: int, gamma: float, mrp: str, rewards: str, objective: str, action_bound: float
+) -> dict[str, Any]:
+    """Validate the env arguments (shared by the single and the vector env); return them normalised."""
+    if check_float("action_bound", action_bound) <= 0.0:
+        raise ValueError(f"action_bound must be > 0, got {action_bound}")
+    return {
+        "num_states": check_int("num_states", num_states, minimum=2),
+        "d": check_int("d", d, minimum=1),
+        "n": check_int("n", n, minimum=1),
+        "gamma": check_float("gamma", gamma, minimum=0.0, below=1.0),
+        "mrp": check_choice("mrp", mrp, MRP_KINDS),
+        "rewards": check_choice("rewards", rewards, REWARD_KINDS),
+        "objective": check_choice("objective", objective, OBJECTIVES),
+        "action_bound": float(action_bound),
+    }
+
+
+def check_generator(generator: Any, d: int, objective: str) -> None:
+    """A plugged-in generator must sample tasks; if it says its d or objective, they must agree."""
+    if not callable(getattr(generator, "sample", None)):
+        raise ValueError(
+            f"generator must have a sample(rng, n) method returning an MRPTask, got {generator!r}"
+        )
+    if getattr(generator, "d", d) != d:
+        raise ValueError(f"generator has d={generator.d} but the env was made with d={d}; pass the same d")
+    if getattr(generator, "objective", objective) != objective:
+        raise ValueError(
+            f"generator has objective={generator.objective!r} but the env was made with objective={objective!r}"
+        )
+
+
+def mrp_observation_space(n: int, d: int) -> spaces.Dict:
+    return spaces.Dict(
+        {
+            "context": spaces.Box(-np.inf, np.inf, shape=(n, 2 * d + 1), dtype=np.float32),
+            "length": spaces.Discrete(n + 1),
+            "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
+        }
+    )
+
+
+class MRPValueEnv(gym.Env):
+    """In-context policy evaluation on a random Markov reward process (MRP) with features.
+
+    ## Description
+    Each episode is a fresh MRP task from a generator (default ``MRPTasks``: a Boyan-style chain
+    of ``num_states`` states with random features phi(s) in U(-1, 1)^d and rewards r(s)) and one
+    trajectory s_0, ..., s_n of it. At step t the agent has seen the t transitions so far and
+    predicts the value of the current state s_t; then the transition s_t -> s_{t+1} is revealed.
+    The rewards therefore trace a learning curve: squared error against the number of transitions,
+    the metric of in-context temporal-difference learning (Wang et al., ICLR 2025).
+
+    ## Action Space
+    ``Box(-action_bound, action_bound, (1,), float32)``: the predicted value of s_t. The bound is
+    finite so that RL libraries accept the space; the default 1e3 is far beyond any value here.
+
+    ## Observation Space
+    ``Dict(context=Box(-inf, inf, (n, 2d+1), float32), length=Discrete(n+1), query=Box(-inf, inf, (d,), float32))``.
+    Row i < length of ``context`` is ``[phi(s_i), c * phi(s_{i+1}), r(s_i)]`` with c = gamma
+    (``objective="discounted"``) or c = 1 (``objective="average_reward"``); rows from ``length`` on
+    are zero. ``query`` is phi(s_t). ``length`` is t. Rows are computed in float64 and rounded to
+    float32; targets are exact float64 values of the float64 task.
+
+    ## Rewards
+    ``-(prediction - target(s_t))^2`` where the target is the exact discounted value
+    v = (I - gamma P)^-1 r (``"discounted"``) or the differential value h, the solution of
+    h = r - rho 1 + P h normalised so that mu^T h = 0 (``"average_reward"``; mu is the stationary
+    distribution, rho = mu^T r the average reward, which the agent must estimate to predict h).
+    ``info["target"]`` holds the target of the step just scored, only in that step's info.
+
+    ## Starting State
+    A new task; s_0 is drawn from the stationary distribution; the context is empty.
+
+    ## Episode End
+    Terminates after ``n`` predictions (the final observation holds all n transitions and
+    query phi(s_n)). Never truncates.
+
+    ## Arguments
+    - ``num_states=10``: states S (>= 2).
+    - ``d=4``: feature dimension.
+    - ``n=30``: predictions per episode (transitions in the trajectory).
+    - ``gamma=0.9``: discount in [0, 1); unused by rows and targets under ``"average_reward"``.
+    - ``mrp="boyan"``: ``"boyan"`` or ``"loop"`` (see ``MRPTasks``).
+    - ``rewards="random"``: ``"random"`` (U(-1, 1) per state) or ``"representable"`` (value linear in phi).
+    - ``objective="discounted"``: ``"discounted"`` or ``"average_reward"``.
+    - ``action_bound=1e3``; ``generator=None``: any object with ``sample(rng, n) -> MRPTask``
+      (default ``MRPTasks`` built from the arguments above); ``render_mode``: ``None`` or ``"ansi"``.
+
+    ## Vector env
+    ``gym.make_vec("icl/MRPValue-v0", num_envs)`` builds ``MRPValueVectorEnv``, a numpy batch of the
+    same env (next-step autoreset) that gives the same numbers as ``SyncVectorEnv``.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        num_states: int = 10,
+        d: int = 4,
+        n: int = 30,
+        gamma: float = 0.9,
+        mrp: str = "boyan",
+        rewards: str = "random",
+        objective: str = "discounted",
+        action_bound: float = 1e3,
+        generator: Any = None,
+        render_mode: str | None = None,
+    ) -> None:
+        args = check_mrp_arguments(num_states, d, n, gamma, mrp, rewards, objective, action_bound)
+        self.num_states, self.d, self.n = args["num_states"], args["d"], args["n"]
+        self.gamma, self.objective, self.action_bound = args["gamma"], args["objective"], args["action_bound"]
+        if generator is None:
+            generator = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
+        check_generator(generator, self.d, self.objective)
+        self.generator = generator
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
+
+        self.observation_space = mrp_observation_space(self.n, self.d)
+        self.action_space = spaces.Box(-self.action_bound, self.action_bound, shape=(1,), dtype=np.float32)
+
+        self.task: MRPTask | None = None
+        self._t = 0
+        self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
+        self._last: tuple[float, float] | None = None  # (prediction, target) of the last step, for render
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.task = self.generator.sample(self.np_random, self.n)
+        self._row_discount = self.task.row_discount
+        self._t = 0
+        self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
+        self._last = None
+        return self._observation(), {}
+
+    def step(self, action: Any):
+        if self.task is None or self._t >= self.n:
+            raise ResetNeeded("call reset() before step(): the episode has ended (or never started)")
+        prediction = check_scalar_action(action, self.action_bound)
+        task, t = self.task, self._t
+        state, next_state = task.states[t], task.states[t + 1]
+        target = float(task.targets[state])
+        reward = -((prediction - target) ** 2)
+        # Reveal the transition just scored.
+        self._context[t] = np.concatenate(
+            [task.features[state], self._row_discount * task.features[next_state], [task.rewards[state]]]
+        )
+        self._t = t + 1
+        self._last = (prediction, target)
+        return self._observation(), reward, self._t == self.n, False, {"target": target}
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        text = f"MRPValue: {self._t}/{self.n} transitions seen"
+        if self.task is not None:
+            text += f", current state {self.task.states[self._t]}"
+        if self._last is not None:
+            text += f"; last prediction {self._last[0]:+.4f}, target {self._last[1]:+.4f}"
+        return text
+
+    def _observation(self) -> dict[str, Any]:
+        return {
+            "context": self._context.copy(),
+            "length": np.int64(self._t),
+            "query": self.task.features[self.task.states[self._t]].astype(np.float32),
+        }

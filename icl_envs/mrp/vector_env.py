@@ -1,0 +1,209 @@
+"""A numpy batch of ``MRPValueEnv``: every step of every env in a few array operations."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from icl_envs.checks import check_batch_actions, check_int
+from icl_envs.mrp.env import check_generator, check_mrp_arguments, mrp_observation_space
+from icl_envs.mrp.generators import MRPTask, MRPTasks
+
+
+def stack_tasks(tasks: list[MRPTask]) -> MRPTask:
+    """Stack single tasks into a batch (for plugged-in generators without ``sample_each``)."""
+    stacked = {}
+    for field in fields(MRPTask):
+        value = getattr(tasks[0], field.name)
+        stacked[field.name] = (
+            np.stack([getattr(t, field.name) for t in tasks]) if isinstance(value, np.ndarray) else value
+        )
+    return MRPTask(**stacked)
+
+
+class MRPValueVectorEnv(VectorEnv):
+    """``num_envs`` copies of ``MRPValueEnv`` stepped together in numpy (see that class for the env).
+
+    Same arguments as ``MRPValueEnv`` after ``num_envs``. Autoreset is ``NEXT_STEP``: the step after
+    an episode ends resets that env (its action is ignored, reward 0). ``reset(seed=s)`` seeds env i
+    with ``s + i`` and each env draws its tasks from its own Generator, so the numbers are exactly
+    those of ``SyncVectorEnv`` over ``MRPValueEnv``; only the arithmetic is batched (a generator with
+    ``sample_each``, such as ``MRPTasks``, turns every env's draws into tasks in one computation).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int,
+        num_states: int = 10,
+        d: int = 4,
+        n: int = 30,
+        gamma: float = 0.9,
+        mrp: str = "boyan",
+        rewards: str = "random",
+        objective: str = "discounted",
+        action_bound: float = 1e3,
+        generator: Any = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.num_envs = check_int("num_envs", num_envs, minimum=1)
+        args = check_mrp_arguments(num_states, d, n, gamma, mrp, rewards, objective, action_bound)
+        self.d, self.n, self.action_bound = args["d"], args["n"], args["action_bound"]
+        if generator is None:
+            generator = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
+        check_generator(generator, self.d, args["objective"])
+        if render_mode is not None:
+            raise ValueError(
+                f"render_mode must be None for the vector env (no rendering), got {render_mode!r}"
+            )
+        self.generator = generator
+        self.render_mode = None
+
+        self.single_observation_space = mrp_observation_space(self.n, self.d)
+        self.single_action_space = spaces.Box(
+            -self.action_bound, self.action_bound, shape=(1,), dtype=np.float32
+        )
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.spec = None
+
+        self._rngs: list[np.random.Generator] | None = None
+        self._step_rows: np.ndarray | None = None  # (N, n, 2d+1): context row i of each env's episode
+        self._step_targets: np.ndarray | None = None  # (N, n): the target scored at step i
+        self._queries: np.ndarray | None = None  # (N, n + 1, d): the query shown before step i
+        self._t = np.zeros(self.num_envs, dtype=np.int64)
+        self._context = np.zeros((self.num_envs, self.n, 2 * self.d + 1), dtype=np.float32)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._envs = np.arange(self.num_envs)
+
+    # --- Gymnasium API -----------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        seeds = self._seeds(seed)
+        mask = self._reset_mask(options)
+        if self._rngs is None:
+            self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        else:
+            for i in np.flatnonzero(mask):
+                if seeds[i] is not None:
+                    self._rngs[i] = seeding.np_random(seeds[i])[0]
+        if isinstance(seed, int):
+            self._np_random, self._np_random_seed = seeding.np_random(seed)
+        self._new_tasks(np.flatnonzero(mask))
+        self._autoreset[mask] = False
+        return self._observation(), {}
+
+    def step(self, actions: Any):
+        if self._step_rows is None:
+            raise ResetNeeded("call reset() before step()")
+        predictions = check_batch_actions(actions, self.num_envs, self.action_bound)
+        if self._autoreset.any():
+            return self._step_with_resets(predictions)
+        # Every env steps (all but one step in n + 1): whole-array operations only.
+        envs, t = self._envs, self._t
+        targets = self._step_targets[envs, t]
+        rewards = -((predictions - targets) ** 2)
+        self._context[envs, t] = self._step_rows[envs, t]  # reveal the transition just scored
+        self._t = t + 1
+        terminated = self._t == self.n
+        self._autoreset = terminated
+        info = {"target": targets, "_target": np.ones(self.num_envs, dtype=bool)}
+        return self._observation(), rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), info
+
+    def _step_with_resets(self, predictions: np.ndarray):
+        """A step where the envs whose episode ended last step reset (action ignored, reward 0)."""
+        resetting = self._autoreset
+        stepping = ~resetting
+        envs = np.flatnonzero(stepping)
+        t = self._t[envs]
+        targets = self._step_targets[envs, t]
+        rewards = np.zeros(self.num_envs)
+        rewards[envs] = -((predictions[envs] - targets) ** 2)
+        self._context[envs, t] = self._step_rows[envs, t]
+        self._t[envs] = t + 1
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        terminated[envs] = t + 1 == self.n
+        self._new_tasks(np.flatnonzero(resetting))
+        self._autoreset = terminated
+
+        # As SyncVectorEnv aggregates the single envs' infos: a "target" array and its "_target"
+        # mask, absent when no env stepped (all of them were reset).
+        info: dict[str, Any] = {}
+        if len(envs):
+            target_info = np.zeros(self.num_envs)
+            target_info[envs] = targets
+            info = {"target": target_info, "_target": stepping}
+        return self._observation(), rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), info
+
+    # --- Helpers -----------------------------------------------------------------------------------
+
+    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, int):
+            return [seed + i for i in range(self.num_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(
+                f"seed must be an int, None or a list of num_envs={self.num_envs} seeds, got {len(seeds)}"
+            )
+        return seeds
+
+    def _reset_mask(self, options: dict[str, Any] | None) -> np.ndarray:
+        if not options or "reset_mask" not in options:
+            return np.ones(self.num_envs, dtype=bool)
+        mask = options["reset_mask"]
+        if not isinstance(mask, np.ndarray) or mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+            raise ValueError(f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},)")
+        if not mask.any():
+            raise ValueError("options['reset_mask'] must contain at least one True value")
+        if self._step_rows is None and not mask.all():
+            raise ValueError("the first reset must reset every env (options['reset_mask'] all True)")
+        return mask
+
+    def _new_tasks(self, envs: np.ndarray) -> None:
+        """Draw a fresh task for each env in ``envs`` from that env's own Generator."""
+        rngs = [self._rngs[i] for i in envs]
+        if hasattr(self.generator, "sample_each"):
+            tasks = self.generator.sample_each(rngs, self.n)
+        else:
+            tasks = stack_tasks([self.generator.sample(rng, self.n) for rng in rngs])
+        # Everything an episode shows, precomputed per step: row i of the context (revealed after
+        # step i), the target of step i, the query of step i (i = n is the final observation's).
+        # Gathers go through flat (task * S + state) indices: much faster than 2-D fancy indexing.
+        count, num_states = tasks.features.shape[:2]
+        flat_states = tasks.states + num_states * np.arange(count)[:, None]  # (count, n + 1)
+        phi = tasks.features.reshape(count * num_states, self.d)[flat_states]  # (count, n + 1, d)
+        here = flat_states[:, :-1]
+        if self._step_rows is None:
+            self._step_rows = np.zeros((self.num_envs, self.n, 2 * self.d + 1), dtype=np.float32)
+            self._step_targets = np.zeros((self.num_envs, self.n))
+            self._queries = np.zeros((self.num_envs, self.n + 1, self.d), dtype=np.float32)
+        every_env = count == self.num_envs  # the usual case: write in place, no scatter
+        if every_env:
+            envs = slice(None)
+        rows = self._step_rows if every_env else np.empty((count, self.n, 2 * self.d + 1), np.float32)
+        rows[..., : self.d] = phi[:, :-1]
+        rows[..., self.d : 2 * self.d] = np.asarray(tasks.row_discount) * phi[:, 1:]
+        rows[..., 2 * self.d] = tasks.rewards.reshape(-1)[here]
+        if not every_env:
+            self._step_rows[envs] = rows
+        self._step_targets[envs] = tasks.targets.reshape(-1)[here]
+        self._queries[envs] = phi
+        self._t[envs] = 0
+        self._context[envs] = 0.0
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        query = self._queries[self._envs, self._t]
+        return {"context": self._context.copy(), "length": self._t.copy(), "query": query}
+
+
+__all__ = ["MRPValueVectorEnv", "stack_tasks"]
