@@ -3,7 +3,8 @@
 Run from the repository root: ``python docs/scripts/render_blackjack_table.py``. Writes
 docs/img/blackjack_table_playing.png (a round in progress: the hole card face down, the acting seat
 highlighted) and docs/img/blackjack_table_settled.png (the same round settled), both played by the
-DP-optimal policy from a fixed seed, so the frames are reproducible.
+DP-optimal policy from a fixed seed, so the frames are reproducible; and
+docs/img/blackjack_table_six_players.png (six seats sit in two rows).
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ def save(frame, name: str) -> None:
     print("wrote", OUT / name)
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def play_round(
+    num_players: int, seed: int, image_size: int, playing_name: str | None, settled_name: str
+) -> None:
     agent = OptimalBlackjackAgent()
-    env = blackjack_table_v0.env(num_players=NUM_PLAYERS, render_mode="rgb_array", image_size=IMAGE_SIZE)
-    env.reset(seed=SEED)
-    saved_playing = False
+    env = blackjack_table_v0.env(num_players=num_players, render_mode="rgb_array", image_size=image_size)
+    env.reset(seed=seed)
+    saved_playing = playing_name is None
     for name in env.agent_iter():
         observation, _, terminated, truncated, _ = env.last()
         if terminated or truncated:
@@ -44,11 +46,17 @@ def main() -> None:
             continue
         # Snapshot the round once the third seat is about to act: hands in every state are visible.
         if not saved_playing and name == "player_2":
-            save(env.render(), "blackjack_table_playing.png")
+            save(env.render(), playing_name)
             saved_playing = True
         env.step(agent.act(observation))
-    save(env.render(), "blackjack_table_settled.png")
+    save(env.render(), settled_name)
     env.close()
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    play_round(NUM_PLAYERS, SEED, IMAGE_SIZE, "blackjack_table_playing.png", "blackjack_table_settled.png")
+    play_round(6, 3, 480, None, "blackjack_table_six_players.png")
 
 
 if __name__ == "__main__":

@@ -228,8 +228,9 @@ FELT_PRINT = (120, 180, 130)
 class TableRenderer:
     """Draws the table: the dealer's hand on top, the seats along the bottom.
 
-    Card sizes come from the frame size and the number of seats so that every hand fits its
-    seat (long hands overlap, each card's index stays visible) and nothing is clipped.
+    Up to four seats sit in one row; five to seven sit in two rows, so cards stay large enough to
+    read. Card sizes follow from the frame size and the seat width, long hands overlap (each card's
+    index stays visible), and every card and label lies inside the table's rim: nothing is clipped.
     """
 
     def __init__(self, num_players: int, image_size: int, rules_line: str):
@@ -237,16 +238,31 @@ class TableRenderer:
 
         self.sprites = sprites
         self.rules_line = rules_line
-        self.size = image_size
+        self.size = size = image_size
         self.num_players = num_players
-        self.seat_width = image_size // num_players
-        self.margin = max(4, image_size // 40)
-        self.dealer_card_width = max(sprites.MIN_CARD_WIDTH, round(0.15 * image_size))
+        self.margin = m = max(4, size // 40)
+        self.text_px = max(10, round(0.05 * size))
+        self.line_height = self._text("P0: 21", size).get_height()
+
+        self.rows = 1 if num_players <= 4 else 2
+        self.seats_per_row = -(-num_players // self.rows)
+        self.seat_width = (size - 2 * m) // self.seats_per_row
+        self.dealer_card_width = max(sprites.MIN_CARD_WIDTH, round(0.15 * size))
+        widest = 0.17 if self.rows == 1 else 0.12
         self.player_card_width = max(
-            sprites.MIN_CARD_WIDTH,
-            min(round(0.15 * image_size), round(0.42 * (self.seat_width - self.margin))),
+            sprites.MIN_CARD_WIDTH, min(round(widest * size), round(0.42 * (self.seat_width - m)))
         )
-        self.text_px = max(10, round(0.05 * image_size))
+        card_height = sprites.card_height(self.player_card_width)
+        # A seat: its cards, then two lines of text ("P0: 19", its status); rows stack upwards.
+        self.seat_height = m // 2 + card_height + m // 2 + 2 * self.line_height
+        bottom = size - m
+        self.seat_tops = [
+            bottom - (self.rows - row) * (self.seat_height + m // 2) + m // 2 for row in range(self.rows)
+        ]
+        self.dealer_top = m + self.line_height + m // 2
+        self.dealer_bottom = (
+            self.dealer_top + sprites.card_height(self.dealer_card_width) + m // 2 + self.line_height
+        )
         self.window = None
         self.clock = None
 
@@ -256,16 +272,22 @@ class TableRenderer:
 
         surface = pygame.Surface((self.size, self.size))
         surface.fill(FELT_EDGE)
-        border = self.margin // 2
+        rim = self.margin // 2
         pygame.draw.rect(
-            surface, FELT, surface.get_rect().inflate(-2 * border, -2 * border), border_radius=self.size // 12
+            surface, FELT, surface.get_rect().inflate(-2 * rim, -2 * rim), border_radius=self.size // 12
         )
-        # The table's printed rules, in the empty middle of the felt like on a casino table.
-        y = round(0.42 * self.size)
-        for line in ("BLACKJACK", self.rules_line):
-            text = self._text(line, self.size - 4 * self.margin, FELT_PRINT)
-            surface.blit(text, ((self.size - text.get_width()) // 2, y))
-            y += text.get_height()
+        # The table's printed rules, in the free felt between the dealer and the seats (if it fits).
+        lines = [
+            self._text(line, self.size - 4 * self.margin, FELT_PRINT)
+            for line in ("BLACKJACK", self.rules_line)
+        ]
+        free_top, free_bottom = self.dealer_bottom + self.margin, self.seat_tops[0] - self.margin
+        needed = sum(line.get_height() for line in lines)
+        if free_bottom - free_top >= needed:
+            y = (free_top + free_bottom - needed) // 2
+            for line in lines:
+                surface.blit(line, ((self.size - line.get_width()) // 2, y))
+                y += line.get_height()
         return surface
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 (one renderer per env; the cache dies with it)
@@ -287,56 +309,53 @@ class TableRenderer:
             )
             frame.blit(sprite, (x, top))
 
+    def _blit_centred(self, frame, text: str, left: int, width: int, top: int) -> None:
+        surface = self._text(text, width)
+        frame.blit(surface, (left + (width - surface.get_width()) // 2, top))
+
     def draw(self, table: BlackjackTable, current_seat: int | None):
+        import pygame
+
         frame = self.background.copy()
         m, size = self.margin, self.size
         # Dealer: label, hand (hole card face down until the round is settled), total once shown.
-        label = self._text("Dealer", size - 2 * m)
-        frame.blit(label, ((size - label.get_width()) // 2, m))
-        dealer_top = m + label.get_height() + m // 2
+        self._blit_centred(frame, "Dealer", 2 * m, size - 4 * m, m)
         cards: list[str | None] = table.dealer_cards()
         if not table.settled:
             cards = [cards[0], None]
-        self._blit_hand(frame, cards, self.dealer_card_width, 2 * m, size - 2 * m, dealer_top)
+        self._blit_hand(frame, cards, self.dealer_card_width, 2 * m, size - 2 * m, self.dealer_top)
         if table.settled:
             total = rules.sum_hand(table.dealer_values())
-            text = self._text(f"{total}" if total <= 21 else f"{total} bust", size - 2 * m)
-            frame.blit(
-                text,
-                (
-                    (size - text.get_width()) // 2,
-                    dealer_top + self.sprites.card_height(self.dealer_card_width) + m // 2,
-                ),
-            )
-
-        # Seats along the bottom: hand, then "name: total" and the seat's status or result.
-        card_h = self.sprites.card_height(self.player_card_width)
-        line_h = self._text("0", size).get_height()
-        cards_top = size - m - 2 * line_h - m // 2 - card_h
-        for seat in range(self.num_players):
-            left = seat * self.seat_width + m // 2
-            right = (seat + 1) * self.seat_width - m // 2
-            inner = right - left
-            if seat == current_seat:
-                import pygame
-
-                box = pygame.Rect(left - m // 4, cards_top - m // 2, inner + m // 2, size - cards_top)
-                pygame.draw.rect(frame, HIGHLIGHT, box, width=max(2, m // 3), border_radius=m)
-            self._blit_hand(
+            self._blit_centred(
                 frame,
-                table.player_cards(seat),
-                self.player_card_width,
-                left + m // 4,
-                right - m // 4,
-                cards_top,
+                f"{total}" if total <= 21 else f"{total} bust",
+                2 * m,
+                size - 4 * m,
+                self.dealer_bottom - self.line_height,
             )
-            values = table.player_values(seat)
-            lines = (f"P{seat}: {rules.sum_hand(values)}", self._status_text(table, seat))
-            y = cards_top + card_h + m // 2
-            for line in lines:
-                text = self._text(line, inner)
-                frame.blit(text, (left + (inner - text.get_width()) // 2, y))
-                y += line_h
+        # Seats: hand, then "P<seat>: total" and the seat's status or result.
+        card_height = self.sprites.card_height(self.player_card_width)
+        for seat in range(self.num_players):
+            row, column = divmod(seat, self.seats_per_row)
+            # A shorter last row is centred under the full one.
+            in_row = min(self.seats_per_row, self.num_players - row * self.seats_per_row)
+            left = m + column * self.seat_width + (self.seats_per_row - in_row) * self.seat_width // 2
+            top = self.seat_tops[row]
+            if seat == current_seat:
+                box = pygame.Rect(left, top, self.seat_width, self.seat_height)
+                pygame.draw.rect(frame, HIGHLIGHT, box, width=max(2, m // 3), border_radius=m)
+            inner_left, inner_right = left + m // 2, left + self.seat_width - m // 2
+            cards_top = top + m // 2
+            self._blit_hand(
+                frame, table.player_cards(seat), self.player_card_width, inner_left, inner_right, cards_top
+            )
+            y = cards_top + card_height + m // 4
+            for line in (
+                f"P{seat}: {rules.sum_hand(table.player_values(seat))}",
+                self._status_text(table, seat),
+            ):
+                self._blit_centred(frame, line, inner_left, inner_right - inner_left, y)
+                y += self.line_height
         return frame
 
     @staticmethod
