@@ -10,7 +10,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
-from icl_envs.mrp.generators import MRP_KINDS, OBJECTIVES, REWARD_KINDS, MRPTask, MRPTasks
+from icl_envs.mrp.generators import MRP_KINDS, OBJECTIVES, REWARD_KINDS, MRPTask, MRPTasks, stack_tasks
 
 
 def check_mrp_arguments(
@@ -53,6 +53,38 @@ def mrp_observation_space(n: int, d: int) -> spaces.Dict:
             "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
         }
     )
+
+
+def episode_arrays(
+    tasks: MRPTask, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Everything the env shows and scores over one episode of each task in a batch.
+
+    Returns ``rows`` (B, n, 2d+1) float32, row i = [phi(s_i), c phi(s_{i+1}), r(s_i)] with
+    c = ``tasks.row_discount`` (revealed after step i); ``queries`` (B, n+1, d) float32, phi(s_t)
+    (t = n is the final observation's); ``targets`` (B, n) float64, the target scored at step t.
+    ``out`` optionally gives the three arrays to write into. Both envs use this one function, so
+    they show the same numbers; gathers go through flat (task * S + state) indices, much faster
+    than 2-D fancy indexing.
+    """
+    count, num_states, d = tasks.features.shape
+    flat_states = tasks.states + num_states * np.arange(count)[:, None]  # (B, n + 1)
+    here = flat_states[:, :-1]
+    n = here.shape[1]
+    if out is None:
+        out = (
+            np.empty((count, n, 2 * d + 1), dtype=np.float32),
+            np.empty((count, n + 1, d), dtype=np.float32),
+            np.empty((count, n)),
+        )
+    rows, queries, targets = out
+    phi = tasks.features.reshape(count * num_states, d)[flat_states]  # (B, n + 1, d) float64
+    rows[..., :d] = phi[:, :-1]
+    rows[..., d : 2 * d] = np.asarray(tasks.row_discount) * phi[:, 1:]
+    rows[..., 2 * d] = tasks.rewards.reshape(-1)[here]
+    queries[...] = phi
+    targets[...] = tasks.targets.reshape(-1)[here]
+    return rows, queries, targets
 
 
 class MRPValueEnv(gym.Env):
@@ -147,7 +179,8 @@ class MRPValueEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self.task = self.generator.sample(self.np_random, self.n)
-        self._row_discount = self.task.row_discount
+        batch = stack_tasks([self.task])
+        self._rows, self._queries, self._targets = (array[0] for array in episode_arrays(batch))
         self._t = 0
         self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
         self._last = None
@@ -157,14 +190,10 @@ class MRPValueEnv(gym.Env):
         if self.task is None or self._t >= self.n:
             raise ResetNeeded("call reset() before step(): the episode has ended (or never started)")
         prediction = check_scalar_action(action, self.action_bound)
-        task, t = self.task, self._t
-        state, next_state = task.states[t], task.states[t + 1]
-        target = float(task.targets[state])
+        t = self._t
+        target = float(self._targets[t])
         reward = -((prediction - target) ** 2)
-        # Reveal the transition just scored.
-        self._context[t] = np.concatenate(
-            [task.features[state], self._row_discount * task.features[next_state], [task.rewards[state]]]
-        )
+        self._context[t] = self._rows[t]  # reveal the transition just scored
         self._t = t + 1
         self._last = (prediction, target)
         return self._observation(), reward, self._t == self.n, False, {"target": target}
@@ -183,5 +212,5 @@ class MRPValueEnv(gym.Env):
         return {
             "context": self._context.copy(),
             "length": np.int64(self._t),
-            "query": self.task.features[self.task.states[self._t]].astype(np.float32),
+            "query": self._queries[self._t].copy(),
         }

@@ -254,6 +254,17 @@ class MRPTasks:
         return v - np.einsum("bst,bt->bs", P, v) + rho[:, None]
 
 
+def stack_tasks(tasks: Sequence[MRPTask]) -> MRPTask:
+    """Stack single tasks into a batch (for generators without ``sample_each``)."""
+    stacked = {}
+    for field in fields(MRPTask):
+        value = getattr(tasks[0], field.name)
+        stacked[field.name] = (
+            np.stack([getattr(t, field.name) for t in tasks]) if isinstance(value, np.ndarray) else value
+        )
+    return MRPTask(**stacked)
+
+
 def stationary_distribution(P: np.ndarray) -> np.ndarray:
     """Stationary distribution of each (irreducible) chain in a (batch, S, S) stack.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -13,19 +12,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from icl_envs.checks import check_batch_actions, check_int
-from icl_envs.mrp.env import check_generator, check_mrp_arguments, mrp_observation_space
-from icl_envs.mrp.generators import MRPTask, MRPTasks
-
-
-def stack_tasks(tasks: list[MRPTask]) -> MRPTask:
-    """Stack single tasks into a batch (for plugged-in generators without ``sample_each``)."""
-    stacked = {}
-    for field in fields(MRPTask):
-        value = getattr(tasks[0], field.name)
-        stacked[field.name] = (
-            np.stack([getattr(t, field.name) for t in tasks]) if isinstance(value, np.ndarray) else value
-        )
-    return MRPTask(**stacked)
+from icl_envs.mrp.env import check_generator, check_mrp_arguments, episode_arrays, mrp_observation_space
+from icl_envs.mrp.generators import MRPTasks, stack_tasks
 
 
 class MRPValueVectorEnv(VectorEnv):
@@ -176,28 +164,16 @@ class MRPValueVectorEnv(VectorEnv):
             tasks = self.generator.sample_each(rngs, self.n)
         else:
             tasks = stack_tasks([self.generator.sample(rng, self.n) for rng in rngs])
-        # Everything an episode shows, precomputed per step: row i of the context (revealed after
-        # step i), the target of step i, the query of step i (i = n is the final observation's).
-        # Gathers go through flat (task * S + state) indices: much faster than 2-D fancy indexing.
-        count, num_states = tasks.features.shape[:2]
-        flat_states = tasks.states + num_states * np.arange(count)[:, None]  # (count, n + 1)
-        phi = tasks.features.reshape(count * num_states, self.d)[flat_states]  # (count, n + 1, d)
-        here = flat_states[:, :-1]
+        # Everything the episodes show, precomputed: written in place when every env resets.
         if self._step_rows is None:
             self._step_rows = np.zeros((self.num_envs, self.n, 2 * self.d + 1), dtype=np.float32)
             self._step_targets = np.zeros((self.num_envs, self.n))
             self._queries = np.zeros((self.num_envs, self.n + 1, self.d), dtype=np.float32)
-        every_env = count == self.num_envs  # the usual case: write in place, no scatter
-        if every_env:
+        if len(envs) == self.num_envs:
             envs = slice(None)
-        rows = self._step_rows if every_env else np.empty((count, self.n, 2 * self.d + 1), np.float32)
-        rows[..., : self.d] = phi[:, :-1]
-        rows[..., self.d : 2 * self.d] = np.asarray(tasks.row_discount) * phi[:, 1:]
-        rows[..., 2 * self.d] = tasks.rewards.reshape(-1)[here]
-        if not every_env:
-            self._step_rows[envs] = rows
-        self._step_targets[envs] = tasks.targets.reshape(-1)[here]
-        self._queries[envs] = phi
+            episode_arrays(tasks, out=(self._step_rows, self._queries, self._step_targets))
+        else:
+            self._step_rows[envs], self._queries[envs], self._step_targets[envs] = episode_arrays(tasks)
         self._t[envs] = 0
         self._context[envs] = 0.0
 
@@ -206,4 +182,4 @@ class MRPValueVectorEnv(VectorEnv):
         return {"context": self._context.copy(), "length": self._t.copy(), "query": query}
 
 
-__all__ = ["MRPValueVectorEnv", "stack_tasks"]
+__all__ = ["MRPValueVectorEnv"]
