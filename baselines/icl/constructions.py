@@ -150,7 +150,5 @@ def preconditioner_of(model: LinearTransformer) -> torch.Tensor:
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Cosine similarity of flattened tensors (per row when both are 2-D)."""
-    if a.dim() == 2 and b.dim() == 2:
-        return torch.nn.functional.cosine_similarity(a, b, dim=-1)
+    """Cosine similarity of two tensors, flattened."""
     return torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0)

@@ -1,0 +1,132 @@
+"""Training: a CPU-sized run learns, configs are checked, runs resume exactly, the CLI works."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from baselines.icl.constructions import cosine, preconditioner_of
+from baselines.icl.samplers import RegressionSampler
+from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, train, train_from_cli, validate
+from leaderboard.cli import app
+
+ONE_LAYER_OPTIMUM = 5 * 6 / (20 + 5 + 1)  # d(d+1)/(n+d+1), Ahn et al. 2023, isotropic, n = 20
+
+
+def test_one_layer_linear_transformer_learns_preconditioned_gd(tmp_path):
+    config = TrainConfig(
+        layers=1, steps=800, batch_size=512, lr=3e-3, lr_final=3e-4, out=str(tmp_path / "run"), progress=False
+    )
+    model, _ = load_model(train(config))
+    errors = evaluate_prefixes(model, RegressionSampler(d=5, n=20), batch_size=20000)
+    # The issue's CPU bar: below 1.3 after 20 examples (the optimum is 1.154; the standard error of
+    # the estimate over 20000 prompts is ~0.015, so 1.3 is not reached by chance).
+    assert errors[20] < 1.3, errors[20]
+    assert errors[20] > ONE_LAYER_OPTIMUM - 0.06  # no single linear layer beats the optimum
+    # What it learned is a preconditioner proportional to the identity (the optimum's n/(n+d+1) I).
+    gamma = preconditioner_of(model)
+    assert cosine(gamma, torch.eye(5)) > 0.95
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == 800
+    assert json.loads(lines[0])["loss"] > json.loads(lines[-1])["loss"]
+
+
+def test_resume_continues_exactly(tmp_path):
+    base = dict(layers=2, steps=30, batch_size=64, log_every=10, checkpoint_every=10, progress=False)
+    straight = train(TrainConfig(out=str(tmp_path / "a"), **base))
+    first = TrainConfig(out=str(tmp_path / "b"), **{**base, "steps": 20})
+    train(first)
+    assert json.loads((tmp_path / "b" / "state.json").read_text())["step"] == 20
+    resumed = train(dataclasses.replace(first, steps=30))
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key  # same data per step and the AdamW state restored
+    steps = [json.loads(line)["step"] for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("task", "icl-blackjack"),
+        ("model", "mamba"),
+        ("layers", 0),
+        ("batch_size", -3),
+        ("lr", 0.0),
+        ("loss_on", "first"),
+        ("covariance", "diagonal"),
+        ("gamma", 1.5),
+        ("activation", "tanh"),
+        ("grad_clip", float("nan")),
+    ],
+)
+def test_bad_configs_name_the_field(field, value, tmp_path):
+    with pytest.raises(ValueError, match=field):
+        validate(TrainConfig(out=str(tmp_path), **{field: value}))
+
+
+def test_bad_combinations_are_explained(tmp_path):
+    with pytest.raises(ValueError, match="activation applies to the linear model only"):
+        validate(TrainConfig(model="softmax", activation="relu"))
+    with pytest.raises(ValueError, match="tied"):
+        validate(TrainConfig(model="rebased", tied=True))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            validate(TrainConfig(device="cuda"))
+    (tmp_path / "notes.txt").write_text("not a run")
+    with pytest.raises(ValueError, match="not a run folder"):
+        train(TrainConfig(out=str(tmp_path), steps=1, progress=False))
+    run = tmp_path / "run"
+    train(TrainConfig(out=str(run), steps=2, batch_size=8, progress=False))
+    with pytest.raises(ValueError, match="differs in layers"):
+        train(TrainConfig(out=str(run), steps=4, batch_size=8, layers=3, progress=False))
+    with pytest.raises(ValueError, match="--set expects KEY=VALUE"):
+        train_from_cli("icl-regression", d=None, n=None, options=["colour=blue"], out=str(tmp_path / "x"))
+
+
+def test_cli_trains_a_run_folder(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "mrp"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "icl-mrp",
+            "--model",
+            "softmax",
+            "--layers",
+            "1",
+            "--steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--n",
+            "6",
+            "--set",
+            "width=32",
+            "--set",
+            "progress=false",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["task"], config["model"], config["d"], config["n"], config["width"]) == (
+        "icl-mrp",
+        "softmax",
+        4,
+        6,
+        32,
+    )
+    assert (out / "model.safetensors").is_file() and (out / "optimizer.safetensors").is_file()
+    bad = runner.invoke(app, ["train", "icl-regression", "--model", "lstm", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "model must be one of" in bad.output
