@@ -283,6 +283,8 @@ def _tables(values, actions, stand, hit_values):
         value[index] = float(v)
         q_stand[index] = float(stand[total, False, dealer_card])
         q_hit[index] = float(hit_values[total, usable, dealer_card])
+    for table in (policy, value, q_stand, q_hit):
+        table.flags.writeable = False  # solutions are cached and shared: nobody may edit them
     return policy, value, q_stand, q_hit
 
 
@@ -309,6 +311,7 @@ def blackjack_dp(natural: bool = False, sab: bool = False, objective: str = "ret
     natural_policy = np.zeros(11, dtype=np.int8)
     for dealer_card in DEALER_CARDS:
         natural_policy[dealer_card] = actions[21, True, True, dealer_card]
+    natural_policy.flags.writeable = False
     win, draw, loss = policy_outcome_probabilities(policy, natural=natural, sab=sab)
     expected = policy_expected_return(policy, natural=natural, sab=sab)
     return BlackjackSolution(
@@ -393,16 +396,13 @@ class OptimalBlackjackAgent(Agent):
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
         env_kwargs = dict(env_kwargs or {})
-        obs_mode = env_kwargs.get("obs_mode", "symbolic" if env_id is None else None)
-        if (
-            env_id is not None
-            and "Blackjack" in env_id
-            and env_id.startswith("icl/")
-            and obs_mode != "symbolic"
-        ):
-            raise ValueError(
-                f"OptimalBlackjackAgent needs obs_mode='symbolic' observations; got obs_mode={obs_mode!r}"
-            )
+        # icl/Blackjack-v0 shows images by default; Gymnasium's Blackjack-v1 is always symbolic.
+        if env_id is not None and env_id.startswith("icl/Blackjack"):
+            obs_mode = env_kwargs.get("obs_mode", "image")
+            if obs_mode != "symbolic":
+                raise ValueError(
+                    f"OptimalBlackjackAgent needs obs_mode='symbolic' observations; got obs_mode={obs_mode!r}"
+                )
         self.solution = blackjack_dp(
             bool(env_kwargs.get("natural", False)), bool(env_kwargs.get("sab", False)), self.objective
         )
