@@ -34,12 +34,11 @@ from icl_envs.checks import check_choice, check_discrete_action, check_int
 CARD_NAMES: tuple[str, ...] = tuple(suit + rank for suit in SUITS for rank in RANK_NAMES)
 CARD_VALUES = np.tile(RANK_VALUES, len(SUITS))  # value of each card id, 1 (ace) .. 10
 _CARD_VALUES_LIST: tuple[int, ...] = tuple(int(v) for v in CARD_VALUES)
-CARD_BLOCK = 1024
+CARD_BLOCK = 2048
 # A reset deals 4 cards; a stand makes the dealer draw at most 15 (the dealer's hard total starts
 # at 2 or more, rises by 1 or more per card and the dealer stops by hard 17); a hit draws 1.
 # Between two top-ups at most one reset or step runs, so a block never runs dry.
 MAX_CARDS_PER_CALL = 16
-MAX_DEALER_DRAWS = MAX_CARDS_PER_CALL - 1
 # The longest hand: 21 aces without busting, then one more card (player); the dealer stops sooner.
 MAX_HAND = 22
 ACTION_STRINGS = ("stand", "hit")
@@ -587,14 +586,23 @@ class BlackjackVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         n = self.num_envs
         self._rngs: list[np.random.Generator] = [seeding.np_random()[0] for _ in range(n)]
+        # Card streams: ids for drawing the cards, values for the arithmetic, one row per sub-env;
+        # flat views are indexed by sub_env * CARD_BLOCK + position.
         self._cards = np.zeros((n, CARD_BLOCK), dtype=np.uint8)
+        self._values = np.zeros((n, CARD_BLOCK), dtype=np.uint8)
+        self._cards_flat = self._cards.reshape(-1)
+        self._values_flat = self._values.reshape(-1)
+        self._row_start = np.arange(n) * CARD_BLOCK
         self._next_card = np.full(n, CARD_BLOCK, dtype=np.int64)
-        self._player = np.zeros((n, MAX_HAND), dtype=np.uint8)  # card ids; first _player_count valid
+        # Card ids of each hand, kept only when frames are drawn (first *_count entries valid).
+        self._keep_cards = self.obs_mode == "image" or self.render_mode is not None
+        self._player = np.zeros((n, MAX_HAND), dtype=np.uint8)
         self._dealer = np.zeros((n, MAX_HAND), dtype=np.uint8)
         self._player_count = np.zeros(n, dtype=np.int64)
         self._dealer_count = np.zeros(n, dtype=np.int64)
         self._player_hard = np.zeros(n, dtype=np.int64)
         self._player_ace = np.zeros(n, dtype=bool)
+        self._dealer_up = np.zeros(n, dtype=np.int64)  # value of the face-up card
         self._dealer_hard = np.zeros(n, dtype=np.int64)
         self._dealer_ace = np.zeros(n, dtype=bool)
         self._hand_over = np.zeros(n, dtype=bool)
@@ -602,24 +610,25 @@ class BlackjackVectorEnv(VectorEnv):
         self._rewards = np.zeros(n, dtype=np.float64)
         self._needs_reset = np.ones(n, dtype=bool)  # NEXT_STEP autoreset flags
         self._was_reset = False
-        self._cards_flat = self._cards.reshape(-1)  # a view: flat indices idx * CARD_BLOCK + position
-        self._offsets = np.arange(max(4, MAX_DEALER_DRAWS))
+        self._offsets = np.arange(4)
         self._mask = np.ones((n, 2), dtype=np.int8)
         self._mask_present = np.ones(n, dtype=bool)
 
     # -- card streams --------------------------------------------------------------------------
-    def _top_up_cards(self, envs: np.ndarray | None = None) -> None:
+    def _top_up_cards(self) -> None:
+        """Every sub-env's check of BlackjackEnv._top_up_cards, done once per reset or step."""
         low = self._next_card > CARD_BLOCK - MAX_CARDS_PER_CALL
-        if envs is not None:
-            low &= envs
-        for i in np.flatnonzero(low):
-            self._cards[i] = draw_card_block(self._rngs[i])
-            self._next_card[i] = 0
+        if low.any():
+            for i in np.flatnonzero(low):
+                block = draw_card_block(self._rngs[i])
+                self._cards[i] = block
+                self._values[i] = CARD_VALUES[block]
+                self._next_card[i] = 0
 
-    def _take(self, idx: np.ndarray, count: int) -> np.ndarray:
-        """The next ``count`` cards of each sub-env in ``idx`` (shape (len(idx), count)), not yet used up."""
-        start = idx * CARD_BLOCK + self._next_card[idx]
-        return self._cards_flat[start[:, None] + self._offsets[:count]]
+    def _positions(self, idx: np.ndarray, count: int) -> np.ndarray:
+        """Flat positions of the next ``count`` cards of each sub-env in ``idx``: shape (len(idx), count)."""
+        start = self._row_start[idx] + self._next_card[idx]
+        return start[:, None] + self._offsets[:count] if count > 1 else start
 
     # -- gymnasium API -----------------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -638,49 +647,53 @@ class BlackjackVectorEnv(VectorEnv):
                 self._next_card[i] = CARD_BLOCK  # a new seed starts a new stream
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
-        self._deal(np.ones(n, dtype=bool))
+        self._top_up_cards()
+        self._deal(np.arange(n))
         self._needs_reset[:] = False
         self._was_reset = True
         return self._observations(), self._infos()
 
-    def _deal(self, envs: np.ndarray) -> None:
-        self._top_up_cards(envs)
-        idx = np.flatnonzero(envs)
-        dealt = self._take(idx, 4)  # dealer up, dealer hole, player, player: BlackjackEnv's order
+    def _deal(self, idx: np.ndarray) -> None:
+        """Deal as BlackjackEnv.reset: dealer up, dealer hole, then the player's two cards."""
+        positions = self._positions(idx, 4)
         self._next_card[idx] += 4
-        self._dealer[idx, :2] = dealt[:, :2]
-        self._player[idx, :2] = dealt[:, 2:]
-        self._player_count[idx] = 2
-        self._dealer_count[idx] = 2
-        values = CARD_VALUES[dealt]
+        values = self._values_flat[positions]
+        self._dealer_up[idx] = values[:, 0]
         self._dealer_hard[idx] = values[:, 0] + values[:, 1]
         self._dealer_ace[idx] = (values[:, 0] == 1) | (values[:, 1] == 1)
         self._player_hard[idx] = values[:, 2] + values[:, 3]
         self._player_ace[idx] = (values[:, 2] == 1) | (values[:, 3] == 1)
+        self._player_count[idx] = 2
+        self._dealer_count[idx] = 2
         self._hand_over[idx] = False
         self._player_bust[idx] = False
-        self._rewards[idx] = 0.0
+        if self._keep_cards:
+            cards = self._cards_flat[positions]
+            self._dealer[idx, :2] = cards[:, :2]
+            self._player[idx, :2] = cards[:, 2:]
 
     def step(self, actions):
         if not self._was_reset:
             raise ResetNeeded("call reset() before step()")
         actions = self._check_actions(actions)
         resetting = self._needs_reset
-        playing = ~resetting
         self._top_up_cards()
-        if resetting.any():
-            self._deal(resetting)
         self._rewards[:] = 0.0
-        hits = np.flatnonzero(playing & (actions == 1))
+        if resetting.any():
+            self._deal(np.flatnonzero(resetting))
+            hits = np.flatnonzero(~resetting & (actions == 1))
+            stands = np.flatnonzero(~resetting & (actions == 0))
+        else:
+            hits = np.flatnonzero(actions == 1)
+            stands = np.flatnonzero(actions == 0)
         if hits.size:
             self._hit(hits)
-        stands = np.flatnonzero(playing & (actions == 0))
         if stands.size:
             self._stand(stands)
-        terminated = playing & self._hand_over
-        self._needs_reset = terminated.copy()
+        terminated = self._hand_over & ~resetting
+        self._needs_reset = terminated
         truncated = np.zeros(self.num_envs, dtype=bool)
-        return self._observations(), self._rewards.copy(), terminated, truncated, self._infos()
+        return self._observations(), self._rewards.copy(), terminated.copy(), truncated, self._infos()
 
     def _check_actions(self, actions) -> np.ndarray:
         array = np.asarray(actions)
@@ -697,44 +710,46 @@ class BlackjackVectorEnv(VectorEnv):
         return array
 
     def _hit(self, idx: np.ndarray) -> None:
-        cards = self._take(idx, 1)[:, 0]
+        position = self._positions(idx, 1)
         self._next_card[idx] += 1
-        self._player[idx, self._player_count[idx]] = cards
+        value = self._values_flat[position]
+        hard = self._player_hard[idx] + value
+        self._player_hard[idx] = hard
+        self._player_ace[idx] |= value == 1
+        if self._keep_cards:
+            self._player[idx, self._player_count[idx]] = self._cards_flat[position]
         self._player_count[idx] += 1
-        self._player_hard[idx] += CARD_VALUES[cards]
-        self._player_ace[idx] |= cards % 13 == 0
-        bust = idx[self._player_hard[idx] > 21]
+        bust = idx[hard > 21]
         self._hand_over[bust] = True
         self._player_bust[bust] = True
         self._rewards[bust] = -1.0
 
     def _stand(self, idx: np.ndarray) -> None:
-        # The dealer draws from the next MAX_DEALER_DRAWS cards of each stream: take them all at
-        # once, find with cumulative sums where each dealer reaches 17, and use up only those cards.
-        window = self._take(idx, MAX_DEALER_DRAWS)
-        values = CARD_VALUES[window]
-        hard = self._dealer_hard[idx, None] + np.cumsum(values, axis=1)
-        ace = self._dealer_ace[idx, None] | (np.cumsum(values == 1, axis=1) > 0)
-        reached = _totals(hard, ace) >= 17  # after drawing 1, 2, ... cards
-        already = _totals(self._dealer_hard[idx], self._dealer_ace[idx]) >= 17
-        draws = np.where(already, 0, reached.argmax(axis=1) + 1)
-        drew = draws > 0
-        last = np.maximum(draws - 1, 0)
-        rows = np.arange(idx.size)
-        dealer_hard = np.where(drew, hard[rows, last], self._dealer_hard[idx])
-        dealer_ace = np.where(drew, ace[rows, last], self._dealer_ace[idx])
-        self._dealer[idx, 2 : 2 + MAX_DEALER_DRAWS] = window  # only the first `draws` are the dealer's
-        self._dealer_count[idx] = 2 + draws
+        player_total = _totals(self._player_hard[idx], self._player_ace[idx])
+        player_natural = (player_total == 21) & (self._player_count[idx] == 2)
+        dealer_hard, dealer_ace = self._dealer_hard[idx], self._dealer_ace[idx]
+        dealer_total = _totals(dealer_hard, dealer_ace)
+        dealer_natural = dealer_total == 21  # two cards so far: 21 is a natural
+        # The dealer draws one card at a time while below 17, each sub-env from its own stream;
+        # a loop over draw rounds (rarely more than 3), each round over the sub-envs still drawing.
+        drawing = np.flatnonzero(dealer_total < 17)
+        while drawing.size:
+            envs = idx[drawing]
+            position = self._positions(envs, 1)
+            self._next_card[envs] += 1
+            value = self._values_flat[position]
+            if self._keep_cards:
+                self._dealer[envs, self._dealer_count[envs]] = self._cards_flat[position]
+            self._dealer_count[envs] += 1
+            dealer_hard[drawing] += value
+            dealer_ace[drawing] |= value == 1
+            dealer_total[drawing] = _totals(dealer_hard[drawing], dealer_ace[drawing])
+            drawing = drawing[dealer_total[drawing] < 17]
         self._dealer_hard[idx] = dealer_hard
         self._dealer_ace[idx] = dealer_ace
-        self._next_card[idx] += draws
-
-        player_total = _totals(self._player_hard[idx], self._player_ace[idx])
-        dealer_total = _totals(dealer_hard, dealer_ace)
+        dealer_natural &= self._dealer_count[idx] == 2
         dealer_score = np.where(dealer_total > 21, 0, dealer_total)
         reward = np.sign(player_total - dealer_score).astype(np.float64)
-        player_natural = (self._player_count[idx] == 2) & (player_total == 21)
-        dealer_natural = ~drew & (dealer_total == 21)
         if self.sab:
             reward[player_natural & ~dealer_natural] = 1.0
         elif self.natural:
@@ -746,7 +761,7 @@ class BlackjackVectorEnv(VectorEnv):
         if self.obs_mode == "symbolic":
             return (
                 _totals(self._player_hard, self._player_ace),
-                CARD_VALUES[self._dealer[:, 0]],
+                self._dealer_up.copy(),
                 (self._player_ace & (self._player_hard <= 11)).astype(np.int64),
             )
         frames = np.empty((self.num_envs, self.image_size, self.image_size, 3), dtype=np.uint8)
@@ -778,4 +793,4 @@ class BlackjackVectorEnv(VectorEnv):
 
 def _totals(hard: np.ndarray, ace: np.ndarray) -> np.ndarray:
     """Hand totals from hard totals and has-an-ace flags (one ace counts 11 when that does not bust)."""
-    return np.where(ace & (hard <= 11), hard + 10, hard)
+    return hard + 10 * (ace & (hard <= 11))
