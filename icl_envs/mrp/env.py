@@ -192,7 +192,8 @@ class MRPValueEnv(gym.Env):
         prediction = check_scalar_action(action, self.action_bound)
         t = self._t
         target = float(self._targets[t])
-        reward = -((prediction - target) ** 2)
+        error = prediction - target
+        reward = -(error * error)  # not error ** 2: C pow() may round differently from numpy's square
         self._context[t] = self._rows[t]  # reveal the transition just scored
         self._t = t + 1
         self._last = (prediction, target)

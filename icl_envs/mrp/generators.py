@@ -61,7 +61,9 @@ class MRPTask:
     @cached_property
     def average_reward(self) -> np.ndarray:
         """() average reward rho = mu^T r."""
-        return np.einsum("...s,...s->...", self.stationary, self.rewards)
+        # An elementwise product and a sum over the last axis round the same way for one task and
+        # for a batch (einsum may not), which keeps single and vector envs bit-identical.
+        return (self.stationary * self.rewards).sum(axis=-1)
 
     @cached_property
     def differential_value(self) -> np.ndarray:
