@@ -319,3 +319,30 @@ def test_optimal_agent_earns_the_optimal_return(env_id):
         assert (returns == 10).all()
     with pytest.raises(ValueError, match="obs_mode"):
         agent.reset(env_id, {"obs_mode": "text"})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"solvable_only": True}, {"generator": "fixed"}],
+    ids=["solvable_only", "custom_generator"],
+)
+def test_points24_vector_env_equals_sync_with_rejection_and_custom_generators(kwargs):
+    class Alternating:
+        """A user's generator without the block-draw interface: the vector env calls sample()."""
+
+        def sample(self, np_random):
+            cards = ["H8", "S3", "D8", "C3"] if np_random.random() < 0.5 else ["HA", "SA", "DA", "CA"]
+            return PointsDeal.from_cards(cards)
+
+    def make(mode):
+        extra = {"generator": Alternating()} if "generator" in kwargs else kwargs
+        return gym.make_vec("icl/Points24-v0", 6, vectorization_mode=mode, obs_mode="symbolic", **extra)
+
+    ours, sync = make("vector_entry_point"), make("sync")
+    rng = np.random.default_rng(4)
+    a, b = ours.reset(seed=5), sync.reset(seed=5)
+    for _ in range(80):
+        _assert_same(a, b)
+        actions = np.where(rng.random(6) < 0.3, 16, rng.integers(17, size=6))
+        a, b = ours.step(actions), sync.step(actions)
+    _assert_same(a, b)

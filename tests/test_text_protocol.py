@@ -181,3 +181,18 @@ def test_text_actions_fallback_does_not_touch_the_env_stream():
 def test_text_actions_rejects_non_card_envs():
     with pytest.raises(ValueError, match="action_strings"):
         TextActions(gym.make("CartPole-v1"))
+
+
+def test_prefetched_draws_equal_one_call_per_row():
+    from icl_envs.cards.text_protocol import PrefetchedDraws
+
+    bounds = (13, 13, 4, 2)
+    draws = PrefetchedDraws(bounds, [np.random.default_rng(s) for s in (1, 2, 3)], block=4)
+    rows = [draws.take(np.array([0, 2])) for _ in range(6)] + [draws.take(np.array([1]))]
+    sequential = [np.random.default_rng(s) for s in (1, 2, 3)]
+    expected = [
+        np.stack([sequential[0].integers(0, bounds), sequential[2].integers(0, bounds)]) for _ in range(6)
+    ]
+    expected.append(sequential[1].integers(0, bounds)[None])
+    for got, want in zip(rows, expected):
+        np.testing.assert_array_equal(got, want)

@@ -12,7 +12,12 @@ from gymnasium.error import InvalidAction
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.cards.text_protocol import CardGameEnv, card_observation_space, check_card_env_arguments
+from icl_envs.cards.text_protocol import (
+    CardGameEnv,
+    PrefetchedDraws,
+    card_observation_space,
+    check_card_env_arguments,
+)
 from icl_envs.checks import check_discrete_action, check_int
 
 ACTION_STRINGS = ("-", "+")
@@ -25,15 +30,24 @@ class NumberLineTask:
 
 
 class NumberLineGenerator:
-    """Start and target uniform over the distinct pairs of positions 0..max_position."""
+    """Start and target uniform over the distinct pairs of positions 0..max_position.
+
+    A task consumes one row of draws ``np_random.integers(0, bounds)`` (the vector env fetches
+    such rows in blocks, see ``PrefetchedDraws``); ``decode`` turns rows into tasks.
+    """
 
     def __init__(self, max_position: int = 5):
         self.max_position = check_int("max_position", max_position, minimum=1)
+        self.bounds = (self.max_position + 1, self.max_position)
+
+    def decode(self, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of draws (start, target index among the other positions) -> (start, target) arrays."""
+        start, other = draws[:, 0], draws[:, 1]
+        return start, other + (other >= start)  # skip the start: uniform over the other positions
 
     def sample(self, np_random: np.random.Generator) -> NumberLineTask:
-        start = int(np_random.integers(self.max_position + 1))
-        target = int(np_random.integers(self.max_position))
-        return NumberLineTask(start, target + (target >= start))  # skip the start: uniform over the others
+        start, target = self.decode(np_random.integers(0, self.bounds)[None])
+        return NumberLineTask(int(start[0]), int(target[0]))
 
 
 def numberline_step(position: int, target: int, action: int, max_position: int) -> tuple[int, float, bool]:
@@ -270,6 +284,8 @@ class NumberLineVectorEnv(VectorEnv):
             )
         if render_mode == "human":
             raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
+        if generator is not None and not callable(getattr(generator, "sample", None)):
+            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
         self.obs_mode, self.render_mode = obs_mode, render_mode
         self.generator = generator if generator is not None else NumberLineGenerator(self.max_position)
         positions = gym.spaces.Discrete(self.max_position + 1)
@@ -282,12 +298,23 @@ class NumberLineVectorEnv(VectorEnv):
         self.target = np.zeros(self.num_envs, dtype=np.int64)
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
         self.needs_reset = np.zeros(self.num_envs, dtype=bool)
-        self.rngs = [np.random.default_rng() for _ in range(self.num_envs)]
         self._mask = np.ones((self.num_envs, 2), dtype=np.int8)
+        self._seed_envs([np.random.default_rng() for _ in range(self.num_envs)])
 
-    def _new_task(self, i: int) -> None:
-        task = self.generator.sample(self.rngs[i])
-        self.position[i], self.target[i], self.steps[i] = task.start, task.target, 0
+    def _seed_envs(self, rngs: list[np.random.Generator]) -> None:
+        self.rngs = rngs
+        # The default generator's draws are fetched in blocks; a user's generator is called per task.
+        prefetch = hasattr(self.generator, "bounds") and hasattr(self.generator, "decode")
+        self.draws = PrefetchedDraws(self.generator.bounds, rngs) if prefetch else None
+
+    def _new_tasks(self, envs: np.ndarray) -> None:
+        if self.draws is not None:
+            self.position[envs], self.target[envs] = self.generator.decode(self.draws.take(envs))
+        else:
+            for i in envs:
+                task = self.generator.sample(self.rngs[i])
+                self.position[i], self.target[i] = task.start, task.target
+        self.steps[envs] = 0
 
     def _observation(self) -> Any:
         if self.obs_mode == "symbolic":
@@ -317,9 +344,8 @@ class NumberLineVectorEnv(VectorEnv):
             seeds = seed if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)}")
-            self.rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
-        for i in range(self.num_envs):
-            self._new_task(i)
+            self._seed_envs([gym.utils.seeding.np_random(s)[0] for s in seeds])
+        self._new_tasks(np.arange(self.num_envs))
         self.needs_reset[:] = False
         return self._observation(), self._info()
 
@@ -340,8 +366,7 @@ class NumberLineVectorEnv(VectorEnv):
         terminated = reached
         truncated = ~reached & (self.steps >= 2 * self.max_position)
         # NEXT_STEP autoreset: envs that ended last step start a new task and score nothing.
-        for i in np.flatnonzero(self.needs_reset):
-            self._new_task(i)
+        self._new_tasks(np.flatnonzero(self.needs_reset))
         rewards[self.needs_reset] = 0.0
         terminated[self.needs_reset] = False
         truncated[self.needs_reset] = False

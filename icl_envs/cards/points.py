@@ -11,6 +11,7 @@ point division rejecting 8/(3-8/3), the global ``random`` module, a formula slot
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,12 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from icl_envs.cards.formula import NUMBER_TOKENS, is_solvable, try_evaluate
-from icl_envs.cards.text_protocol import CardGameEnv, card_observation_space, check_card_env_arguments
+from icl_envs.cards.text_protocol import (
+    CardGameEnv,
+    PrefetchedDraws,
+    card_observation_space,
+    check_card_env_arguments,
+)
 from icl_envs.checks import check_discrete_action, check_int
 
 SUITS = ("S", "H", "D", "C")
@@ -60,7 +66,44 @@ def _card_name(rank: int, suit: int) -> str:
     return SUITS[suit] + RANKS[rank]
 
 
-class Points24Generator:
+def _deal_from_row(ranks: np.ndarray, suits: np.ndarray) -> PointsDeal:
+    return PointsDeal(
+        tuple(_card_name(r, s) for r, s in zip(ranks, suits)), tuple(rank_value(r) for r in ranks)
+    )
+
+
+class _DrawnDeals:
+    """A generator whose deal consumes one row of draws ``np_random.integers(0, bounds)``.
+
+    ``decode(rows) -> (ranks, suits, accepted)`` turns rows into rank and suit indices; a deal that
+    is not accepted is redrawn from the next row. The vector env fetches rows in blocks (see
+    ``PrefetchedDraws``) and decodes them for many envs at once.
+    """
+
+    bounds: tuple[int, ...]
+
+    def decode(self, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def sample(self, np_random: np.random.Generator) -> PointsDeal:
+        while True:
+            ranks, suits, accepted = self.decode(np_random.integers(0, self.bounds)[None])
+            if accepted[0]:
+                return _deal_from_row(ranks[0], suits[0])
+
+
+@functools.cache
+def _solvable_table() -> np.ndarray:
+    """solvable[a, b, c, d] for numbers 1..10: does some formula of them make 24?"""
+    table = np.zeros((11,) * 4, dtype=bool)
+    for numbers in itertools.combinations_with_replacement(range(1, 11), 4):
+        if is_solvable(numbers, 24):
+            for order in set(itertools.permutations(numbers)):
+                table[order] = True
+    return table
+
+
+class Points24Generator(_DrawnDeals):
     """Four cards, each rank uniform A..K and suit uniform (an infinite deck, as in gym-cards).
 
     With ``solvable_only=True`` deals are redrawn until some formula makes 24 (about 73% of the
@@ -69,24 +112,22 @@ class Points24Generator:
 
     num_cards = 4
     target = 24
+    bounds = (13,) * 4 + (4,) * 4  # four ranks, then four suits
 
     def __init__(self, solvable_only: bool = False):
         if not isinstance(solvable_only, bool):
             raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
         self.solvable_only = solvable_only
 
-    def sample(self, np_random: np.random.Generator) -> PointsDeal:
-        while True:
-            ranks = np_random.integers(13, size=4)
-            suits = np_random.integers(4, size=4)
-            deal = PointsDeal(
-                tuple(_card_name(r, s) for r, s in zip(ranks, suits)), tuple(rank_value(r) for r in ranks)
-            )
-            if not self.solvable_only or is_solvable(deal.numbers, self.target):
-                return deal
+    def decode(self, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ranks, suits = draws[:, :4], draws[:, 4:]
+        if not self.solvable_only:
+            return ranks, suits, np.ones(len(draws), dtype=bool)
+        numbers = np.minimum(ranks + 1, 10)
+        return ranks, suits, _solvable_table()[numbers[:, 0], numbers[:, 1], numbers[:, 2], numbers[:, 3]]
 
 
-class EZPointsGenerator:
+class EZPointsGenerator(_DrawnDeals):
     """Two cards that always make 12 with + or *, drawn as gym-cards draws them.
 
     The first card's rank is uniform over 2..K (faces count 10). When its number divides 12 (2, 3,
@@ -97,21 +138,20 @@ class EZPointsGenerator:
 
     num_cards = 2
     target = 12
+    # first rank - 1 (2..K), multiply coin, which ten-valued rank, two suits, swap coin
+    bounds = (12, 2, 4, 4, 4, 2)
 
-    def sample(self, np_random: np.random.Generator) -> PointsDeal:
-        first_rank = int(np_random.integers(1, 13))
-        first = rank_value(first_rank)
-        if 12 % first == 0 and np_random.random() < 0.5:
-            second = 12 // first
-        else:
-            second = 12 - first
-        second_rank = int(TEN_VALUED_RANKS[np_random.integers(4)]) if second == 10 else second - 1
-        suits = np_random.integers(4, size=2)
-        cards = [_card_name(first_rank, suits[0]), _card_name(second_rank, suits[1])]
-        numbers = [first, second]
-        if np_random.random() < 0.5:
-            cards, numbers = cards[::-1], numbers[::-1]
-        return PointsDeal(tuple(cards), tuple(numbers))
+    def decode(self, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        first_rank = draws[:, 0] + 1
+        first = np.minimum(first_rank + 1, 10)
+        multiply = (12 % first == 0) & (draws[:, 1] == 0)
+        second = np.where(multiply, 12 // first, 12 - first)
+        second_rank = np.where(second == 10, np.array(TEN_VALUED_RANKS)[draws[:, 2]], second - 1)
+        ranks = np.stack([first_rank, second_rank], axis=1)
+        suits = draws[:, 3:5].copy()
+        swap = draws[:, 5] == 1
+        ranks[swap], suits[swap] = ranks[swap, ::-1], suits[swap, ::-1]
+        return ranks, suits, np.ones(len(draws), dtype=bool)
 
 
 # --- Rules -----------------------------------------------------------------------------------------
@@ -539,28 +579,53 @@ class PointsVectorEnv(VectorEnv):
         self.single_action_space = gym.spaces.Discrete(num_actions)
         self.observation_space = batch_space(self.single_observation_space, n)
         self.action_space = batch_space(self.single_action_space, n)
-        self.cards: list[tuple[str, ...]] = [()] * n
+        self.ranks = np.zeros((n, rules.num_cards), dtype=np.int64)  # 0 = ace .. 12 = king
+        self.suits = np.zeros((n, rules.num_cards), dtype=np.int64)
         self.numbers = np.zeros((n, rules.num_cards), dtype=np.int64)
         self.remaining = np.zeros((n, 11), dtype=np.int64)  # count of each number 1..10 left in hand
         self.formula = np.zeros((n, length), dtype=np.int64)  # action id + 1, 0 = empty
         self.written = np.zeros(n, dtype=np.int64)
         self.slots_used = np.zeros(n, dtype=np.int64)
         self.needs_reset = np.zeros(n, dtype=bool)
-        self.rngs = [np.random.default_rng() for _ in range(n)]
+        self._seed_envs([np.random.default_rng() for _ in range(n)])
         self._tokens = np.array(("",) + rules.action_strings, dtype=object)
         self._number_of_action = np.array([int(s) if s.isdigit() else 0 for s in rules.action_strings])
 
     def default_generator(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError
 
-    def _new_deal(self, i: int) -> None:
-        deal = self.generator.sample(self.rngs[i])
-        check_deal(deal, self.rules)
-        self.cards[i] = deal.cards
-        self.numbers[i] = deal.numbers
-        self.remaining[i] = np.bincount(deal.numbers, minlength=11)
-        self.formula[i] = 0
-        self.written[i] = self.slots_used[i] = 0
+    def _seed_envs(self, rngs: list[np.random.Generator]) -> None:
+        self.rngs = rngs
+        # The default generators' draws are fetched in blocks; a user's generator is called per deal.
+        prefetch = isinstance(self.generator, _DrawnDeals)
+        self.draws = PrefetchedDraws(self.generator.bounds, rngs) if prefetch else None
+
+    def _new_deals(self, envs: np.ndarray) -> None:
+        if self.draws is not None:
+            pending = envs
+            while pending.size:  # rejected deals (solvable_only) are redrawn from the next row
+                ranks, suits, accepted = self.generator.decode(self.draws.take(pending))
+                done = pending[accepted]
+                self.ranks[done], self.suits[done] = ranks[accepted], suits[accepted]
+                self.numbers[done] = np.minimum(ranks[accepted] + 1, 10)
+                pending = pending[~accepted]
+        else:
+            for i in envs:
+                deal = self.generator.sample(self.rngs[i])
+                check_deal(deal, self.rules)
+                self.ranks[i] = [RANKS.index(card[1:]) for card in deal.cards]
+                self.suits[i] = [SUITS.index(card[0]) for card in deal.cards]
+                self.numbers[i] = deal.numbers
+        self.remaining[envs] = 0
+        for column in range(self.rules.num_cards):
+            np.add.at(self.remaining, (envs, self.numbers[envs, column]), 1)
+        self.formula[envs] = 0
+        self.written[envs] = 0
+        self.slots_used[envs] = 0
+
+    def cards(self, i: int) -> tuple[str, ...]:
+        """The card names of env ``i``."""
+        return tuple(_card_name(r, s) for r, s in zip(self.ranks[i], self.suits[i]))
 
     def action_masks(self) -> np.ndarray:
         rules = self.rules
@@ -575,7 +640,7 @@ class PointsVectorEnv(VectorEnv):
         return np.stack(
             [
                 draw_points_frame(
-                    self.cards[i],
+                    self.cards(i),
                     self._tokens[self.formula[i, : self.written[i]]].tolist(),
                     self.rules.target,
                     self.image_size,
@@ -603,9 +668,8 @@ class PointsVectorEnv(VectorEnv):
             seeds = seed if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)}")
-            self.rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
-        for i in range(self.num_envs):
-            self._new_deal(i)
+            self._seed_envs([gym.utils.seeding.np_random(s)[0] for s in seeds])
+        self._new_deals(np.arange(self.num_envs))
         self.needs_reset[:] = False
         return self._observation(), self._info()
 
@@ -641,8 +705,7 @@ class PointsVectorEnv(VectorEnv):
             tokens = tuple(self._tokens[self.formula[i, : self.written[i]]].tolist())
             rewards[i] = score_formula(rules, tokens)
         terminated, truncated = submit, full
-        for i in np.flatnonzero(self.needs_reset):  # NEXT_STEP autoreset
-            self._new_deal(i)
+        self._new_deals(np.flatnonzero(self.needs_reset))  # NEXT_STEP autoreset
         self.needs_reset = terminated | truncated
         return self._observation(), rewards, terminated, truncated, self._info()
 

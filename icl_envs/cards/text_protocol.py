@@ -321,3 +321,32 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
 
             pygame.display.quit()
             self._window = None
+
+
+class PrefetchedDraws:
+    """Per-env streams of bounded uniform integers, fetched from each env's generator in blocks.
+
+    A task generator that consumes one row of draws ``np_random.integers(0, bounds)`` per task (the
+    single env does exactly that) can be fed by this buffer in a vector env: fetching ``block`` rows
+    at once with ``integers(0, np.tile(bounds, block))`` yields the same rows in the same order,
+    because numpy draws an array of bounds element by element, in order. So env ``i`` of the vector
+    env deals what a single env seeded alike deals (tested against ``SyncVectorEnv``), while one
+    numpy call serves ``block`` resets instead of one.
+    """
+
+    def __init__(self, bounds: Sequence[int], rngs: Sequence[np.random.Generator], block: int = 64):
+        self.bounds = np.asarray(bounds, dtype=np.int64)
+        self.rngs = list(rngs)
+        self.block = block
+        self._tiled = np.tile(self.bounds, block)
+        self.rows = np.zeros((len(self.rngs), block, len(self.bounds)), dtype=np.int64)
+        self.cursor = np.full(len(self.rngs), block)  # every buffer starts empty
+
+    def take(self, envs: np.ndarray) -> np.ndarray:
+        """The next row of draws of each env in ``envs`` (distinct indices): shape (len(envs), len(bounds))."""
+        for i in envs[self.cursor[envs] >= self.block]:
+            self.rows[i] = self.rngs[i].integers(0, self._tiled).reshape(self.block, -1)
+            self.cursor[i] = 0
+        rows = self.rows[envs, self.cursor[envs]]
+        self.cursor[envs] += 1
+        return rows
