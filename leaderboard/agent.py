@@ -46,9 +46,14 @@ def batch_size(obs_batch: Any) -> int:
     """The number of envs in a batched observation (array, dict, tuple or list of strings)."""
     if isinstance(obs_batch, Mapping):
         return batch_size(next(iter(obs_batch.values())))
-    if isinstance(obs_batch, tuple):
+    if _is_tuple_space_batch(obs_batch):
         return batch_size(obs_batch[0])
     return len(obs_batch)
+
+
+def _is_tuple_space_batch(obs_batch: Any) -> bool:
+    """A batched ``Tuple`` space (one array per element), not a tuple of per-env strings."""
+    return isinstance(obs_batch, tuple) and not isinstance(obs_batch[0], str)
 
 
 def unbatch(obs_batch: Any) -> list[Any]:
@@ -61,7 +66,7 @@ def unbatch(obs_batch: Any) -> list[Any]:
     if isinstance(obs_batch, Mapping):
         parts = {key: unbatch(value) for key, value in obs_batch.items()}
         return [{key: parts[key][i] for key in parts} for i in range(n)]
-    if isinstance(obs_batch, tuple):
+    if _is_tuple_space_batch(obs_batch):
         parts = [unbatch(value) for value in obs_batch]
         return [tuple(part[i] for part in parts) for i in range(n)]
     return [obs_batch[i] for i in range(n)]
