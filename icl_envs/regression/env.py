@@ -90,7 +90,7 @@ _DOC_TEMPLATE = """{title}
     Terminates after n predictions; never truncates.
 
     ## Arguments
-    {arguments}
+        {arguments}
         n: number of examples (= predictions) per episode, >= 1.
         action_bound: finite bound B of the action space, > 0.
         generator: a task generator (any object with ``d`` and ``sample(rng, n)``); when given it
