@@ -184,6 +184,32 @@ def leaderboard_command(
         console.print(table)
 
 
+@app.command("play")
+def play_command(
+    env_id: str = typer.Argument(
+        "icl/Blackjack-v0", help="a card env: icl/Blackjack-v0, icl/Points24-v0, ..."
+    ),
+    seed: int = typer.Option(None, help="seed of the first deal"),
+    image_size: int = typer.Option(300, help="frame size in pixels"),
+    kwargs: str = typer.Option("{}", help="more env arguments as JSON, e.g. '{\"natural\": true}'"),
+) -> None:
+    """Play a card game with the keyboard in a window (the key map is shown under the table)."""
+    import json
+
+    from gymnasium.error import Error as GymError
+
+    from icl_envs.cards.play import play
+
+    try:
+        env_kwargs = json.loads(kwargs)
+        if not isinstance(env_kwargs, dict):
+            raise ValueError(f"--kwargs must be a JSON object, got {kwargs!r}")
+        play(env_id, seed=seed, image_size=image_size, **env_kwargs)
+    except (ValueError, TypeError, GymError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -465,3 +465,60 @@ def test_bad_vector_actions(actions):
 def test_vector_step_before_reset():
     with pytest.raises(ResetNeeded):
         BlackjackVectorEnv(2, obs_mode="symbolic").step(np.zeros(2, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# Playing with the keyboard (icl_envs.cards.play, `icl-bench play`), headless with posted key events
+# ---------------------------------------------------------------------------------------------
+def _post_keys(*keys):
+    import pygame
+
+    pygame.display.init()  # pygame.event.post needs the video system
+    for key in keys:
+        code = {"\r": pygame.K_RETURN, "\x1b": pygame.K_ESCAPE}.get(key, ord(key))
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=code, unicode=key, mod=0, scancode=0))
+
+
+def test_key_map():
+    from icl_envs.cards.play import key_map
+
+    assert key_map(("stand", "hit")) == {"s": 0, "h": 1}
+    assert key_map(("-", "+")) == {"-": 0, "+": 1}
+    points = key_map([str(i) for i in range(1, 11)] + list("+-*/()="))
+    assert points["0"] == 9 and points["1"] == 0 and points["("] == 14 and len(set(points.values())) == 17
+
+
+def test_play_blackjack_with_posted_keys():
+    from icl_envs.cards.play import play
+
+    # "x" is no action; stand ends hand 1; Enter deals hand 2; stand ends it.
+    _post_keys("x", "s", "\r", "s")
+    returns = play("icl/Blackjack-v0", seed=3, episodes=2, fps=1000, image_size=128)
+    env = BlackjackEnv(obs_mode="symbolic")
+    env.reset(seed=3)
+    first = env.step(0)[1]
+    env.reset()
+    assert returns == [first, env.step(0)[1]]  # the same deals as the env with the same seed
+
+
+def test_play_quits_on_escape_and_works_for_every_card_env():
+    from icl_envs.cards.play import play
+
+    for env_id in ("icl/Blackjack-v0", "icl/NumberLine-v0", "icl/EZPoints-v0", "icl/Points24-v0"):
+        _post_keys("\x1b")
+        assert play(env_id, seed=0, fps=1000) == []
+
+
+def test_play_command():
+    from typer.testing import CliRunner
+
+    from leaderboard.cli import app
+
+    _post_keys("s", "\x1b")
+    result = CliRunner().invoke(app, ["play", "icl/Blackjack-v0", "--seed", "1", "--image-size", "128"])
+    assert result.exit_code == 0, result.output
+    assert "'s' = stand" in result.output
+    result = CliRunner().invoke(app, ["play", "icl/NoSuchGame-v0"])
+    assert result.exit_code == 1 and "error" in result.output
+    result = CliRunner().invoke(app, ["play", "--kwargs", '{"obs_mode": "rgb"}'])
+    assert result.exit_code == 1 and "obs_mode" in result.output
