@@ -210,7 +210,9 @@ def _table_with_cards(cards: tuple[str, ...], target: int, size: int) -> Any:
     title = text_surface(f"Target: {target}", round(0.09 * size), GOLD, True)
     surface.blit(title, title.get_rect(midtop=(size // 2, round(0.04 * size))))
     margin = round(0.04 * size)
-    width = min(round(0.21 * size), (size - 2 * margin) * 10 // (11 * len(cards)))
+    width = min(
+        round((0.3 if len(cards) <= 2 else 0.21) * size), (size - 2 * margin) * 10 // (11 * len(cards))
+    )
     top = round(0.16 * size)
     width = min(width, round(0.5 * size * 0.7))  # keep the cards within half the frame's height
     for card, x in zip(cards, hand_positions(len(cards), width, margin, size - margin)):
