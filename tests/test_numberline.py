@@ -235,3 +235,12 @@ def test_optimal_agent_earns_the_optimal_return():
     assert agent.act(obs) == 0
     with pytest.raises(ValueError, match="obs_mode"):
         agent.reset(ENV_ID, {"obs_mode": "image"})
+
+
+def test_render_modes_pass_the_render_check_and_human_mode_runs_headless():
+    check_env(gym.make(ENV_ID, render_mode="rgb_array").unwrapped)
+    env = NumberLineEnv(render_mode="human")  # SDL_VIDEODRIVER=dummy in conftest: no real window
+    env.reset(seed=0)
+    env.step(1)
+    env.close()
+    assert env._window is None

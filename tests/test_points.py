@@ -346,3 +346,12 @@ def test_points24_vector_env_equals_sync_with_rejection_and_custom_generators(kw
         actions = np.where(rng.random(6) < 0.3, 16, rng.integers(17, size=6))
         a, b = ours.step(actions), sync.step(actions)
     _assert_same(a, b)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_render_check_and_human_mode(env_id):
+    check_env(gym.make(env_id, render_mode="rgb_array").unwrapped)
+    env = gym.make(env_id, render_mode="human")
+    env.reset(seed=0)
+    env.step(0)
+    env.close()
