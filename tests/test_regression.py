@@ -109,9 +109,15 @@ def test_plugged_in_generator_via_make():
 
 
 # ------------------------------------------------------------------------------------- vector envs
-@pytest.mark.parametrize("env_id", REGRESSION_IDS)
-def test_vector_env_matches_sync_vector_env(env_id):
-    kwargs = {"n": 6, "noise_std": 0.1}
+@pytest.mark.parametrize(
+    ("env_id", "n", "num_steps"),
+    [(env_id, 6, 20) for env_id in REGRESSION_IDS]
+    # n = 1: 2-step episodes, so that each env uses up its block of tasks and draws the next
+    # (block_size is at most 16), before and after the partial reset desynchronises the blocks.
+    + [("icl/LinearRegression-v0", 1, 80), ("icl/DecisionTreeRegression-v0", 1, 80)],
+)
+def test_vector_env_matches_sync_vector_env(env_id, n, num_steps):
+    kwargs = {"n": n, "noise_std": 0.1}
     native = gym.make_vec(env_id, 5, **kwargs)
     sync = gym.make_vec(env_id, 5, vectorization_mode="sync", **kwargs)
     assert not isinstance(native, gym.vector.SyncVectorEnv)
@@ -133,7 +139,7 @@ def test_vector_env_matches_sync_vector_env(env_id):
             np.testing.assert_array_equal(a[-1][key], b[-1][key])
 
     same(native.reset(seed=11), sync.reset(seed=11))
-    for step in range(20):  # three episodes and a half, autoresets included
+    for step in range(num_steps):  # several episodes, autoresets included
         actions = rng.normal(size=(5, 1)).astype(np.float32)
         same(native.step(actions), sync.step(actions))
         if step == 9:  # a partial reset puts the envs out of step with each other
@@ -157,6 +163,30 @@ def test_generator_batches_are_exact(generator):
             np.testing.assert_array_equal(getattr(each, name)[s], getattr(single, name))
     batch = generator.sample_batch(np.random.default_rng(0), 4, 7)
     assert batch.inputs.shape == (4, 7, generator.d) and batch.targets.shape == (4, 7)
+    blocks = generator.sample_each([np.random.default_rng(s) for s in range(3)], 7, block=4)
+    assert blocks.targets.shape == (12, 7)
+    for s in range(3):
+        own = generator.sample_batch(np.random.default_rng(s), 4, 7)
+        np.testing.assert_array_equal(blocks.targets[4 * s : 4 * s + 4], own.targets)
+        np.testing.assert_array_equal(blocks.inputs[4 * s : 4 * s + 4], own.inputs)
+
+
+def test_env_draws_tasks_in_blocks_and_a_seed_restarts_them():
+    generator = LinearRegressionTasks(d=3)
+    env = LinearRegressionEnv(n=4, generator=generator)
+    block = generator.block_size(4)
+    assert 1 < block <= 16
+    expected = generator.sample_batch(np.random.default_rng(5), block, 4)
+    env.reset(seed=5)
+    seen = [env.task.targets]
+    for _ in range(block - 1):
+        env.reset()
+        seen.append(env.task.targets)
+    np.testing.assert_array_equal(np.stack(seen), expected.targets)
+    env.reset()  # the next block, still from the same generator
+    assert not np.array_equal(env.task.targets, expected.targets[0])
+    env.reset(seed=5)
+    np.testing.assert_array_equal(env.task.targets, expected.targets[0])
 
 
 # ---------------------------------------------------------------------------- distribution facts

@@ -18,6 +18,7 @@ from icl_envs.checks import check_choice, check_float, check_int, check_scalar_a
 from icl_envs.regression.generators import (
     DecisionTreeTasks,
     LinearRegressionTasks,
+    RegressionTasks,
     ReLUNetTasks,
     SparseLinearTasks,
 )
@@ -85,6 +86,8 @@ _DOC_TEMPLATE = """{title}
 
     ## Starting State
     A task drawn from the generator with ``self.np_random``; an empty context and the first query.
+    The generators of this package are asked for ``generator.block_size(n)`` tasks at a time
+    (``sample_batch``), served one per episode; ``reset(seed=...)`` starts a fresh block.
 
     ## Episode End
     Terminates after n predictions; never truncates.
@@ -124,6 +127,8 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
         self.observation_space = observation_space(self.n, self.d)
         self.action_space = action_space(self.action_bound)
         self.task: Any = None
+        self._block: Any = None  # tasks drawn ahead (our own generators draw a block at a time)
+        self._block_next = 0
         self._context = np.zeros((self.n, self.d + 1), dtype=np.float32)
         self._t = self.n  # no episode running until reset
 
@@ -137,10 +142,22 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self.task = self.generator.sample(self.np_random, self.n)
+        if seed is not None:
+            self._block = None  # a seed starts a fresh stream of tasks
+        self.task = self._next_task()
         self._context[:] = 0.0
         self._t = 0
         return self._observation(), {}
+
+    def _next_task(self) -> Any:
+        """The next task: from the current block for our generators, else ``sample(np_random, n)``."""
+        if not isinstance(self.generator, RegressionTasks):
+            return self.generator.sample(self.np_random, self.n)
+        if self._block is None or self._block_next == len(self._block.targets):
+            block = self.generator.block_size(self.n)
+            self._block, self._block_next = self.generator.sample_batch(self.np_random, block, self.n), 0
+        self._block_next += 1
+        return self._block.index(self._block_next - 1)
 
     def step(self, action: Any):
         if self.task is None or self._t >= self.n:

@@ -4,8 +4,13 @@ A generator is a small object with a dimension ``d`` and three ways to draw task
 
 - ``sample(rng, n)``: one task with ``n`` examples (arrays without a batch axis);
 - ``sample_batch(rng, batch, n)``: ``batch`` tasks from one ``numpy.random.Generator``;
-- ``sample_each(rngs, n)``: one task per generator in ``rngs``, stacked. Task ``i`` is exactly
-  ``sample(rngs[i], n)``; the vector env uses this so that it reproduces ``SyncVectorEnv``.
+- ``sample_each(rngs, n, block=1)``: ``block`` tasks per generator in ``rngs``, stacked; those of
+  ``rngs[i]`` are exactly ``sample_batch(rngs[i], block, n)``. The vector env uses this so that it
+  reproduces ``SyncVectorEnv``.
+
+The envs draw their tasks ``block_size(n)`` at a time with ``sample_batch(np_random, block, n)`` and
+serve them one episode after another (a new block after ``reset(seed=...)``): a numpy generator call
+costs about as much as a thousand normal draws, and the vector env makes one per env and block.
 
 A task carries its ``inputs`` (n, d) and ``targets`` (n,), all drawn up front, plus the parameters of
 the function it was drawn from. Any object with ``d`` and ``sample(rng, n)`` returning something with
@@ -33,6 +38,10 @@ import numpy as np
 
 from icl_envs.checks import check_choice, check_float, check_int
 
+#: Envs draw tasks in blocks (one generator call per block, see ``block_size``) of at most MAX_BLOCK
+#: tasks and about BLOCK_DRAWS random numbers: a numpy generator call costs more than the numbers.
+BLOCK_DRAWS = 2048
+MAX_BLOCK = 16
 COVARIANCES = ("identity", "rotated")
 WEIGHT_PRIORS = ("identity", "inverse_covariance")
 #: The default eigenvalue pattern of a rotated covariance, repeated to length d.
@@ -122,14 +131,23 @@ class RegressionTasks:
         n = check_int("n", n, minimum=1)
         return self._build(*self._draw(rng, batch, n), n)
 
-    def sample_each(self, rngs: Sequence[np.random.Generator], n: int) -> RegressionTask:
-        """Task i from ``rngs[i]``, stacked: identical to ``sample(rngs[i], n)`` for every i."""
+    def block_size(self, n: int) -> int:
+        """How many tasks an env draws at once from its generator (see the module docstring)."""
+        num_normals, num_uniforms = self._sizes(n)
+        return int(np.clip(BLOCK_DRAWS // (num_normals + num_uniforms), 1, MAX_BLOCK))
+
+    def sample_each(self, rngs: Sequence[np.random.Generator], n: int, block: int = 1) -> RegressionTask:
+        """``block`` tasks from each generator in ``rngs``, stacked env-major: tasks
+        ``i·block .. (i+1)·block - 1`` are exactly ``sample_batch(rngs[i], block, n)`` (for
+        ``block=1``: ``sample(rngs[i], n)``)."""
         n = check_int("n", n, minimum=1)
+        block = check_int("block", block, minimum=1)
         num_normals, num_uniforms = self._sizes(n)
         # Fill preallocated rows in place: with one small draw per generator, the per-call overhead
-        # is what costs, and this is the vector env's reset path.
-        normals = np.empty((len(rngs), num_normals))
-        uniforms = np.empty((len(rngs), num_uniforms))
+        # is what costs, and this is the vector env's reset path. A row holds `block` tasks' numbers
+        # in the order sample_batch draws them (all normals, then all uniforms).
+        normals = np.empty((len(rngs), block * num_normals))
+        uniforms = np.empty((len(rngs), block * num_uniforms))
         if num_uniforms:
             for rng, normal_row, uniform_row in zip(rngs, normals, uniforms):
                 rng.standard_normal(out=normal_row)
@@ -137,7 +155,8 @@ class RegressionTasks:
         else:
             for rng, normal_row in zip(rngs, normals):
                 rng.standard_normal(out=normal_row)
-        return self._build(normals, uniforms, n)
+        tasks = len(rngs) * block
+        return self._build(normals.reshape(tasks, num_normals), uniforms.reshape(tasks, num_uniforms), n)
 
     def _noisy(self, clean: np.ndarray, noise: np.ndarray) -> np.ndarray:
         return clean + self.noise_std * noise

@@ -1,8 +1,9 @@
 """Native numpy vector envs for in-context regression.
 
 Stepping is one set of array operations for all envs. Each env keeps its own ``np.random.Generator``
-(env i seeded with seed + i, as ``SyncVectorEnv`` seeds its copies) and draws its task from it with
-``generator.sample_each``, so the numbers are exactly those of ``SyncVectorEnv`` over the single env.
+(env i seeded with seed + i, as ``SyncVectorEnv`` seeds its copies) and draws its tasks from it with
+``generator.sample_each``, a block of tasks at a time as the single env does, so the numbers are
+exactly those of ``SyncVectorEnv`` over the single env.
 Autoreset is next-step: the step after an episode ends resets that env (reward 0, no info).
 """
 
@@ -19,6 +20,7 @@ from gymnasium.vector.utils import batch_space
 
 from icl_envs.checks import check_batch_actions, check_int
 from icl_envs.regression import env as single
+from icl_envs.regression.generators import RegressionTasks
 
 
 class RegressionVectorEnv(VectorEnv):
@@ -39,6 +41,13 @@ class RegressionVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._rngs: list[np.random.Generator] | None = None
+        # Tasks drawn ahead, per env (see RegressionEnv._next_task); position == block: used up.
+        self._block_size = (
+            self.generator.block_size(self.n) if isinstance(self.generator, RegressionTasks) else 1
+        )
+        self._block_inputs = np.zeros((self.num_envs, self._block_size, self.n, self.d))
+        self._block_targets = np.zeros((self.num_envs, self._block_size, self.n))
+        self._block_next = np.full(self.num_envs, self._block_size)
         self._inputs = np.zeros((self.num_envs, self.n, self.d))
         self._targets = np.zeros((self.num_envs, self.n))
         self._context = np.zeros((self.num_envs, self.n, self.d + 1), dtype=np.float32)
@@ -62,19 +71,21 @@ class RegressionVectorEnv(VectorEnv):
         return seeds
 
     def _new_tasks(self, envs: np.ndarray) -> None:
-        """Draw a task for each env index in ``envs`` from its own generator and clear its context."""
-        rngs = self._rngs
-        if hasattr(self.generator, "sample_each"):
-            tasks = self.generator.sample_each([rngs[i] for i in envs], self.n)
+        """Give each env index in ``envs`` its next task, drawn from its own generator exactly as the
+        single env draws it, and clear its context."""
+        if isinstance(self.generator, RegressionTasks):
+            inputs, targets = self._next_from_blocks(envs)
+        elif hasattr(self.generator, "sample_each"):
+            tasks = self.generator.sample_each([self._rngs[i] for i in envs], self.n)
             inputs, targets = tasks.inputs, tasks.targets
         else:  # a user's generator with only sample(rng, n)
-            tasks = [self.generator.sample(rngs[i], self.n) for i in envs]
+            tasks = [self.generator.sample(self._rngs[i], self.n) for i in envs]
             inputs = np.stack([task.inputs for task in tasks])
             targets = np.stack([task.targets for task in tasks])
         if len(envs) == self.num_envs:  # all envs at once (the lockstep autoreset): no scatter
             self._inputs, self._targets = (
-                np.asarray(inputs, dtype=np.float64),
-                np.asarray(targets, dtype=np.float64),
+                np.array(inputs, dtype=np.float64),
+                np.array(targets, dtype=np.float64),
             )
             envs = slice(None)
         else:
@@ -83,6 +94,25 @@ class RegressionVectorEnv(VectorEnv):
         self._context[envs] = 0.0
         self._t[envs] = 0
         self._autoreset[envs] = False
+
+    def _next_from_blocks(self, envs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Serve the next task of each env's block, drawing a new block where one is used up."""
+        block = self._block_size
+        refill = envs[self._block_next[envs] == block]
+        if refill.size:
+            tasks = self.generator.sample_each([self._rngs[i] for i in refill], self.n, block)
+            inputs = tasks.inputs.reshape(refill.size, block, self.n, self.d)
+            targets = tasks.targets.reshape(refill.size, block, self.n)
+            if refill.size == self.num_envs:
+                self._block_inputs, self._block_targets = inputs, targets
+            else:
+                self._block_inputs[refill], self._block_targets[refill] = inputs, targets
+            self._block_next[refill] = 0
+        position = self._block_next[envs]
+        self._block_next[envs] += 1
+        if len(envs) == self.num_envs and np.all(position == position[0]):  # lockstep: a slice
+            return self._block_inputs[:, position[0]], self._block_targets[:, position[0]]
+        return self._block_inputs[envs, position], self._block_targets[envs, position]
 
     def _observation(self) -> dict[str, np.ndarray]:
         if self._lockstep:  # every env at the same step: slices instead of fancy indexing
@@ -114,6 +144,8 @@ class RegressionVectorEnv(VectorEnv):
             for i in np.flatnonzero(mask):
                 if seeds[i] is not None:
                     self._rngs[i] = seeding.np_random(seeds[i])[0]
+        seeded = mask & np.array([s is not None for s in seeds])
+        self._block_next[seeded] = self._block_size  # a seed starts a fresh stream of tasks
         self._new_tasks(np.flatnonzero(mask))
         self._started = True
         # Envs stay in step with each other (fixed-length episodes) unless only some are reset.
