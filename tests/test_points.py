@@ -355,3 +355,19 @@ def test_render_check_and_human_mode(env_id):
     env.reset(seed=0)
     env.step(0)
     env.close()
+
+
+def test_points24_random_loss_return_matches_monte_carlo():
+    """An independent check of the exact DP: uniform actions, one whole episode per env."""
+    num_envs = 20_000
+    env = Points24VectorEnv(num_envs, obs_mode="symbolic")
+    env.reset(seed=8)
+    rng = np.random.default_rng(8)
+    returns, finished = np.zeros(num_envs), np.zeros(num_envs, dtype=bool)
+    for _ in range(21):  # every episode ends within max_formula_length + 1 = 21 steps
+        _, rewards, terminated, truncated, _ = env.step(rng.integers(17, size=num_envs))
+        returns += np.where(finished, 0.0, rewards)
+        finished |= terminated | truncated
+    assert finished.all()
+    # 4 standard errors (about 0.09): a chance failure has probability below 1e-4.
+    assert abs(returns.mean() - float(points24_random_loss_return())) < 4 * returns.std() / np.sqrt(num_envs)
