@@ -95,7 +95,7 @@ def test_blackjack_vector_speed(benchmark):
         vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
         obs_mode="symbolic",
     )
-    ours_steps, sync_steps = 200, 5
+    ours_steps, sync_steps = 500, 10
     ratio = speed_ratio(
         benchmark,
         _vector_stepper(ours, ours_steps),

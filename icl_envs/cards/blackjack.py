@@ -732,22 +732,27 @@ class BlackjackVectorEnv(VectorEnv):
         dealer_natural = dealer_total == 21  # two cards so far: 21 is a natural
         # The dealer draws one card at a time while below 17, each sub-env from its own stream;
         # a loop over draw rounds (rarely more than 3), each round over the sub-envs still drawing.
+        first_position = self._row_start[idx] + self._next_card[idx]  # where the dealer starts drawing
+        draws = np.zeros(idx.size, dtype=np.int64)
         drawing = np.flatnonzero(dealer_total < 17)
         while drawing.size:
-            envs = idx[drawing]
-            position = self._positions(envs, 1)
-            self._next_card[envs] += 1
+            position = first_position[drawing] + draws[drawing]
             value = self._values_flat[position]
             if self._keep_cards:
-                self._dealer[envs, self._dealer_count[envs]] = self._cards_flat[position]
-            self._dealer_count[envs] += 1
-            dealer_hard[drawing] += value
-            dealer_ace[drawing] |= value == 1
-            dealer_total[drawing] = _totals(dealer_hard[drawing], dealer_ace[drawing])
-            drawing = drawing[dealer_total[drawing] < 17]
+                self._dealer[idx[drawing], 2 + draws[drawing]] = self._cards_flat[position]
+            draws[drawing] += 1
+            hard = dealer_hard[drawing] + value
+            ace = dealer_ace[drawing] | (value == 1)
+            dealer_hard[drawing] = hard
+            dealer_ace[drawing] = ace
+            total = hard + 10 * (ace & (hard <= 11))
+            dealer_total[drawing] = total
+            drawing = drawing[total < 17]
+        self._next_card[idx] += draws
+        self._dealer_count[idx] = 2 + draws
         self._dealer_hard[idx] = dealer_hard
         self._dealer_ace[idx] = dealer_ace
-        dealer_natural &= self._dealer_count[idx] == 2
+        dealer_natural &= draws == 0
         dealer_score = np.where(dealer_total > 21, 0, dealer_total)
         reward = np.sign(player_total - dealer_score).astype(np.float64)
         if self.sab:
