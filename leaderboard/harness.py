@@ -166,12 +166,21 @@ def is_in_context(space: gym.Space) -> bool:
 
 def make_vector_env(entry: SuiteEntry, text_actions: bool) -> gym.vector.VectorEnv:
     """The entry's vector env: the native one, or text-action sub-envs for the text suite."""
-    if not text_actions:
-        return gym.make_vec(entry.env_id, num_envs=entry.episodes, **entry.kwargs)
-    wrapper = load_object(TEXT_ACTIONS)
-    return gym.make_vec(
-        entry.env_id, num_envs=entry.episodes, vectorization_mode="sync", wrappers=[wrapper], **entry.kwargs
-    )
+    import icl_envs  # noqa: F401  (registers the icl/ ids)
+
+    try:
+        if not text_actions:
+            return gym.make_vec(entry.env_id, num_envs=entry.episodes, **entry.kwargs)
+        wrapper = load_object(TEXT_ACTIONS)
+        return gym.make_vec(
+            entry.env_id,
+            num_envs=entry.episodes,
+            vectorization_mode="sync",
+            wrappers=[wrapper],
+            **entry.kwargs,
+        )
+    except gym.error.Error as error:
+        raise ValueError(f"env {entry.env_id} {dict(entry.kwargs)} cannot be built: {error}") from error
 
 
 def check_actions(actions: Any, env: gym.vector.VectorEnv, text_actions: bool) -> Any:
@@ -253,7 +262,8 @@ def play_entry(
             where = f"agent {agent_name} on {entry.env_id} {dict(entry.kwargs)} (seed {seed}"
             obs, _ = env.reset(seed=seed)
             try:
-                agent.reset(entry.env_id, dict(entry.kwargs))
+                if callable(getattr(agent, "reset", None)):  # duck-typed agents may have no reset
+                    agent.reset(entry.env_id, dict(entry.kwargs))
             except Exception as error:
                 raise AgentError(f"{where}): reset raised {type(error).__name__}: {error}") from error
             done = np.zeros(entry.episodes, dtype=bool)

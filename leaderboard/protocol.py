@@ -159,14 +159,12 @@ CORE_V0 = Suite(
     name="core-v0",
     description="In-context regression and policy evaluation, and the card games with symbolic observations.",
     entries=(
-        SuiteEntry("icl/LinearRegression-v0", {}, 200, DEV_SEEDS_V0, label="LinearRegression"),
-        SuiteEntry(
-            "icl/LinearRegression-v0", {"noise_std": 0.5}, 200, DEV_SEEDS_V0, label="LinearRegression σ=0.5"
-        ),
-        SuiteEntry("icl/SparseRegression-v0", {}, 200, DEV_SEEDS_V0),
-        SuiteEntry("icl/ReLUNetRegression-v0", {}, 200, DEV_SEEDS_V0),
-        SuiteEntry("icl/DecisionTreeRegression-v0", {}, 200, DEV_SEEDS_V0),
-        SuiteEntry("icl/MRPValue-v0", {}, 200, DEV_SEEDS_V0),
+        SuiteEntry("icl/LinearRegression-v0", {}, 200, DEV_SEEDS_V0, label="LinReg"),
+        SuiteEntry("icl/LinearRegression-v0", {"noise_std": 0.5}, 200, DEV_SEEDS_V0, label="LinReg σ=0.5"),
+        SuiteEntry("icl/SparseRegression-v0", {}, 200, DEV_SEEDS_V0, label="Sparse"),
+        SuiteEntry("icl/ReLUNetRegression-v0", {}, 200, DEV_SEEDS_V0, label="ReLUNet"),
+        SuiteEntry("icl/DecisionTreeRegression-v0", {}, 200, DEV_SEEDS_V0, label="DecisionTree"),
+        SuiteEntry("icl/MRPValue-v0", {}, 200, DEV_SEEDS_V0, label="MRPValue"),
         *_games("symbolic", {"NumberLine": 200, "EZPoints": 200, "Points24": 100, "Blackjack": 1000}),
     ),
 )

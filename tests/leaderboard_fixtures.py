@@ -7,6 +7,9 @@ episodes of different lengths (so the harness must stop counting finished sub-en
 
 from __future__ import annotations
 
+import functools
+import json
+
 import gymnasium as gym
 import numpy as np
 
@@ -129,3 +132,25 @@ class RaisingAgent(Agent):
 class StringAgent(Agent):
     def act(self, obs):
         return "hit"
+
+
+def tiny_results_json(agent: str = "leaderboard_fixtures:SweepAgent") -> str:
+    """A valid results file of ``agent`` on the tiny suite (run once per process per agent)."""
+    return _tiny_results_json(agent)
+
+
+@functools.cache
+def _tiny_results_json(agent: str) -> str:
+    from leaderboard.harness import evaluate
+
+    return evaluate(agent, TINY_SUITE, progress=False).to_json()
+
+
+def variant(results_json: str, **config) -> dict:
+    """A different, still valid submission: the same returns under another agent config."""
+    from leaderboard.protocol import sha256_of
+
+    data = json.loads(results_json)
+    data["agent"]["config"] = config
+    data["agent"]["config_hash"] = sha256_of(config)
+    return data

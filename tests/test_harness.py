@@ -1,0 +1,242 @@
+"""The harness end to end on the tiny suite, broken agents, agent loading, and the real suites."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from leaderboard_fixtures import (
+    SEEDS,
+    TINY_SUITE,
+    GuessEnv,
+    NaNAgent,
+    RaisingAgent,
+    StringAgent,
+    SweepAgent,
+    TinyRegressionEnv,
+    WrongShapeAgent,
+    ZeroAgent,
+)
+from typer.testing import CliRunner
+
+from leaderboard.cli import app
+from leaderboard.harness import AgentError, evaluate, load_agent, load_config, play_entry
+from leaderboard.references import reference_for
+from leaderboard.results import validate_results
+from leaderboard.store import ResultsStore
+
+
+def test_returns_match_single_envs_replayed_with_the_same_seeds():
+    """Sub-env i of seed s plays the task of seed s + i; only the first episode counts."""
+    results = evaluate("leaderboard_fixtures:ZeroAgent", TINY_SUITE, agent=ZeroAgent(), progress=False)
+    regression, guess = results.entries
+    for row, seed in enumerate(SEEDS):
+        for i in (0, 5, 7):
+            env = TinyRegressionEnv()
+            env.reset(seed=seed + i)
+            assert regression.returns[row][i] == pytest.approx(-np.sum(env.y**2), rel=1e-12)
+            game = GuessEnv()
+            game.reset(seed=seed + i)
+            # Always guessing 0: a hit at once (return 1, one step) or three misses.
+            assert guess.returns[row][i] == (1.0 if game.target == 0 else 0.0)
+            assert guess.episode_lengths[row][i] == (1 if game.target == 0 else 3)
+
+
+def test_in_context_errors_are_recorded_per_context_length():
+    results = evaluate("leaderboard_fixtures:SweepAgent", TINY_SUITE, agent=SweepAgent(), progress=False)
+    regression, guess = results.entries
+    errors = np.array(regression.errors_by_context)
+    assert errors.shape == (4,)
+    # Least squares is exact once it has seen d = 2 examples (noise 0); before, it is not.
+    assert errors[0] > 0.5 and np.all(errors[2:] < 1e-9)
+    assert -errors.sum() == pytest.approx(regression.mean_return)
+    assert guess.errors_by_context is None
+    # Sweeping 0, 1, 2 always hits: every first episode returns 1, lasting 1 to 3 steps.
+    assert np.all(np.array(guess.returns) == 1.0)
+    assert set(np.ravel(guess.episode_lengths)) == {1, 2, 3}
+    assert guess.normalized_score.value == pytest.approx(100.0)
+    validate_results(results.to_json())
+
+
+def test_evaluation_is_reproducible():
+    first = evaluate("leaderboard_fixtures:SweepAgent", TINY_SUITE, agent=SweepAgent(), progress=False)
+    second = evaluate("leaderboard_fixtures:SweepAgent", TINY_SUITE, agent=SweepAgent(), progress=False)
+    assert first.content_hash == second.content_hash
+    assert first.aggregates == second.aggregates
+
+
+@pytest.mark.parametrize(
+    "agent, message",
+    [
+        (WrongShapeAgent(), "expected shape (8, 1), got (3, 2)"),
+        (NaNAgent(), "must be finite"),
+        (RaisingAgent(), "act_batch raised RuntimeError: model weights missing"),
+        (StringAgent(), "expected numbers"),
+    ],
+)
+def test_broken_agent_gives_a_clear_error(agent, message):
+    with pytest.raises(AgentError) as caught:
+        evaluate("my.module:Broken", TINY_SUITE, agent=agent, progress=False)
+    text = str(caught.value)
+    assert "agent my.module:Broken" in text
+    assert "icltest/TinyRegression-v0" in text
+    assert "seed 10000, step 0" in text
+    assert message in text
+
+
+def test_out_of_range_discrete_action_is_rejected():
+    entry = TINY_SUITE.entries[1]
+
+    class Five(ZeroAgent):
+        def act(self, obs):
+            return 5
+
+    with pytest.raises(AgentError, match=r"icltest/Guess-v0.*must lie in \[0, 2\]"):
+        play_entry(Five(), entry, agent_name="five")
+
+
+@pytest.mark.parametrize("name", ["WrongShapeAgent", "NaNAgent", "RaisingAgent"])
+def test_broken_agent_on_the_command_line_writes_and_stores_nothing(tmp_path, name):
+    out, db = tmp_path / "results.json", tmp_path / "store.sqlite"
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--agent",
+            f"leaderboard_fixtures:{name}",
+            "--suite",
+            "tiny-v0",
+            "--out",
+            str(out),
+            "--db",
+            str(db),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"leaderboard_fixtures:{name}" in result.output
+    assert "nothing was written or stored" in result.output
+    assert not out.exists()
+    assert ResultsStore(db).count() == 0
+
+
+def test_evaluate_command_writes_a_valid_file_and_stores_it_once(tmp_path):
+    out, db = tmp_path / "results.json", tmp_path / "store.sqlite"
+    arguments = ["evaluate", "--agent", "leaderboard_fixtures:SweepAgent", "--suite", "tiny-v0"]
+    runner = CliRunner()
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert validate_results(out.read_text()).agent.reference == "leaderboard_fixtures:SweepAgent"
+    assert "stored as #1" in result.output
+    again = runner.invoke(app, [*arguments, "--db", str(db), "--envs", "Guess"])
+    assert again.exit_code == 0, again.output
+    assert ResultsStore(db).count() == 2  # a partial run is another submission
+    same = runner.invoke(app, [*arguments, "--db", str(db)])
+    assert "already stored" in same.output
+    assert ResultsStore(db).count() == 2
+    table = runner.invoke(app, ["leaderboard", "--db", str(db)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0
+    assert "SweepAgent" in table.output and "tiny-v0" in table.output
+
+
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("no_colon", "must look like"),
+        ("leaderboard.nothing_here:Agent", "cannot import module"),
+        ("leaderboard.agent:Missing", "has no 'Missing'"),
+        ("leaderboard.protocol:DEV_SEEDS_V0", "neither act_batch"),
+    ],
+)
+def test_bad_agent_references(reference, message):
+    with pytest.raises(ValueError, match=message):
+        load_agent(reference)
+
+
+def test_agent_config_files(tmp_path):
+    json_file = tmp_path / "agent.json"
+    json_file.write_text(json.dumps({"seed": 3}))
+    toml_file = tmp_path / "agent.toml"
+    toml_file.write_text("seed = 4\n")
+    assert load_config(json_file) == {"seed": 3}
+    assert load_config(toml_file) == {"seed": 4}
+    (tmp_path / "agent.yaml").write_text("seed: 1")
+    with pytest.raises(ValueError, match="config must be a .json or .toml"):
+        load_config(tmp_path / "agent.yaml")
+    with pytest.raises(ValueError, match="cannot be built with config"):
+        load_agent("leaderboard_fixtures:ZeroAgent", {"lr": 1})
+
+
+def test_duck_typed_agent_with_only_act_is_batched():
+    class OnlyAct:
+        def act(self, obs):
+            return 1
+
+    agent = load_agent("leaderboard_fixtures:ZeroAgent")
+    assert isinstance(agent, ZeroAgent)
+    run = play_entry(
+        load_agent.__globals__["_BatchedAgent"](OnlyAct()), TINY_SUITE.entries[1], agent_name="x"
+    )
+    assert run.returns.shape == (3, 10)
+
+
+def test_unknown_env_in_selection():
+    with pytest.raises(ValueError, match="'Pong' not in suite tiny-v0"):
+        evaluate("leaderboard_fixtures:ZeroAgent", TINY_SUITE, envs=["Pong"], progress=False)
+
+
+def test_agent_declaring_other_suites_is_refused():
+    agent = ZeroAgent()
+    agent.suites = ("core-v0",)
+    with pytest.raises(AgentError, match="declares suites"):
+        evaluate("x:Y", TINY_SUITE, agent=agent, progress=False)
+
+
+# --- The real suites: the harness and the frozen references agree on what scores 0 -------------
+
+
+def test_zero_predictor_scores_zero_on_linear_regression():
+    # R_random of LinearRegression is the zero predictor's exact expected return, so its normalized
+    # score must be 0 up to sampling noise. One episode's normalized score has a standard deviation
+    # near 80 (the sum of 20 squared targets of a random w), so 1000 episodes give an interval about
+    # ±1.96 · 80 / √1000 ≈ ±5 wide; ±7.5 leaves room for the bootstrap's own noise.
+    results = evaluate("leaderboard.references:ZeroPredictor", "core-v0", envs=["LinReg"], progress=False)
+    score = results.entries[0].normalized_score
+    assert score.low < 0.0 < score.high
+    assert score.high - score.low < 15.0
+    assert not results.complete
+    validate_results(results.to_json())
+
+
+def test_random_agent_scores_zero_on_blackjack_and_text_parse_failures_are_counted():
+    pytest.importorskip("baselines.classic.random_agent")
+    core = evaluate(
+        "baselines.classic.random_agent:RandomAgent", "core-v0", envs=["Blackjack"], progress=False
+    )
+    returns = np.ravel(core.entries[0].returns)
+    # R_random is the exact DP value of this very policy: the sample mean of 5000 episodes must lie
+    # within 4 standard errors of it (these dev seeds happen to land 2.3 standard errors above).
+    standard_error = returns.std(ddof=1) / np.sqrt(returns.size)
+    assert abs(
+        returns.mean() - reference_for(core.entries[0].env_id + '{"obs_mode":"symbolic"}').r_random
+    ) < (4 * standard_error)
+    text = evaluate(
+        "baselines.classic.random_agent:RandomAgent", "text-v0", envs=["NumberLine"], progress=False
+    )
+    assert text.entries[0].parse_failures == 0  # the random agent names legal action strings
+
+    class Gibberish:
+        def act_batch(self, obs_batch):
+            return ["I would like to move"] * len(obs_batch)
+
+    garbled = evaluate("x:Gibberish", "text-v0", envs=["NumberLine"], agent=Gibberish(), progress=False)
+    entry = garbled.entries[0]
+    assert entry.parse_failures == int(np.sum(entry.episode_lengths))  # every answer failed to parse
+
+
+def test_vector_env_of_every_core_entry_builds():
+    import icl_envs  # noqa: F401
+    from leaderboard.protocol import CORE_V0
+
+    for entry in CORE_V0.entries:
+        env = gym.make_vec(entry.env_id, num_envs=2, **entry.kwargs)
+        env.close()
