@@ -78,12 +78,16 @@ def episode_arrays(
             np.empty((count, n)),
         )
     rows, queries, targets = out
-    phi = tasks.features.reshape(count * num_states, d)[flat_states]  # (B, n + 1, d) float64
+    # Round per state first (S values per task), then gather: the same numbers as rounding the
+    # gathered rows, for a fraction of the work. np.take is far faster than 2-D fancy indexing.
+    features = tasks.features.reshape(count * num_states, d)
+    phi = np.take(features.astype(np.float32), flat_states, axis=0)  # (B, n + 1, d)
+    next_phi = (np.asarray(tasks.row_discount) * features).astype(np.float32)
     rows[..., :d] = phi[:, :-1]
-    rows[..., d : 2 * d] = np.asarray(tasks.row_discount) * phi[:, 1:]
-    rows[..., 2 * d] = tasks.rewards.reshape(-1)[here]
+    rows[..., d : 2 * d] = np.take(next_phi, flat_states[:, 1:], axis=0)
+    rows[..., 2 * d] = np.take(tasks.rewards.reshape(-1), here)
     queries[...] = phi
-    targets[...] = tasks.targets.reshape(-1)[here]
+    targets[...] = np.take(tasks.targets.reshape(-1), here)
     return rows, queries, targets
 
 

@@ -70,6 +70,7 @@ class MRPValueVectorEnv(VectorEnv):
         self._t = np.zeros(self.num_envs, dtype=np.int64)
         self._context = np.zeros((self.num_envs, self.n, 2 * self.d + 1), dtype=np.float32)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._lockstep = True  # whether every env is at the same step t (then slices replace gathers)
         self._envs = np.arange(self.num_envs)
 
     # --- Gymnasium API -----------------------------------------------------------------------------
@@ -95,11 +96,17 @@ class MRPValueVectorEnv(VectorEnv):
         predictions = check_batch_actions(actions, self.num_envs, self.action_bound)
         if self._autoreset.any():
             return self._step_with_resets(predictions)
-        # Every env steps (all but one step in n + 1): whole-array operations only.
-        envs, t = self._envs, self._t
-        targets = self._step_targets[envs, t]
+        # Every env steps (all but one step in n + 1): whole-array operations only, and plain
+        # slices when every env is at the same step (always, unless a partial reset split them).
+        t = self._t
+        if self._lockstep:
+            step = int(t[0])
+            targets = self._step_targets[:, step].copy()
+            self._context[:, step] = self._step_rows[:, step]  # reveal the transition just scored
+        else:
+            targets = self._step_targets[self._envs, t]
+            self._context[self._envs, t] = self._step_rows[self._envs, t]
         rewards = -((predictions - targets) ** 2)
-        self._context[envs, t] = self._step_rows[envs, t]  # reveal the transition just scored
         self._t = t + 1
         terminated = self._t == self.n
         self._autoreset = terminated
@@ -169,7 +176,8 @@ class MRPValueVectorEnv(VectorEnv):
             self._step_rows = np.zeros((self.num_envs, self.n, 2 * self.d + 1), dtype=np.float32)
             self._step_targets = np.zeros((self.num_envs, self.n))
             self._queries = np.zeros((self.num_envs, self.n + 1, self.d), dtype=np.float32)
-        if len(envs) == self.num_envs:
+        self._lockstep = len(envs) == self.num_envs  # every env restarts together at t = 0
+        if self._lockstep:
             envs = slice(None)
             episode_arrays(tasks, out=(self._step_rows, self._queries, self._step_targets))
         else:
@@ -178,7 +186,10 @@ class MRPValueVectorEnv(VectorEnv):
         self._context[envs] = 0.0
 
     def _observation(self) -> dict[str, np.ndarray]:
-        query = self._queries[self._envs, self._t]
+        if self._lockstep:
+            query = self._queries[:, int(self._t[0])].copy()
+        else:
+            query = self._queries[self._envs, self._t]
         return {"context": self._context.copy(), "length": self._t.copy(), "query": query}
 
 
