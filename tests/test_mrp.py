@@ -343,3 +343,34 @@ def test_agent_arguments_are_checked():
         classic.LSTD(ridge=-1.0)
     with pytest.raises(ValueError, match="step_size"):
         classic.ResidualGradient(step_size=-0.1)
+
+
+def test_generator_and_vector_arguments_are_checked():
+    with pytest.raises(ValueError, match="gamma"):
+        MRPTasks(gamma=1.0)
+    with pytest.raises(ValueError, match="mrp"):
+        MRPTasks(mrp="chain")
+    with pytest.raises(ValueError, match="batch"):
+        MRPTasks().sample_batch(np.random.default_rng(0), 0, 5)
+    with pytest.raises(ValueError, match="num_envs"):
+        MRPValueVectorEnv(0)
+    with pytest.raises(ValueError, match="reset_mask"):
+        MRPValueVectorEnv(2).reset(seed=0, options={"reset_mask": np.array([True, False])})
+
+
+def test_ansi_render_describes_the_episode():
+    env = gym.make(ENV_ID, render_mode="ansi", n=3)
+    env.reset(seed=0)
+    env.step(np.array([0.5], dtype=np.float32))
+    text = env.render()
+    assert "1/3 transitions" in text and "last prediction +0.5000" in text
+
+
+def test_agents_tune_on_a_generator_with_only_sample():
+    agent = classic.LSTD(tuning_tasks=16)
+    agent.reset(ENV_ID, {"generator": _PlainGenerator(), "n": 5})
+    env = gym.make(ENV_ID, generator=_PlainGenerator(), n=5)
+    obs, _ = env.reset(seed=0)
+    for _ in range(5):
+        obs, reward, terminated, _, _ = env.step(agent.act(obs))
+    assert terminated and np.isfinite(reward)
