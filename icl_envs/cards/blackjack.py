@@ -25,7 +25,6 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.cards import sprites
 from icl_envs.cards.blackjack_rules import RANK_NAMES, RANK_VALUES, SUITS
 from icl_envs.cards.text_protocol import MAX_TEXT_LENGTH, TEXT_CHARSET, TextProtocolMixin
 from icl_envs.checks import check_choice, check_discrete_action, check_int
@@ -138,6 +137,15 @@ def single_observation_space(obs_mode: str, image_size: int) -> spaces.Space:
 
 # ----------------------------------------------------------------------------------------------
 # Drawing the table
+
+
+def _sprites():
+    """The sprite module, imported on first use so that symbolic and text envs never load pygame."""
+    from icl_envs.cards import sprites
+
+    return sprites
+
+
 # ----------------------------------------------------------------------------------------------
 FELT = (22, 110, 62)
 FELT_LINE = (60, 150, 95)
@@ -154,10 +162,11 @@ class BlackjackTableRenderer:
     """
 
     def __init__(self, size: int):
+        self.sprites = _sprites()
         self.size = size
         self.margin = round(0.04 * size)
         self.card_width = round(0.19 * size)
-        self.card_height = sprites.card_height(self.card_width)
+        self.card_height = self.sprites.card_height(self.card_width)
         self.font_px = max(12, round(0.075 * size))
         self.big_font_px = max(14, round(0.09 * size))
         self.label_y = round(0.025 * size)
@@ -165,8 +174,8 @@ class BlackjackTableRenderer:
         self.player_label_y = self.dealer_y + self.card_height + round(0.04 * size)
         self.player_y = self.player_label_y + round(0.095 * size)
         self.total_y = self.player_y + self.card_height + round(0.025 * size)
-        self.canvas = sprites.rgb_surface((size, size))
-        self.background = sprites.rgb_surface((size, size))
+        self.canvas = self.sprites.rgb_surface((size, size))
+        self.background = self.sprites.rgb_surface((size, size))
         self._draw_background()
 
     def _draw_background(self) -> None:
@@ -183,16 +192,16 @@ class BlackjackTableRenderer:
     # Sprites flattened onto the felt colour: opaque colour-keyed blits, several times faster
     # than alpha blits (see sprites.flatten_sprite).
     def _card(self, name: str):
-        return sprites.flatten_sprite(sprites.card_surface(name, self.card_width), FELT)
+        return self.sprites.flatten_sprite(self.sprites.card_surface(name, self.card_width), FELT)
 
     def _back(self):
-        return sprites.flatten_sprite(sprites.card_back_surface(self.card_width), FELT)
+        return self.sprites.flatten_sprite(self.sprites.card_back_surface(self.card_width), FELT)
 
     def _text(self, text: str, color, px: int):
-        return sprites.flatten_sprite(sprites.text_surface(text, px, color, True), FELT)
+        return self.sprites.flatten_sprite(self.sprites.text_surface(text, px, color, True), FELT)
 
     def _row(self, surface, names: Sequence[str], y: int, hidden_from: int) -> None:
-        xs = sprites.hand_positions(len(names), self.card_width, self.margin, self.size - self.margin)
+        xs = self.sprites.hand_positions(len(names), self.card_width, self.margin, self.size - self.margin)
         for i, (x, name) in enumerate(zip(xs, names)):
             surface.blit(self._back() if i >= hidden_from else self._card(name), (x, y))
 
@@ -487,7 +496,7 @@ class BlackjackEnv(TextProtocolMixin, gym.Env):
         )
 
     def _frame(self) -> np.ndarray:
-        return sprites.surface_to_array(self._surface())
+        return _sprites().surface_to_array(self._surface())
 
     def _text(self) -> str:
         return describe_table(
@@ -771,7 +780,7 @@ class BlackjackVectorEnv(VectorEnv):
             )
         frames = np.empty((self.num_envs, self.image_size, self.image_size, 3), dtype=np.uint8)
         for i in range(self.num_envs):
-            frames[i] = sprites.surface_to_array(self._surface(i))
+            frames[i] = _sprites().surface_to_array(self._surface(i))
         return frames
 
     def _surface(self, i: int):
@@ -793,7 +802,7 @@ class BlackjackVectorEnv(VectorEnv):
             return None
         if not self._was_reset:
             raise ResetNeeded("call reset() before render()")
-        return tuple(sprites.surface_to_array(self._surface(i)) for i in range(self.num_envs))
+        return tuple(_sprites().surface_to_array(self._surface(i)) for i in range(self.num_envs))
 
 
 def _totals(hard: np.ndarray, ace: np.ndarray) -> np.ndarray:
