@@ -522,3 +522,10 @@ def test_play_command():
     assert result.exit_code == 1 and "error" in result.output
     result = CliRunner().invoke(app, ["play", "--kwargs", '{"obs_mode": "rgb"}'])
     assert result.exit_code == 1 and "obs_mode" in result.output
+
+
+def test_flatten_observation_wrapper_gives_a_box_for_rl_libraries():
+    # Libraries without Tuple support (e.g. Stable-Baselines3's PPO) take the one-hot flattening.
+    env = gym.wrappers.FlattenObservation(gym.make("icl/Blackjack-v0", obs_mode="symbolic"))
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.shape == (32 + 11 + 2,) and obs.shape == (45,) and obs.sum() == 3
