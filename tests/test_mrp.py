@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 import icl_envs  # noqa: F401
 from baselines.classic import mrp as classic
-from icl_envs.mrp import MRPTasks, MRPValueEnv, MRPValueVectorEnv, episode_arrays
+from icl_envs.mrp import MRPTasks, MRPValueEnv, MRPValueVectorEnv, episode_arrays, stack_tasks
 from leaderboard.agent import unbatch
 
 ENV_ID = "icl/MRPValue-v0"
@@ -374,3 +374,14 @@ def test_agents_tune_on_a_generator_with_only_sample():
     for _ in range(5):
         obs, reward, terminated, _, _ = env.step(agent.act(obs))
     assert terminated and np.isfinite(reward)
+
+
+@pytest.mark.parametrize("kwargs", CONFIGS[:4])
+def test_large_batches_give_bit_identical_episodes(kwargs):
+    """A task's numbers must not depend on how many are computed together (vector == sync at 1024)."""
+    generator = MRPTasks(**kwargs)
+    batch = episode_arrays(generator.sample_each([np.random.default_rng(i) for i in range(512)], 12))
+    for i in range(0, 512, 37):
+        alone = episode_arrays(stack_tasks([generator.sample(np.random.default_rng(i), 12)]))
+        for big, small in zip(batch, alone):
+            assert np.array_equal(big[i], small[0])

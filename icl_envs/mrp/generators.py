@@ -131,7 +131,7 @@ class MRPTasks:
        r = (I - P) Phi w + rho 1; the average reward is rho and h = Phi w - (mu^T Phi w) 1.
     4. Start state (1 uniform): s_0 ~ mu (the stationary distribution), by inverse CDF.
     5. Trajectory (n uniforms): s_{i+1} ~ P[s_i, :], by inverse CDF: s_{i+1} is the first j with
-       cumsum(P[s_i])_j > u (clipped to S-1 against round-off).
+       cumsum(P[s_i])_j > u (the last state if round-off leaves the row sum at or below u).
     """
 
     def __init__(
@@ -248,12 +248,15 @@ class MRPTasks:
     def _rewards(self, u: np.ndarray, P: np.ndarray, phi: np.ndarray, stationary: np.ndarray) -> np.ndarray:
         if self.rewards == "random":
             return 2.0 * u - 1.0
+        # Products summed over the last axis (not einsum, whose summation order may depend on the
+        # batch size): a task's numbers must not depend on how many are drawn together.
         w = 2.0 * u[:, : self.d] - 1.0
-        v = np.einsum("bsk,bk->bs", phi, w)
+        v = (phi * w[:, None, :]).sum(axis=-1)
+        expected_next = (P * v[:, None, :]).sum(axis=-1)  # (P v)(s)
         if self.objective == "discounted":
-            return v - self.gamma * np.einsum("bst,bt->bs", P, v)
+            return v - self.gamma * expected_next
         rho = 2.0 * u[:, self.d] - 1.0
-        return v - np.einsum("bst,bt->bs", P, v) + rho[:, None]
+        return v - expected_next + rho[:, None]
 
 
 def stack_tasks(tasks: Sequence[MRPTask]) -> MRPTask:
