@@ -196,3 +196,23 @@ def test_prefetched_draws_equal_one_call_per_row():
     expected.append(sequential[1].integers(0, bounds)[None])
     for got, want in zip(rows, expected):
         np.testing.assert_array_equal(got, want)
+
+
+def test_env_parse_failures_do_not_change_the_deals():
+    """A failed parse's random action must not consume the env's np_random (the deals)."""
+    import gymnasium as gym
+
+    import icl_envs  # noqa: F401
+
+    def deals(fail_parses: bool) -> list:
+        env = gym.make("icl/Points24-v0", obs_mode="symbolic")
+        env.reset(seed=3)
+        seen = []
+        for _ in range(5):
+            if fail_parses:
+                env.unwrapped.parse_action("no answer here")
+            _, info = env.reset()
+            seen.append(tuple(info["cards"]))
+        return seen
+
+    assert deals(True) == deals(False)

@@ -162,9 +162,25 @@ class TextProtocolMixin:
             observation=self.describe(obs),
         )
 
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None or not hasattr(self, "_fallback_rng"):
+            self._fallback_rng = fallback_generator(seed)
+        return super().reset(seed=seed, options=options)
+
     def parse_action(self, text: str) -> tuple[int, bool]:
-        """Read an answer into ``(action, ok)``; a failure draws a random legal action from ``np_random``."""
-        return parse_action(text, self.action_strings, self.np_random, self.action_mask())
+        """Read an answer into ``(action, ok)``.
+
+        A failure draws a random legal action from a generator of its own, seeded by
+        ``reset(seed=...)``: drawing from ``np_random`` would make an agent's formatting errors
+        change which deals the seed produces.
+        """
+        return parse_action(text, self.action_strings, self._fallback_rng, self.action_mask())
+
+
+def fallback_generator(seed: int | None) -> np.random.Generator:
+    """The stream that picks a failed parse's random action, apart from the env's ``np_random``."""
+    # The constant keeps this stream distinct from one seeded with the bare seed.
+    return np.random.default_rng(None if seed is None else [seed, 0x7E47])
 
 
 class TextActions(gym.Wrapper):
@@ -183,13 +199,12 @@ class TextActions(gym.Wrapper):
         if not hasattr(base, "action_strings") or not hasattr(base, "action_mask"):
             raise ValueError(f"TextActions needs a card env with action_strings, got {type(base).__name__}")
         self.action_space = gym.spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
-        self._fallback_rng = np.random.default_rng()
+        self._fallback_rng = fallback_generator(None)
         self._parse_failed = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
-            # A stream apart from the env's, fixed by the seed (the constant keeps it distinct).
-            self._fallback_rng = np.random.default_rng([seed, 0x7E47])
+            self._fallback_rng = fallback_generator(seed)
         obs, info = self.env.reset(seed=seed, options=options)
         self._parse_failed = 0
         info["parse_failed"] = 0
