@@ -164,8 +164,8 @@ CORE_V0 = Suite(
         SuiteEntry("icl/SparseRegression-v0", {}, 200, DEV_SEEDS_V0, label="Sparse"),
         SuiteEntry("icl/ReLUNetRegression-v0", {}, 200, DEV_SEEDS_V0, label="ReLUNet"),
         SuiteEntry("icl/DecisionTreeRegression-v0", {}, 200, DEV_SEEDS_V0, label="DecisionTree"),
-        SuiteEntry("icl/MRPValue-v0", {}, 200, DEV_SEEDS_V0, label="MRPValue"),
-        *_games("symbolic", {"NumberLine": 200, "EZPoints": 200, "Points24": 100, "Blackjack": 1000}),
+        SuiteEntry("icl/MRPValue-v0", {}, 500, DEV_SEEDS_V0, label="MRPValue"),
+        *_games("symbolic", {"NumberLine": 1000, "EZPoints": 1000, "Points24": 1000, "Blackjack": 5000}),
     ),
 )
 

@@ -14,11 +14,18 @@ from pathlib import Path
 from leaderboard.protocol import get_suite, suites
 from leaderboard.results import ResultsFile
 
+#: Normalized scores shown on the score plot's axis; lower ones are marked on its lower edge.
+SCORE_AXIS = (-60.0, 110.0)
+
 
 def agent_label(results: ResultsFile) -> str:
-    """``RidgeAgent`` or ``GDAgent(steps=3)``: the class name and any config it was built with."""
+    """``regression:Ridge`` or ``regression:GD(steps=3)``: module, class and any config it was built with."""
     reference = results.agent.reference
-    name = reference if reference.startswith("run:") else reference.rsplit(":", 1)[-1]
+    if reference.startswith("run:"):
+        name = reference
+    else:  # the module's last part keeps regression:ZeroPredictor apart from mrp:ZeroPredictor
+        module, _, attribute = reference.partition(":")
+        name = f"{module.rsplit('.', 1)[-1]}:{attribute}"
     if results.agent.config:
         name += "(" + ", ".join(f"{k}={v}" for k, v in sorted(results.agent.config.items())) + ")"
     return name
@@ -109,25 +116,42 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
 
     group = ranked([r for r in results if r.suite == suite_name])
     columns = _columns(suite_name, group)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(columns) + 3), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(columns) + 3), 5.0))
+    colours = plt.get_cmap("tab20")
     width = 0.8 / max(1, len(group))
+    # Scores far below 0 (an interpolating least-squares fit on noisy data can score -5000) would
+    # squash every other point; they are drawn as triangles on the lower edge with their value.
+    low_edge, high_edge = SCORE_AXIS
     for k, r in enumerate(group):
+        colour = colours(k % 20)
         by_label = {e.label: e.normalized_score for e in r.entries}
-        xs, ys, lows, highs = [], [], [], []
         for i, column in enumerate(columns):
-            if column in by_label:
-                score = by_label[column]
-                xs.append(i - 0.4 + width * (k + 0.5))
-                ys.append(score.value)
-                lows.append(score.value - score.low)
-                highs.append(score.high - score.value)
-        ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", ms=4, capsize=2, label=agent_label(r))
+            if column not in by_label:
+                continue
+            score, x = by_label[column], i - 0.4 + width * (k + 0.5)
+            if score.value < low_edge:
+                ax.plot([x], [low_edge], marker="v", color=colour, ms=6)
+                ax.annotate(
+                    f"{score.value:.0f}", (x, low_edge), fontsize=6, rotation=90, va="bottom", ha="center"
+                )
+                continue
+            error = [[score.value - max(score.low, low_edge)], [max(score.high - score.value, 0.0)]]
+            ax.errorbar([x], [score.value], yerr=error, fmt="o", ms=4, capsize=2, color=colour)
+        ax.plot([], [], "o", color=colour, label=agent_label(r))
+    ax.set_ylim(
+        low_edge - 5,
+        max(
+            high_edge,
+            *(e.normalized_score.high for r in group for e in r.entries if e.normalized_score.high < 1000),
+        )
+        + 5,
+    )
     ax.axhline(0, color="grey", lw=0.8, ls=":")
     ax.axhline(100, color="grey", lw=0.8, ls="--")
     ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
     ax.set_ylabel("normalized score")
     ax.set_title(f"{suite_name}: normalized score per env (95% bootstrap CI)")
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
@@ -155,15 +179,18 @@ def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path
     for ax, (label, lines) in zip(axes.ravel(), curves.items()):
         for name, errors in lines:
             ax.plot(range(len(errors)), errors, marker=".", ms=3, lw=1, label=name)
-        ax.set_yscale("symlog", linthresh=1e-3)
+        # Exact fits reach an error of 0, which a log axis cannot show: linear near 0 then.
+        if min(min(errors) for _, errors in lines) > 0:
+            ax.set_yscale("log")
+        else:
+            ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("context length (examples seen)")
         ax.set_ylabel("mean squared error")
+        ax.legend(fontsize=6)
     for ax in axes.ravel()[len(curves) :]:
         ax.axis("off")
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(5, len(labels)))
-    fig.tight_layout(rect=(0, 0.04 + 0.02 * (len(labels) // 5), 1, 1))
+    fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)

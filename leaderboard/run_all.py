@@ -19,8 +19,10 @@ from typing import Any
 
 from leaderboard.results import ResultsFile
 
-REGRESSION = ("LinearRegression", "LinearRegression σ=0.5")
-REGRESSION_ALL = (*REGRESSION, "SparseRegression", "ReLUNetRegression", "DecisionTreeRegression")
+#: Labels of the core-v0 entries each family of baselines plays.
+REGRESSION = ("LinReg", "LinReg σ=0.5", "Sparse", "ReLUNet", "DecisionTree")
+MRP = ("MRPValue",)
+GAMES = ("NumberLine", "EZPoints", "Points24", "Blackjack")
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,30 @@ class Baseline:
     envs: Sequence[str] | None = None
 
 
+_REGRESSION_AGENTS = (
+    "ZeroPredictor",
+    "Averaging",
+    "LeastSquares",
+    "Ridge",
+    "GD",
+    "PreconditionedGD",
+    "GDPlusPlus",
+    "Lasso",
+    "KNN",
+)
+_MRP_AGENTS = ("ZeroPredictor", "BatchTD0", "BatchTDLambda", "ResidualGradient", "LSTD", "MonteCarlo")
+
+#: Every baseline of the main job, in table order within its suite.
 BASELINES: tuple[Baseline, ...] = (
-    Baseline("baselines.classic.random_agent:RandomAgent", suite="core-v0"),
+    *(Baseline(f"baselines.classic.regression:{name}", envs=REGRESSION) for name in _REGRESSION_AGENTS),
+    *(Baseline(f"baselines.classic.mrp:{name}", envs=MRP) for name in _MRP_AGENTS),
+    Baseline("baselines.classic.number_games:NumberLineOptimalAgent", envs=("NumberLine",)),
+    Baseline("baselines.classic.number_games:PointsOptimalAgent", {"game": "EZPoints"}, envs=("EZPoints",)),
+    Baseline("baselines.classic.number_games:PointsOptimalAgent", {"game": "Points24"}, envs=("Points24",)),
+    Baseline("baselines.classic.blackjack:OptimalBlackjackAgent", envs=("Blackjack",)),
+    Baseline("baselines.classic.random_agent:RandomAgent", envs=GAMES),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="pixels-v0"),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="text-v0"),
-    Baseline("baselines.classic.blackjack:OptimalBlackjackAgent", envs=("Blackjack",)),
 )
 
 
