@@ -334,13 +334,15 @@ def play_suite(
     if supported is not None and suite.name not in supported:
         raise AgentError(f"agent {agent_name} declares suites {list(supported)}, not {suite.name}")
     text_actions = suite.actions == "text"
-    if not progress:
+    from rich.console import Console
+
+    if not progress or not Console(stderr=True).is_terminal:  # no bar (nor blank lines) in logs
         return [play_entry(agent, e, agent_name=agent_name, text_actions=text_actions) for e in entries]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(agent_name, total=sum(len(e.seeds) for e in entries))
         for entry in entries:
             bar.update(task, description=f"{agent_name} · {suite.name} · {entry.label}")

@@ -154,3 +154,12 @@ def variant(results_json: str, **config) -> dict:
     data["agent"]["config"] = config
     data["agent"]["config_hash"] = sha256_of(config)
     return data
+
+
+RUN_FOLDERS_LOADED: list[tuple[str, dict]] = []
+
+
+def load_run(path: str, **config) -> SweepAgent:
+    """Stands in for ``baselines.icl.agent:load_run_agent`` (which needs torch and a trained run)."""
+    RUN_FOLDERS_LOADED.append((path, config))
+    return SweepAgent()

@@ -152,6 +152,18 @@ def test_bad_agent_references(reference, message):
         load_agent(reference)
 
 
+def test_run_folder_agents_resolve_through_the_run_loader(monkeypatch):
+    import leaderboard_fixtures
+
+    from leaderboard import harness
+
+    monkeypatch.setattr(harness, "RUN_AGENT_LOADER", "leaderboard_fixtures:load_run")
+    results = evaluate("run:runs/icl/linear-3", TINY_SUITE, config={"device": "cpu"}, progress=False)
+    assert leaderboard_fixtures.RUN_FOLDERS_LOADED[-1] == ("runs/icl/linear-3", {"device": "cpu"})
+    assert results.agent.reference == "run:runs/icl/linear-3"
+    assert results.entries[1].normalized_score.value == pytest.approx(100.0)
+
+
 def test_agent_config_files(tmp_path):
     json_file = tmp_path / "agent.json"
     json_file.write_text(json.dumps({"seed": 3}))
