@@ -273,6 +273,23 @@ def test_random_agent_is_reproducible_and_uniform():
     assert not np.array_equal(other.act_batch(obs_batch), actions)
 
 
+def test_random_agent_successive_resets_draw_independent_streams():
+    """The harness resets once per seed: each seed must get its own actions, yet runs replay."""
+    obs_batch = (np.full(2000, 15), np.full(2000, 10), np.zeros(2000, dtype=np.int64))
+
+    def two_resets(agent):
+        streams = []
+        for _ in range(2):
+            agent.reset("icl/Blackjack-v0", {"obs_mode": "symbolic"})
+            streams.append(agent.act_batch(obs_batch))
+        return streams
+
+    first, second = two_resets(RandomAgent(seed=3)), two_resets(RandomAgent(seed=3))
+    assert not np.array_equal(first[0], first[1])
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
 def test_random_agent_respects_action_mask():
     agent = RandomAgent(seed=0)
     mask = np.tile(np.array([[1, 0, 1, 0], [0, 0, 0, 1]], dtype=np.int8), (500, 1))

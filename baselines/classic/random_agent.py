@@ -10,8 +10,10 @@ env from its registered spec and closing it again) and then samples uniformly:
   uniformly, which the text protocol's ``parse_action`` reads back;
 - any other space through its own ``sample()``, seeded from the agent's generator.
 
-Every draw comes from one ``numpy`` generator seeded by ``(seed, env_id)`` at each reset, so the same
-agent seed gives the same actions for the same observations, whatever was played before.
+Every draw comes from one ``numpy`` generator seeded at each reset by ``(seed, env_id, k)`` where
+``k`` counts this agent's earlier resets on that env: the same agent replays the same actions for
+the same sequence of resets (reproducible runs), while the harness's successive seeds of one entry
+get independent action streams (so the intervals across seeds mean what they say).
 """
 
 from __future__ import annotations
@@ -38,10 +40,14 @@ class RandomAgent(Agent):
         self.action_strings: tuple[str, ...] | None = None
         self.text_actions = False
         self.rng = np.random.default_rng(self.seed)
+        self._resets_per_env: dict[str, int] = {}
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
         # crc32 rather than hash(): Python salts str hashes per process, which would break reproducibility.
-        self.rng = np.random.default_rng([self.seed, zlib.crc32((env_id or "").encode())])
+        key = env_id or ""
+        count = self._resets_per_env.get(key, 0)
+        self._resets_per_env[key] = count + 1
+        self.rng = np.random.default_rng([self.seed, zlib.crc32(key.encode()), count])
         if env_id is None:
             return
         env_kwargs = dict(env_kwargs or {})
