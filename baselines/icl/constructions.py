@@ -90,11 +90,19 @@ def preconditioned_gd(
     d = query.shape[-1]
     x, y = context[..., :d], context[..., d]
     m = context.shape[1]
-    gamma = torch.eye(d, dtype=context.dtype) if preconditioner is None else preconditioner.to(context.dtype)
+    if preconditioner is None:
+        gamma = torch.eye(d, dtype=context.dtype, device=context.device)
+    else:
+        gamma = preconditioner.to(context)
     w = torch.zeros_like(query)
     for _ in range(steps):
         residual = y - torch.einsum("bnd,bd->bn", x, w)
-        w = w + step_size / m * torch.einsum("bnd,bn->bd", x, residual) @ gamma.transpose(-1, -2)
+        gradient = torch.einsum("bnd,bn->bd", x, residual)
+        if gamma.dim() == 3:  # one preconditioner per task, e.g. the oracle Σ⁻¹
+            gradient = torch.einsum("bij,bj->bi", gamma, gradient)
+        else:
+            gradient = gradient @ gamma.transpose(-1, -2)
+        w = w + step_size / m * gradient
     return (w * query).sum(-1)
 
 
@@ -139,14 +147,18 @@ def implied_weights(model: LinearTransformer, context: torch.Tensor) -> torch.Te
 
 
 def preconditioner_of(model: LinearTransformer) -> torch.Tensor:
-    """The learned Γ of a one-layer regression model: ŷ ≈ x_qᵀ Γ (1/n) Σ y_i x_i, Γ = -p_yy Q_xxᵀ.
+    """The learned Γ of a one-layer regression model, ŷ ≈ x_qᵀ Γ (1/n) Σ y_i x_i.
 
-    The other entries of P's last row and Q's first block columns multiply terms whose correlation
-    with the target vanishes (odd in w), so at the optimum they are zero; this reads off the rest.
+    With P's last row [p_x; p_y] and Q's first d columns [Q_xx; q_yxᵀ], the prediction
+    -(1/n) Σ (pᵀz_i)(z_iᵀ Q[:, :d] x_q) has two terms linear in w, p_y y_i x_iᵀQ_xx x_q and
+    (p_xᵀx_i) y_i (q_yxᵀx_q), so Γ = -(p_y Q_xxᵀ + q_yx p_xᵀ). The other terms are even in w: they
+    cannot correlate with the target, and at the optimum they vanish.
     """
     d = model.query_dim
     P, Q = model.layer_weights(0)
-    return (-P[-1, -1] * Q[:d, :d].T).detach()
+    p_x, p_y = P[-1, :d], P[-1, -1]
+    q_yx = Q[d, :d]
+    return (-(p_y * Q[:d, :d].T + torch.outer(q_yx, p_x))).detach()
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -68,6 +68,11 @@ class InContextModel(nn.Module):
 class LinearTransformer(InContextModel):
     """Linear self-attention with the (P, Q) parameterisation; ``tied`` shares one (P, Q) by all layers.
 
+    ``normalizer``: the m of the 1/m in front of the attention sum: ``None`` divides by the number of
+    context tokens (the analyses' 1/n), an int divides by that fixed number — what a model trained at
+    n does when fewer rows are filled in and the rest are zero, as in the env's observation; it keeps
+    short contexts from being blown up by 1/t through several layers.
+
     Without an activation the layer maps every token by the same matrix ``B = I + P S Q / m``, with
     ``S = Σ_i z_i z_iᵀ`` the (D×D) key-value summary of the context, so a whole forward pass runs on
     D×D matrices: ``S <- B S Bᵀ``, ``z_q <- B z_q``. ``forward_all`` runs it on every prefix's summary.
@@ -82,8 +87,14 @@ class LinearTransformer(InContextModel):
         tied: bool = False,
         activation: str | None = None,
         init_std: float = 0.02,
+        normalizer: int | None = None,
     ) -> None:
         super().__init__()
+        if normalizer is not None and normalizer < 1:
+            raise ValueError(
+                f"normalizer must be None (divide by the context length) or >= 1, got {normalizer}"
+            )
+        self.normalizer = normalizer
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
         if num_layers < 1:
@@ -109,6 +120,8 @@ class LinearTransformer(InContextModel):
         self, summary: torch.Tensor, query_token: torch.Tensor, count: torch.Tensor
     ) -> torch.Tensor:
         """Prediction from summaries ``S (..., D, D)``, query tokens ``(..., D)``, context sizes ``(...)``."""
+        if self.normalizer is not None:
+            count = torch.full_like(count, self.normalizer)
         scale = 1.0 / count.clamp_min(1).to(summary.dtype)[..., None, None]
         eye = torch.eye(self.context_dim, device=summary.device, dtype=summary.dtype)
         z = query_token.unsqueeze(-1)
@@ -127,7 +140,12 @@ class LinearTransformer(InContextModel):
         """Prediction from context tokens ``(B, n, D)`` with mask ``valid (B, n)`` and query ``(B, D)``."""
         tokens = torch.cat([context * valid.unsqueeze(-1), query_token.unsqueeze(1)], 1)
         key_mask = F.pad(valid, (0, 1), value=False)  # the query is never a key
-        count = valid.sum(1).clamp_min(1).to(context.dtype)[:, None, None]
+        count = (
+            valid.sum(1)
+            if self.normalizer is None
+            else torch.full_like(valid[:, 0], self.normalizer, dtype=torch.long)
+        )
+        count = count.clamp_min(1).to(context.dtype)[:, None, None]
         for layer in range(self.num_layers):
             P, Q = self.layer_weights(layer)
             scores = tokens @ Q.transpose(0, 1) @ tokens.transpose(1, 2)  # [b, j, i] = z_iᵀ Q z_j
@@ -361,11 +379,18 @@ def build_model(
     feature_dim: int = 16,
     backend: str = "auto",
     init_std: float = 0.02,
+    normalizer: int | None = None,
 ) -> InContextModel:
     """``kind``: ``linear`` (P, Q linear transformer), ``softmax`` (GPT), ``rebased`` or ``based``."""
     if kind == "linear":
         return LinearTransformer(
-            context_dim, query_dim, num_layers, tied=tied, activation=activation, init_std=init_std
+            context_dim,
+            query_dim,
+            num_layers,
+            tied=tied,
+            activation=activation,
+            init_std=init_std,
+            normalizer=normalizer,
         )
     if kind in MIXERS:
         return SequenceModel(

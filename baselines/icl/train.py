@@ -115,6 +115,9 @@ class TrainConfig:
     """ReBased/Based: ``auto`` (fla on CUDA when importable), ``torch`` or ``fla``."""
     init_std: float = 0.02
     """Linear model: standard deviation of the initial P and Q entries."""
+    normalize_by: str = "n"
+    """Linear model: the attention sum's 1/m uses m = ``n`` (fixed; shorter contexts count as
+    zero-padded) or m = ``length`` (the number of examples present)."""
     # --- bookkeeping ---
     out: str = "runs/icl"
     """The run folder."""
@@ -153,6 +156,7 @@ def validate(config: TrainConfig) -> None:
         "objective": MRP_OBJECTIVES,
         "activation": (None, "softmax", "relu"),
         "backend": ("auto", "torch", "fla"),
+        "normalize_by": ("n", "length"),
     }
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
@@ -237,6 +241,7 @@ def make_model(config: TrainConfig) -> InContextModel:
         feature_dim=config.feature_dim,
         backend=config.backend,
         init_std=config.init_std,
+        normalizer=config.n if config.normalize_by == "n" else None,
     )
 
 

@@ -1,0 +1,294 @@
+"""The GPU script: training speed, the GPU tests and the full-size reproductions, in one run.
+
+    python -m baselines.icl.gpu_bench --out DIR            # on a CUDA machine, ~6 minutes
+    python -m baselines.icl.gpu_bench --out DIR --smoke    # tiny sizes; runs on CPU too
+
+Writes into DIR: ``gpu_results.json`` (every number), ``gpu_report.md`` (tables for the docs),
+``gpu_tests.log`` (pytest -m gpu), and the plots ``icl_regression_layers.png``, ``icl_mrp_pq.png``,
+``icl_context_regression.png``, ``icl_context_mrp.png``. Each part appends to the results as it
+finishes, so a run cut short still leaves what it measured. Needs torch (and triton, fla-core on
+CUDA when present) but neither gymnasium nor the envs.
+
+Speed is prompts per second of complete training steps (data generation, forward, backward, AdamW)
+of the d=5, n=20, 3-layer linear transformer:
+
+- ``eager_tokens``: explicit (n+1)×D tokens, einsum attention, eager (the anchor);
+- ``compiled_summary``: the D×D key-value summary recursion, data drawn in the graph, torch.compile;
+- ``triton_fused``: one Triton kernel per step (random numbers, Gram matrix, forward, backward).
+
+For the softmax GPT it reports achieved FLOP/s (matmul FLOPs, 3× forward for a training step)
+against the card's dense bf16 peak and against a measured 8192³ bf16 matrix product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from baselines.icl import reproduce
+from baselines.icl.fast import SummaryStep, eager_token_step
+from baselines.icl.models import LinearTransformer, SequenceModel, flops_per_prompt
+
+#: Dense bf16 tensor-core peaks from the vendor's data sheets (FLOP/s, without sparsity).
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+class Results:
+    def __init__(self, out: Path) -> None:
+        self.out, self.data = out, {}
+
+    def add(self, key: str, value) -> None:
+        self.data[key] = value
+        (self.out / "gpu_results.json").write_text(json.dumps(self.data, indent=2))
+        print(f"[{key}] {json.dumps(value)[:400]}", flush=True)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def prompts_per_second(
+    step, batch: int, device: torch.device, warmup: int = 3, seconds: float = 3.0
+) -> float:
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    count, start = 0, time.perf_counter()
+    while True:
+        for _ in range(5):
+            step()
+        count += 5
+        synchronize(device)
+        elapsed = time.perf_counter() - start
+        if elapsed > seconds:
+            return batch * count / elapsed
+
+
+def bench_linear(device: torch.device, smoke: bool) -> dict:
+    d, n, layers = 5, 20, 3
+    seconds = 0.5 if smoke else 3.0
+    out: dict = {"d": d, "n": n, "layers": layers}
+
+    torch.manual_seed(0)
+    model = LinearTransformer(d + 1, d, layers).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    batch = 1024 if smoke else 65536
+    out["eager_tokens"] = {
+        str(batch): prompts_per_second(
+            lambda: eager_token_step(model, optimizer, batch, n), batch, device, seconds=seconds
+        )
+    }
+    print("eager", out["eager_tokens"], flush=True)
+
+    if device.type == "cuda":
+        out["compiled_summary"] = {}
+        for batch in (1 << 18, 1 << 21):
+            model = LinearTransformer(d + 1, d, layers).to(device)
+            step = SummaryStep(model, batch=batch, n=n, compile=True, mode=None)
+            out["compiled_summary"][str(batch)] = prompts_per_second(
+                step.step, batch, device, seconds=seconds
+            )
+            print("compiled", out["compiled_summary"], flush=True)
+        try:
+            from baselines.icl.triton_step import TritonStep
+
+            out["triton_fused"] = {}
+            for batch in (1 << 18, 1 << 21, 1 << 23):
+                model = LinearTransformer(d + 1, d, layers).to(device)
+                step = TritonStep(model, batch=batch, n=n)
+                out["triton_fused"][str(batch)] = prompts_per_second(
+                    step.step, batch, device, seconds=seconds
+                )
+                print("triton", out["triton_fused"], flush=True)
+            # It learns: 300 fused steps of 2^20 prompts with a 1-layer model reach the optimum.
+            model = LinearTransformer(d + 1, d, 1).to(device)
+            step = TritonStep(model, batch=1 << 20, n=n, lr=3e-3)
+            for _ in range(300):
+                loss = step.step()
+            out["triton_fused_1layer_loss_after_300_steps"] = loss.item()
+        except Exception as error:  # report, keep the rest of the run
+            out["triton_fused_error"] = repr(error)
+    else:
+        model = LinearTransformer(d + 1, d, layers).to(device)
+        step = SummaryStep(model, batch=batch, n=n, compile=False)
+        out["summary_eager"] = {str(batch): prompts_per_second(step.step, batch, device, seconds=seconds)}
+    return out
+
+
+def bench_gpt(device: torch.device, smoke: bool) -> dict:
+    n = 40
+    width, heads, layers, batch = (32, 2, 1, 8) if smoke else (256, 8, 4, 512)
+    torch.manual_seed(0)
+    model = SequenceModel(6, 5, layers, max_steps=n, mixer="softmax", width=width, heads=heads).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    context = torch.randn(batch, n, 6, device=device)
+    queries, targets = context[..., :5].contiguous(), context[..., 5].contiguous()
+    forward = torch.compile(model.forward_all) if device.type == "cuda" else model.forward_all
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = (forward(context, queries).float() - targets).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    rate = prompts_per_second(step, batch, device, seconds=0.5 if smoke else 4.0)
+    flops = 3 * flops_per_prompt(model, n) * rate
+    out = {
+        "width": width,
+        "heads": heads,
+        "layers": layers,
+        "n": n,
+        "batch": batch,
+        "prompts_per_s": rate,
+        "flop_per_s": flops,
+    }
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name()
+        peak = next((value for key, value in PEAK_BF16.items() if key in name), None)
+        a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+        for _ in range(3):
+            a @ a
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ a
+        synchronize(device)
+        measured = 10 * 2 * 8192**3 / (time.perf_counter() - start)
+        out.update(device=name, peak_bf16=peak, measured_matmul_flop_per_s=measured)
+        if peak:
+            out["share_of_peak"] = flops / peak
+        out["share_of_measured_matmul"] = flops / measured
+    return out
+
+
+def run_gpu_tests(out: Path) -> dict:
+    log = out / "gpu_tests.log"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "gpu",
+        "tests/test_icl_gpu.py",
+        "-p",
+        "no:cacheprovider",
+    ]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=400)
+    log.write_text(result.stdout + result.stderr)
+    tail = (result.stdout.strip().splitlines() or [""])[-1]
+    return {"returncode": result.returncode, "summary": tail, "seconds": time.perf_counter() - start}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for results, report and plots")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (a quick check of the script)")
+    parser.add_argument(
+        "--parts", default="speed,tests,reproduce", help="comma-separated subset of speed,tests,reproduce"
+    )
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    unknown = parts - {"speed", "tests", "reproduce"}
+    if unknown:
+        parser.error(f"--parts: unknown {sorted(unknown)}; choose from speed, tests, reproduce")
+    args.out.mkdir(parents=True, exist_ok=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False  # the reproductions compare errors to 3 digits
+    results = Results(args.out)
+    results.add(
+        "machine",
+        {
+            "device": torch.cuda.get_device_name()
+            if device.type == "cuda"
+            else platform.processor() or "cpu",
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "smoke": args.smoke,
+        },
+    )
+    start = time.perf_counter()
+    if "speed" in parts:
+        results.add("linear_speed", bench_linear(device, args.smoke))
+        results.add("gpt_flops", bench_gpt(device, args.smoke))
+    if "tests" in parts and device.type == "cuda" and not args.smoke:
+        results.add("gpu_tests", run_gpu_tests(args.out))
+    report: dict = {}
+    if "reproduce" in parts:
+        scale = reproduce.GPU if (device.type == "cuda" and not args.smoke) else reproduce.SMOKE
+        work = Path(os.environ.get("TMPDIR", "/tmp")) / f"icl_gpu_runs_{scale.name}"
+        report["regression"] = reproduce.regression_layers(
+            scale, work, args.out / "icl_regression_layers.png"
+        )
+        results.add("regression", report["regression"])
+        report["mrp"] = reproduce.mrp_td(scale, work, args.out / "icl_mrp_pq.png")
+        results.add("mrp", report["mrp"])
+        plots = {
+            "icl-regression": args.out / "icl_context_regression.png",
+            "icl-mrp": args.out / "icl_context_mrp.png",
+        }
+        report["curves"] = reproduce.context_lengths(scale, work, plots)
+        results.add("curves", report["curves"])
+    results.add("total_seconds", time.perf_counter() - start)
+    (args.out / "gpu_report.md").write_text(
+        speed_markdown(results.data)
+        + "\n"
+        + reproduce.markdown_tables(report.get("regression"), report.get("mrp"), report.get("curves"))
+    )
+    print((args.out / "gpu_report.md").read_text())
+
+
+def speed_markdown(data: dict) -> str:
+    lines = [f"**Machine**: {data['machine']['device']}, torch {data['machine']['torch']}", ""]
+    speed = data.get("linear_speed")
+    if speed:
+        lines += ["| training step, d=5, n=20, 3 layers | batch | prompts/s |", "|---|---|---|"]
+        for key in ("eager_tokens", "summary_eager", "compiled_summary", "triton_fused"):
+            for batch, rate in speed.get(key, {}).items():
+                lines.append(f"| {key} | {batch} | {rate / 1e6:.2f} M |")
+        if "triton_fused_1layer_loss_after_300_steps" in speed:
+            lines.append(
+                f"\nFused kernel, 1 layer, loss after 300 steps of 2^20 prompts: "
+                f"{speed['triton_fused_1layer_loss_after_300_steps']:.4f} (optimum 1.1538)."
+            )
+        if "triton_fused_error" in speed:
+            lines.append(f"\nFused kernel failed: `{speed['triton_fused_error']}`")
+    gpt = data.get("gpt_flops")
+    if gpt:
+        lines += [
+            "",
+            f"Softmax GPT (width {gpt['width']}, {gpt['layers']} layers, {2 * gpt['n']} tokens, batch {gpt['batch']}, bf16): "
+            f"{gpt['prompts_per_s']:.0f} prompts/s, {gpt['flop_per_s'] / 1e12:.1f} TFLOP/s"
+            + (
+                f" = {100 * gpt['share_of_peak']:.1f}% of the {gpt['peak_bf16'] / 1e12:.0f} TFLOP/s bf16 peak"
+                if gpt.get("share_of_peak")
+                else ""
+            )
+            + (
+                f", {100 * gpt['share_of_measured_matmul']:.1f}% of a measured 8192³ bf16 matmul ({gpt['measured_matmul_flop_per_s'] / 1e12:.0f} TFLOP/s)"
+                if "share_of_measured_matmul" in gpt
+                else ""
+            )
+            + ".",
+        ]
+    tests = data.get("gpu_tests")
+    if tests:
+        lines += ["", f"GPU tests (pytest -m gpu): {tests['summary']} (return code {tests['returncode']})."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,423 @@
+"""The papers' results, reproduced at a chosen scale (CPU-sized for the docs, full-sized on a GPU).
+
+1. ``regression_layers``: trained L-layer linear transformers against L-step GD and preconditioned
+   GD on d=5, n=20 (Ahn et al. 2023), isotropic and rotated Σ with w ~ N(0, Σ⁻¹); the one-layer
+   optimum d(d+1)/(n+d+1) and the learned preconditioner against ((n+1)/n Σ + tr(Σ)/n I)⁻¹.
+2. ``mrp_td``: a trained 3-layer linear transformer on MRP prompts against batch TD(0)
+   (Wang et al. 2024): cosine of the implied weights and of the prediction's gradient with respect
+   to the context; the learned P and Q.
+3. ``context_lengths``: linear vs softmax vs ReBased error against the number of examples.
+
+Each returns a dict of numbers (and writes its plot); ``markdown_tables`` renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from baselines.icl.constructions import (
+    batch_td,
+    cosine,
+    implied_weights,
+    preconditioned_gd,
+    preconditioner_of,
+)
+from baselines.icl.samplers import MRPSampler, RegressionSampler
+from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, train
+
+
+@dataclass
+class Scale:
+    """How big each reproduction is."""
+
+    name: str
+    device: str
+    linear_steps: int
+    linear_batch: int
+    sequence_steps: int
+    sequence_batch: int
+    eval_batch: int
+    max_layers: int = 4
+    width: int = 64
+
+
+CPU = Scale(
+    "CPU-sized",
+    "cpu",
+    linear_steps=700,
+    linear_batch=512,
+    sequence_steps=300,
+    sequence_batch=64,
+    eval_batch=4000,
+)
+SMOKE = Scale(
+    "smoke",
+    "cpu",
+    linear_steps=5,
+    linear_batch=32,
+    sequence_steps=3,
+    sequence_batch=8,
+    eval_batch=64,
+    max_layers=2,
+    width=32,
+)
+GPU = Scale(
+    "GPU",
+    "cuda",
+    linear_steps=2000,
+    linear_batch=16384,
+    sequence_steps=1500,
+    sequence_batch=256,
+    eval_batch=100_000,
+)
+
+D, N = 5, 20
+ONE_LAYER_OPTIMUM = D * (D + 1) / (N + D + 1)
+STEP_SIZES = torch.logspace(-2, 0.5, 41).tolist()
+
+
+def _train(out: Path, scale: Scale, **fields) -> torch.nn.Module:
+    config = TrainConfig(
+        steps=fields.pop("steps", scale.linear_steps),
+        batch_size=fields.pop("batch_size", scale.linear_batch),
+        device=scale.device,
+        bf16=False,  # the reproductions compare errors to 3 digits: float32 throughout
+        progress=False,
+        log_every=100,
+        checkpoint_every=10**9,
+        out=str(out),
+        **fields,
+    )
+    model, _ = load_model(train(config), scale.device)
+    return model
+
+
+def _best_over_step_sizes(errors_of) -> tuple[float, float]:
+    """(best mean error, its step size) over a log grid (each error a tensor over prompts)."""
+    best = min(((errors_of(eta).mean().item(), eta) for eta in STEP_SIZES), key=lambda pair: pair[0])
+    return best
+
+
+def _best_gd(context, query, target, steps: int, preconditioner=None) -> tuple[float, float]:
+    return _best_over_step_sizes(
+        lambda eta: (preconditioned_gd(context, query, steps, eta, preconditioner) - target).square()
+    )
+
+
+def _best_td(context, query, target, steps: int) -> tuple[float, float]:
+    return _best_over_step_sizes(lambda eta: (batch_td(context, query, steps, eta) - target).square())
+
+
+@torch.no_grad()
+def regression_layers(scale: Scale, work: Path, plot: Path | None = None) -> dict:
+    settings = {
+        "isotropic": dict(covariance="identity", weight_prior="identity"),
+        "rotated": dict(covariance="rotated", weight_prior="inverse_covariance"),
+    }
+    results: dict = {"scale": scale.name, "rows": []}
+    for setting, task in settings.items():
+        sampler = RegressionSampler(d=D, n=N, **task)
+        generator = torch.Generator(device=scale.device).manual_seed(99)
+        prompts = sampler.sample(scale.eval_batch, generator, num_steps=N + 1, device=scale.device)
+        context, query, target = prompts.context[:, :N], prompts.queries[:, N], prompts.targets[:, N]
+        inverse = torch.linalg.inv(prompts.extras["covariance"]) if "covariance" in prompts.extras else None
+        for layers in range(1, scale.max_layers + 1):
+            with torch.enable_grad():
+                model = _train(
+                    work / f"regression-{setting}-L{layers}", scale, layers=layers, lr=3e-3, **task
+                )
+            length = torch.full((scale.eval_batch,), N, device=scale.device)
+            trained = (model(context, length, query) - target).square().mean().item()
+            gd, gd_eta = _best_gd(context, query, target, layers)
+            row = {"setting": setting, "layers": layers, "trained": trained, "gd": gd, "gd_step": gd_eta}
+            if inverse is not None:
+                pgd, pgd_eta = _best_gd(context, query, target, layers, inverse)
+                row.update(preconditioned_gd=pgd, preconditioned_gd_step=pgd_eta)
+            if setting == "isotropic" and layers == 1:
+                gamma = preconditioner_of(model).cpu()
+                row["preconditioner_cosine"] = cosine(gamma, torch.eye(D)).item()
+                row["relative_gap"] = trained / ONE_LAYER_OPTIMUM - 1
+            results["rows"].append(row)
+    # One fixed anisotropic Σ with w ~ N(0, I): the learned Γ against the closed-form optimum.
+    fixed = dict(covariance="rotated", weight_prior="identity", rotation="fixed")
+    with torch.enable_grad():
+        model = _train(work / "regression-fixed-sigma-L1", scale, layers=1, lr=3e-3, **fixed)
+    sigma = (
+        RegressionSampler(d=D, n=N, **fixed)
+        .sample(1, torch.Generator().manual_seed(0))
+        .extras["covariance"][0]
+    )
+    sigma = sigma.double()
+    optimum = torch.linalg.inv(
+        (N + 1) / N * sigma + torch.trace(sigma) / N * torch.eye(D, dtype=torch.float64)
+    )
+    learned = preconditioner_of(model).cpu().double()
+    # The loss is flat along Σ's small-eigenvalue directions, so also compare in the metric the loss
+    # sees, Σ^{1/2} Γ Σ^{1/2}, and compare the errors themselves.
+    root = torch.linalg.cholesky(sigma)
+    second_moment = (N + 1) / N * sigma @ sigma + torch.trace(sigma) / N * sigma
+    optimum_error = (torch.trace(sigma) - torch.trace(sigma @ optimum @ sigma)).item()
+    fixed_sampler = RegressionSampler(d=D, n=N, **fixed)
+    trained_error = evaluate_prefixes(model, fixed_sampler, batch_size=scale.eval_batch, device=scale.device)[
+        N
+    ]
+    results["fixed_sigma"] = {
+        "preconditioner_cosine": cosine(learned, optimum).item(),
+        "weighted_cosine": cosine(root.T @ learned @ root, root.T @ optimum @ root).item(),
+        "trained_error": trained_error.item(),
+        "optimum_error": optimum_error,
+        "learned": learned.tolist(),
+        "optimum": optimum.tolist(),
+        "second_moment": second_moment.tolist(),
+    }
+    results["one_layer_optimum"] = ONE_LAYER_OPTIMUM
+    if plot is not None:
+        _plot_layers(results, plot)
+    return results
+
+
+def _plot_layers(results: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=False)
+    for ax, setting in zip(axes, ("isotropic", "rotated")):
+        rows = [r for r in results["rows"] if r["setting"] == setting]
+        layers = [r["layers"] for r in rows]
+        ax.plot(layers, [r["trained"] for r in rows], "o-", label="trained linear transformer")
+        ax.plot(layers, [r["gd"] for r in rows], "s--", label="L-step GD (best step)")
+        if "preconditioned_gd" in rows[0]:
+            ax.plot(
+                layers, [r["preconditioned_gd"] for r in rows], "^--", label="L-step GD, Γ=Σ⁻¹ (best step)"
+            )
+        if setting == "isotropic":
+            ax.axhline(ONE_LAYER_OPTIMUM, color="gray", lw=0.8, ls=":", label="1-layer optimum 1.154")
+        ax.set_xticks(layers)
+        ax.set_xlabel("layers / steps L")
+        ax.set_title(f"{setting} ({results['scale']})")
+        ax.set_yscale("log")
+    axes[0].set_ylabel("squared error after n=20 examples")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _td_predict(context: torch.Tensor, query: torch.Tensor, steps: int, eta: float) -> torch.Tensor:
+    return batch_td(context, query, steps, eta, "td0")
+
+
+def mrp_td(scale: Scale, work: Path, plot: Path | None = None, layers: int = 3) -> dict:
+    n = 30
+    sampler = MRPSampler(d=4, n=n)
+    with torch.enable_grad():
+        model = _train(work / "mrp-linear-L3", scale, task="icl-mrp", d=4, n=n, layers=layers, lr=3e-3)
+    generator = torch.Generator(device=scale.device).manual_seed(7)
+    batch = min(scale.eval_batch, 20_000)
+    prompts = sampler.sample(batch, generator, num_steps=n + 1, device=scale.device)
+    context, query, target = prompts.context[:, :n], prompts.queries[:, n], prompts.targets[:, n]
+    with torch.no_grad():
+        w_model = implied_weights(model, context)
+        length = torch.full((batch,), n, device=scale.device)
+        model_error = (model(context, length, query) - target).square().mean().item()
+
+    def weight_cosine(eta: float) -> float:
+        _, w_td = batch_td(context, query, layers, eta, return_weights=True)
+        return torch.nn.functional.cosine_similarity(w_model, w_td, dim=-1).mean().item()
+
+    cosines = [(weight_cosine(eta), eta) for eta in STEP_SIZES]
+    best_cosine, best_eta = max(cosines)
+    td_error = (_td_predict(context, query, layers, best_eta) - target).square().mean().item()
+    td_best_error, td_best_eta = _best_td(context, query, target, layers)
+
+    # Sensitivity: the gradient of the prediction with respect to the whole context.
+    sub = context[:2000].clone().requires_grad_(True)
+    sub_query = query[:2000]
+    grad_model = torch.autograd.grad(model(sub, length[:2000], sub_query).sum(), sub)[0]
+    sub_td = context[:2000].clone().requires_grad_(True)
+    grad_td = torch.autograd.grad(_td_predict(sub_td, sub_query, layers, best_eta).sum(), sub_td)[0]
+    sensitivity = torch.nn.functional.cosine_similarity(grad_model.flatten(1), grad_td.flatten(1), dim=-1)
+
+    results = {
+        "scale": scale.name,
+        "layers": layers,
+        "model_error": model_error,
+        "implied_weight_cosine": best_cosine,
+        "td_step_size": best_eta,
+        "td_error_at_that_step": td_error,
+        "td_best_error": td_best_error,
+        "td_best_step": td_best_eta,
+        "sensitivity_cosine": sensitivity.mean().item(),
+        "zero_predictor_error": target.square().mean().item(),
+    }
+    if plot is not None:
+        _plot_pq(model, plot, scale.name)
+    return results
+
+
+def _plot_pq(model, path: Path, scale_name: str) -> None:
+    import matplotlib.pyplot as plt
+
+    layers = model.P.shape[0]
+    fig, axes = plt.subplots(2, layers, figsize=(3.2 * layers, 6.2))
+    d = model.query_dim
+    ticks = [f"φ{i}" for i in range(d)] + [f"γφ'{i}" for i in range(d)] + ["r"]
+    for layer in range(layers):
+        for row, (name, matrix) in enumerate((("P", model.P[layer]), ("Q", model.Q[layer]))):
+            ax = axes[row, layer] if layers > 1 else axes[row]
+            values = matrix.detach().cpu()
+            limit = values.abs().max().item() or 1.0
+            ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(f"layer {layer + 1}: {name}", fontsize=9)
+            ax.set_xticks(range(len(ticks)), ticks, fontsize=6, rotation=90)
+            ax.set_yticks(range(len(ticks)), ticks, fontsize=6)
+    fig.suptitle(f"learned P, Q on MRP prompts ({scale_name}); TD(0) puts -αI, +αI in Q's φ rows", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def _least_squares_curve(prompts) -> list[float]:
+    """Minimum-norm least squares at every prefix (Bayes-optimal for noiseless isotropic regression)."""
+    context, queries, targets = prompts.context.double(), prompts.queries.double(), prompts.targets.double()
+    d = queries.shape[-1]
+    errors = [targets[:, 0].square().mean().item()]
+    for t in range(1, context.shape[1]):
+        w = torch.linalg.pinv(context[:, :t, :d]) @ context[:, :t, d:]
+        errors.append(((queries[:, t : t + 1] @ w).squeeze() - targets[:, t]).square().mean().item())
+    return errors
+
+
+def context_lengths(scale: Scale, work: Path, plots: dict[str, Path] | None = None, layers: int = 3) -> dict:
+    tasks = {
+        "icl-regression": (RegressionSampler(d=5, n=20), dict(task="icl-regression", d=5, n=20)),
+        "icl-mrp": (MRPSampler(d=4, n=30), dict(task="icl-mrp", d=4, n=30)),
+    }
+    results: dict = {"scale": scale.name}
+    for task, (sampler, fields) in tasks.items():
+        curves = {}
+        for kind in ("linear", "softmax", "rebased"):
+            steps = scale.linear_steps if kind == "linear" else scale.sequence_steps
+            batch = scale.linear_batch if kind == "linear" else scale.sequence_batch
+            with torch.enable_grad():
+                model = _train(
+                    work / f"{task}-{kind}-all",
+                    scale,
+                    model=kind,
+                    layers=layers,
+                    loss_on="all",
+                    steps=steps,
+                    batch_size=batch,
+                    width=scale.width,
+                    lr=1e-3,
+                    **fields,
+                )
+            curves[kind] = evaluate_prefixes(
+                model, sampler, batch_size=min(scale.eval_batch, 8192), device=scale.device
+            ).tolist()
+        generator = torch.Generator(device="cpu").manual_seed(12345)
+        reference = sampler.sample(min(scale.eval_batch, 8192), generator, num_steps=sampler.n + 1)
+        if task == "icl-regression":
+            curves["least squares (Bayes-optimal)"] = _least_squares_curve(reference)
+        else:
+            curves["batch TD(0), 3 steps, best α"] = [
+                _best_td(reference.context[:, :t], reference.queries[:, t], reference.targets[:, t], 3)[0]
+                if t
+                else reference.targets[:, 0].square().mean().item()
+                for t in range(sampler.n + 1)
+            ]
+        results[task] = curves
+        if plots is not None and task in plots:
+            _plot_curves(curves, task, scale.name, plots[task])
+    return results
+
+
+def _plot_curves(curves: dict, task: str, scale_name: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, values in curves.items():
+        style = "--" if "least" in name or "TD" in name else "-"
+        ax.plot(range(len(values)), values, style, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("examples in context")
+    ax.set_ylabel("squared error")
+    ax.set_title(f"{task}: error against context length ({scale_name})", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | None) -> str:
+    """The numbers as Markdown tables (what the docs page shows)."""
+    lines: list[str] = []
+    if regression:
+        lines += [
+            f"**Regression, d=5, n=20 ({regression['scale']})** — squared error after 20 examples",
+            "",
+            "| setting | L | trained linear transformer | L-step GD (best η) | L-step GD with Γ=Σ⁻¹ (best η) |",
+            "|---|---|---|---|---|",
+        ]
+        for r in regression["rows"]:
+            pgd = f"{r['preconditioned_gd']:.3f}" if "preconditioned_gd" in r else "= GD"
+            lines.append(f"| {r['setting']} | {r['layers']} | {r['trained']:.3f} | {r['gd']:.3f} | {pgd} |")
+        first = next(r for r in regression["rows"] if r["setting"] == "isotropic" and r["layers"] == 1)
+        lines += [
+            "",
+            f"One layer, isotropic: {first['trained']:.4f} against the optimum d(d+1)/(n+d+1) = "
+            f"{regression['one_layer_optimum']:.4f} ({100 * first['relative_gap']:+.1f}%); cosine of the learned "
+            f"preconditioner with the optimum's n/(n+d+1)·I: {first['preconditioner_cosine']:.4f}. "
+            f"Fixed anisotropic Σ (eigenvalues 1, 1, 1/4, 1/16, 1), w ~ N(0, I): error "
+            f"{regression['fixed_sigma']['trained_error']:.4f} against the optimum's "
+            f"{regression['fixed_sigma']['optimum_error']:.4f}; cosine of the learned Γ with "
+            f"((n+1)/n·Σ + tr(Σ)/n·I)⁻¹: {regression['fixed_sigma']['preconditioner_cosine']:.4f} "
+            f"(in the loss's metric, Σ^½ Γ Σ^½: {regression['fixed_sigma']['weighted_cosine']:.4f}).",
+            "",
+        ]
+    if mrp:
+        lines += [
+            f"**MRP (Boyan chain, d=4, n=30, γ=0.9), {mrp['layers']}-layer linear transformer ({mrp['scale']})**",
+            "",
+            "| quantity | value |",
+            "|---|---|",
+            f"| cosine of implied weights with {mrp['layers']}-step batch TD(0) (α={mrp['td_step_size']:.3g}) | {mrp['implied_weight_cosine']:.3f} |",
+            f"| cosine of ∂prediction/∂context with batch TD(0) (same α) | {mrp['sensitivity_cosine']:.3f} |",
+            f"| trained model's squared error | {mrp['model_error']:.4f} |",
+            f"| batch TD(0), {mrp['layers']} steps, best α={mrp['td_best_step']:.3g} | {mrp['td_best_error']:.4f} |",
+            f"| zero predictor | {mrp['zero_predictor_error']:.4f} |",
+            "",
+        ]
+    if curves:
+        for task in ("icl-regression", "icl-mrp"):
+            if task not in curves:
+                continue
+            names = list(curves[task])
+            lengths = [t for t in (0, 1, 2, 5, 10, 20, 30) if t < len(curves[task][names[0]])]
+            lines += [
+                f"**{task}: squared error against examples in context ({curves['scale']})**",
+                "",
+                "| model | " + " | ".join(f"t={t}" for t in lengths) + " |",
+                "|---|" + "---|" * len(lengths),
+            ]
+            for name in names:
+                lines.append(
+                    f"| {name} | " + " | ".join(f"{curves[task][name][t]:.3f}" for t in lengths) + " |"
+                )
+            lines.append("")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "CPU",
+    "GPU",
+    "SMOKE",
+    "Scale",
+    "context_lengths",
+    "markdown_tables",
+    "mrp_td",
+    "regression_layers",
+]
