@@ -81,7 +81,9 @@ def check_batch_actions(actions: Any, num_envs: int, bound: float) -> np.ndarray
         raise InvalidAction(f"actions must have shape ({num_envs}, 1), got {array.shape}")
     array = array.reshape(num_envs)
     if not np.all(np.isfinite(array)):
-        raise InvalidAction(f"actions must be finite; env indices {np.flatnonzero(~np.isfinite(array)).tolist()} are not")
+        raise InvalidAction(
+            f"actions must be finite; env indices {np.flatnonzero(~np.isfinite(array)).tolist()} are not"
+        )
     if np.any(np.abs(array) > bound):
         raise InvalidAction(f"actions must lie in [-{bound}, {bound}] (action_bound)")
     return array
@@ -101,3 +103,46 @@ def _is_numeric(value: Any) -> bool:
         return np.asarray(value).dtype.kind in "biuf"
     except Exception:
         return False
+
+
+def vector_seeds(seed: Any, num_envs: int) -> list[int | None]:
+    """A vector env's ``reset(seed=...)`` as one seed (or None) per sub-env, as ``SyncVectorEnv``
+    reads it: None for all, an int s gives env i the seed s + i, a list gives each env its own.
+
+    Numpy integers count as ints; anything else (a string, a float, a list of the wrong length or
+    with a negative or non-integer entry) raises a ``ValueError`` naming ``seed``.
+    """
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        seeds: list[Any] = [int(seed) + i for i in range(num_envs)]
+    elif isinstance(seed, (list, tuple, np.ndarray)):
+        seeds = list(seed)
+        if len(seeds) != num_envs:
+            raise ValueError(
+                f"seed must be None, an int or a list of num_envs={num_envs} seeds; got {len(seeds)}"
+            )
+    else:
+        raise ValueError(f"seed must be None, an int or a list of num_envs={num_envs} seeds; got {seed!r}")
+    for s in seeds:
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0):
+            raise ValueError(f"seed must hold non-negative integers or None, got {s!r} in {seed!r}")
+    return [None if s is None else int(s) for s in seeds]
+
+
+def vector_reset_mask(options: Any, num_envs: int) -> np.ndarray | None:
+    """``options["reset_mask"]`` of a vector env's ``reset`` checked as ``SyncVectorEnv`` checks it
+    (a bool numpy array of shape (num_envs,) with a True entry), or None when there is none."""
+    if not options or "reset_mask" not in options:
+        return None
+    mask = options["reset_mask"]
+    if (
+        not isinstance(mask, np.ndarray)
+        or mask.shape != (num_envs,)
+        or mask.dtype != np.bool_
+        or not mask.any()
+    ):
+        raise ValueError(
+            f"options['reset_mask'] must be a bool numpy array of shape ({num_envs},) with a True entry, got {mask!r}"
+        )
+    return mask

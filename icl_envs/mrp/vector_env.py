@@ -11,7 +11,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_batch_actions, check_int
+from icl_envs.checks import check_batch_actions, check_int, vector_seeds
 from icl_envs.mrp.env import check_generator, check_mrp_arguments, episode_arrays, mrp_observation_space
 from icl_envs.mrp.generators import MRPTasks, stack_tasks
 
@@ -76,7 +76,7 @@ class MRPValueVectorEnv(VectorEnv):
     # --- Gymnasium API -----------------------------------------------------------------------------
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
-        seeds = self._seeds(seed)
+        seeds = vector_seeds(seed, self.num_envs)
         mask = self._reset_mask(options)
         if self._rngs is None:
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
@@ -84,8 +84,8 @@ class MRPValueVectorEnv(VectorEnv):
             for i in np.flatnonzero(mask):
                 if seeds[i] is not None:
                     self._rngs[i] = seeding.np_random(seeds[i])[0]
-        if isinstance(seed, int):
-            self._np_random, self._np_random_seed = seeding.np_random(seed)
+        if seeds[0] is not None:
+            self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
         self._new_tasks(np.flatnonzero(mask))
         self._autoreset[mask] = False
         return self._observation(), {}
@@ -139,18 +139,6 @@ class MRPValueVectorEnv(VectorEnv):
         return self._observation(), rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), info
 
     # --- Helpers -----------------------------------------------------------------------------------
-
-    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, int):
-            return [seed + i for i in range(self.num_envs)]
-        seeds = list(seed)
-        if len(seeds) != self.num_envs:
-            raise ValueError(
-                f"seed must be an int, None or a list of num_envs={self.num_envs} seeds, got {len(seeds)}"
-            )
-        return seeds
 
     def _reset_mask(self, options: dict[str, Any] | None) -> np.ndarray:
         if not options or "reset_mask" not in options:

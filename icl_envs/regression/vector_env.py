@@ -18,7 +18,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_batch_actions, check_int
+from icl_envs.checks import check_batch_actions, check_int, vector_reset_mask, vector_seeds
 from icl_envs.regression import env as single
 from icl_envs.regression.generators import RegressionTasks
 
@@ -58,18 +58,6 @@ class RegressionVectorEnv(VectorEnv):
         self._all = np.arange(self.num_envs)
 
     # ------------------------------------------------------------------------------------ helpers
-    def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            return [int(seed) + i for i in range(self.num_envs)]
-        seeds = list(seed)
-        if len(seeds) != self.num_envs:
-            raise ValueError(
-                f"seed must be an int, None or a list of num_envs={self.num_envs} seeds; got {len(seeds)}"
-            )
-        return seeds
-
     def _new_tasks(self, envs: np.ndarray) -> None:
         """Give each env index in ``envs`` its next task, drawn from its own generator exactly as the
         single env draws it, and clear its context."""
@@ -128,16 +116,12 @@ class RegressionVectorEnv(VectorEnv):
 
     # ---------------------------------------------------------------------------------------- API
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
-        seeds = self._seeds(seed)
-        mask = np.ones(self.num_envs, dtype=bool)
-        if options is not None and "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"])
-            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(
-                    f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True entry"
-                )
-            if not self._started and not mask.all():
-                raise ResetNeeded("the first reset must reset every env (no reset_mask)")
+        seeds = vector_seeds(seed, self.num_envs)
+        mask = vector_reset_mask(options, self.num_envs)
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        elif not self._started and not mask.all():
+            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
         if self._rngs is None:
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
         else:
