@@ -27,7 +27,7 @@ from gymnasium.vector.utils import batch_space
 
 from icl_envs.cards.blackjack_rules import RANK_NAMES, RANK_VALUES, SUITS
 from icl_envs.cards.text_protocol import MAX_TEXT_LENGTH, TEXT_CHARSET, TextProtocolMixin
-from icl_envs.checks import check_choice, check_discrete_action, check_int
+from icl_envs.checks import check_choice, check_discrete_action, check_int, vector_reset_mask, vector_seeds
 
 # Card id c is suit SUITS[c // 13] and rank RANK_NAMES[c % 13]; names like "H10", "SK".
 CARD_NAMES: tuple[str, ...] = tuple(suit + rank for suit in SUITS for rank in RANK_NAMES)
@@ -641,26 +641,29 @@ class BlackjackVectorEnv(VectorEnv):
 
     # -- gymnasium API -----------------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
+        # As SyncVectorEnv: seed s gives env i the seed s + i; options["reset_mask"] deals a new
+        # hand only to the envs it marks (the others keep their hand and their pending autoreset).
         n = self.num_envs
-        if seed is None:
-            seeds: Sequence[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            seeds = [int(seed) + i for i in range(n)]
-        elif isinstance(seed, Sequence) and not isinstance(seed, str) and len(seed) == n:
-            seeds = list(seed)
-        else:
-            raise ValueError(f"seed must be None, an int or a list of {n} seeds (num_envs), got {seed!r}")
-        for i, s in enumerate(seeds):
-            if s is not None:
-                self._rngs[i] = seeding.np_random(s)[0]
+        seeds = vector_seeds(seed, n)
+        mask = vector_reset_mask(options, n)
+        if mask is None:
+            mask = np.ones(n, dtype=bool)
+        elif not self._was_reset and not mask.all():
+            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
+        idx = np.flatnonzero(mask)
+        for i in idx:
+            if seeds[i] is not None:
+                self._rngs[i] = seeding.np_random(seeds[i])[0]
                 self._next_card[i] = CARD_BLOCK  # a new seed starts a new stream
-        if seed is not None:
+        if seeds[0] is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
+        # Topping up every stream now rather than at its next step is the same: a top-up only
+        # depends on the stream's position, which nothing moves in between.
         self._top_up_cards()
-        self._deal(np.arange(n))
-        self._needs_reset[:] = False
+        self._deal(idx)
+        self._needs_reset[idx] = False
         self._was_reset = True
-        return self._observations(), self._infos()
+        return self._observations(), self._infos(present=mask)
 
     def _deal(self, idx: np.ndarray) -> None:
         """Deal as BlackjackEnv.reset: dealer up, dealer hole, then the player's two cards."""
@@ -793,8 +796,10 @@ class BlackjackVectorEnv(VectorEnv):
             player_bust=bool(self._player_bust[i]),
         )
 
-    def _infos(self) -> dict[str, Any]:
-        return {"action_mask": self._mask.copy(), "_action_mask": self._mask_present.copy()}
+    def _infos(self, present: np.ndarray | None = None) -> dict[str, Any]:
+        """``present`` marks the envs that report an info (all, except after a masked reset)."""
+        every = self._mask_present if present is None else present
+        return {"action_mask": self._mask.copy(), "_action_mask": every.copy()}
 
     def render(self):
         if self.render_mode is None:

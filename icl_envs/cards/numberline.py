@@ -8,7 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import InvalidAction
+from gymnasium.error import InvalidAction, ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -18,7 +18,7 @@ from icl_envs.cards.text_protocol import (
     card_observation_space,
     check_card_env_arguments,
 )
-from icl_envs.checks import check_discrete_action, check_int
+from icl_envs.checks import check_discrete_action, check_int, vector_reset_mask, vector_seeds
 
 ACTION_STRINGS = ("-", "+")
 
@@ -299,6 +299,7 @@ class NumberLineVectorEnv(VectorEnv):
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
         self.needs_reset = np.zeros(self.num_envs, dtype=bool)
         self._mask = np.ones((self.num_envs, 2), dtype=np.int8)
+        self._started = False
         self._seed_envs([np.random.default_rng() for _ in range(self.num_envs)])
 
     def _seed_envs(self, rngs: list[np.random.Generator]) -> None:
@@ -326,8 +327,9 @@ class NumberLineVectorEnv(VectorEnv):
             ]
         )
 
-    def _info(self) -> dict[str, Any]:
-        every = np.ones(self.num_envs, dtype=bool)
+    def _info(self, present: np.ndarray | None = None) -> dict[str, Any]:
+        """The batched info; ``present`` marks the envs that report one (all but after a masked reset)."""
+        every = np.ones(self.num_envs, dtype=bool) if present is None else present.copy()
         return {
             "action_mask": self._mask.copy(),
             "_action_mask": every,
@@ -337,19 +339,37 @@ class NumberLineVectorEnv(VectorEnv):
             "_target": every,
         }
 
+    def _reseed(self, i: int, rng: np.random.Generator) -> None:
+        self.rngs[i] = rng
+        if self.draws is not None:
+            self.draws.reseed(i, rng)
+
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        if options:
-            raise ValueError("options are not supported by the vector env; reset single envs with options")
-        if seed is not None:
-            seeds = seed if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)]
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)}")
-            self._seed_envs([gym.utils.seeding.np_random(s)[0] for s in seeds])
-        self._new_tasks(np.arange(self.num_envs))
-        self.needs_reset[:] = False
-        return self._observation(), self._info()
+        # As SyncVectorEnv: seed s gives env i the seed s + i; options["reset_mask"] resets only
+        # the envs it marks (the others keep their episode and their pending autoreset).
+        seeds = vector_seeds(seed, self.num_envs)
+        mask = vector_reset_mask(options, self.num_envs)
+        if set(options or ()) - {"reset_mask"}:
+            raise ValueError(
+                f"options may only hold 'reset_mask' in the vector env, got keys {sorted(options)}; "
+                "reset single envs to set a task"
+            )
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        elif not self._started and not mask.all():
+            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
+        envs = np.flatnonzero(mask)
+        for i in envs:
+            if seeds[i] is not None:
+                self._reseed(i, gym.utils.seeding.np_random(seeds[i])[0])
+        self._new_tasks(envs)
+        self.needs_reset[envs] = False
+        self._started = True
+        return self._observation(), self._info(present=mask)
 
     def step(self, actions: Any):
+        if not self._started:
+            raise ResetNeeded("call reset() before step()")
         actions = np.asarray(actions)
         if (
             actions.shape != (self.num_envs,)

@@ -357,6 +357,11 @@ class PrefetchedDraws:
         self.rows = np.zeros((len(self.rngs), block, len(self.bounds)), dtype=np.int64)
         self.cursor = np.full(len(self.rngs), block)  # every buffer starts empty
 
+    def reseed(self, i: int, rng: np.random.Generator) -> None:
+        """Give env ``i`` a new generator and drop its buffered rows (a seeded reset of that env)."""
+        self.rngs[i] = rng
+        self.cursor[i] = self.block
+
     def take(self, envs: np.ndarray) -> np.ndarray:
         """The next row of draws of each env in ``envs`` (distinct indices): shape (len(envs), len(bounds))."""
         for i in envs[self.cursor[envs] >= self.block]:
