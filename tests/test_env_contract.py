@@ -266,3 +266,59 @@ def test_vector_seeds_helper():
     for bad in ([1], "ab", 1.5, False, [1, "x"], [1, -2]):
         with pytest.raises(ValueError, match="seed"):
             vector_seeds(bad, 2)
+
+
+# ------------------------------------------------------------------ info never gives the answer
+NUMERIC_IDS = [env_id for env_id in IDS if env_id not in CARD_IDS]
+# What each card env's info may hold before the hand ends: the visible state only (issue 3).
+CARD_INFO_KEYS = {
+    "icl/NumberLine-v0": {"action_mask", "current", "target"},
+    "icl/EZPoints-v0": {"action_mask", "cards", "numbers", "formula"},
+    "icl/Points24-v0": {"action_mask", "cards", "numbers", "formula"},
+    "icl/Blackjack-v0": {"action_mask", "player_cards", "dealer_up_card"},
+}
+
+
+@pytest.mark.parametrize("env_id", NUMERIC_IDS)
+def test_info_holds_only_the_target_just_scored(env_id):
+    env = gym.make(env_id, **FAST[env_id])
+    rng = np.random.default_rng(0)
+    for episode in range(3):
+        obs, info = env.reset(seed=episode)
+        assert info == {}, "reset info must not hold anything about the first question"
+        done = False
+        while not done:
+            length = int(obs["length"])
+            assert not obs["context"][length:].any(), "rows past length must be zero"
+            action = rng.normal(size=1).astype(np.float32)
+            obs, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            assert set(info) == {"target"}
+            # The reward scores exactly the target reported, so it is this step's answer.
+            assert reward == -((float(action[0]) - info["target"]) ** 2)
+            if "Regression" in env_id:  # now revealed as the y of the new context row
+                assert np.float32(info["target"]) == obs["context"][length, -1]
+    vector = gym.make_vec(env_id, 3, **FAST[env_id])
+    _, info = vector.reset(seed=0)
+    assert info == {}
+    for _ in range(8):
+        _, _, _, _, info = vector.step(rng.normal(size=(3, 1)).astype(np.float32))
+        assert set(info) <= {"target", "_target"}
+
+
+@pytest.mark.parametrize("env_id", CARD_IDS)
+def test_card_info_holds_only_the_visible_state(env_id):
+    env = gym.make(env_id, obs_mode="symbolic")
+    env.action_space.seed(0)
+    for seed in range(20):
+        _, info = env.reset(seed=seed)
+        assert set(info) == CARD_INFO_KEYS[env_id]
+        assert info["action_mask"].dtype == np.int8
+        while True:
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            assert info["action_mask"].dtype == np.int8
+            if terminated or truncated:
+                # The step that ends a Blackjack hand may show the dealer's revealed hand.
+                assert set(info) - CARD_INFO_KEYS[env_id] <= {"dealer_cards"}
+                break
+            assert set(info) == CARD_INFO_KEYS[env_id]
