@@ -61,6 +61,13 @@ def load_object(reference: str) -> Any:
         raise ValueError(
             f"agent reference {reference!r}: cannot import module {module_name!r}: {error}"
         ) from error
+    except Exception as error:
+        # A user's module can fail while it runs (a SyntaxError, a missing file read at import):
+        # say which module and why instead of a traceback from deep inside it.
+        raise ValueError(
+            f"agent reference {reference!r}: importing module {module_name!r} raised "
+            f"{type(error).__name__}: {error}"
+        ) from error
     for part in attribute.split("."):
         try:
             obj = getattr(obj, part)
@@ -105,7 +112,12 @@ def load_agent(reference: str, config: Mapping[str, Any] | None = None) -> Agent
     config = dict(config or {})
     if reference.startswith("run:"):
         loader = load_object(RUN_AGENT_LOADER)
-        agent = loader(reference[len("run:") :], **config)
+        try:
+            agent = loader(reference[len("run:") :], **config)
+        except Exception as error:  # a missing folder or checkpoint: name the run, not a traceback
+            raise ValueError(
+                f"agent {reference!r}: the run folder cannot be loaded: {type(error).__name__}: {error}"
+            ) from error
     else:
         target = load_object(reference)
         if callable(target):
@@ -115,12 +127,20 @@ def load_agent(reference: str, config: Mapping[str, Any] | None = None) -> Agent
                 raise ValueError(
                     f"agent {reference!r} cannot be built with config {config}: {error}"
                 ) from error
+            except Exception as error:  # e.g. weights the constructor reads are missing
+                raise ValueError(
+                    f"agent {reference!r}: building it raised {type(error).__name__}: {error}"
+                ) from error
         elif config:
             raise ValueError(f"agent {reference!r} is an object, not a class or factory; it takes no config")
         else:
             agent = target
     if not callable(getattr(agent, "act_batch", None)) and not callable(getattr(agent, "act", None)):
         raise ValueError(f"agent {reference!r} has neither act_batch(obs_batch) nor act(obs)")
+    if isinstance(agent, Agent) and type(agent).act is Agent.act and type(agent).act_batch is Agent.act_batch:
+        # The base class's act_batch only loops over act, which it does not implement: fail at
+        # load time rather than at the first step of the first env.
+        raise ValueError(f"agent {reference!r} subclasses Agent but implements neither act nor act_batch")
     if not callable(getattr(agent, "act_batch", None)):
         agent = _BatchedAgent(agent)
     return agent

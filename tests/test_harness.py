@@ -252,3 +252,44 @@ def test_vector_env_of_every_core_entry_builds():
     for entry in CORE_V0.entries:
         env = gym.make_vec(entry.env_id, num_envs=2, **entry.kwargs)
         env.close()
+
+
+BROKEN_MODULES = {
+    "agent_import_raises": 'raise RuntimeError("config.yaml not found")\n',
+    "agent_syntax_error": "def act(:\n",
+    "agent_parts": (
+        "from leaderboard.agent import Agent\n"
+        "class NoAct(Agent):\n    pass\n"
+        "class NeedsWeights(Agent):\n"
+        "    def __init__(self):\n        raise FileNotFoundError('weights.safetensors')\n"
+        "    def act(self, obs):\n        return 0\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("agent_import_raises:Agent", "importing module 'agent_import_raises' raised RuntimeError"),
+        ("agent_syntax_error:Agent", "importing module 'agent_syntax_error' raised SyntaxError"),
+        ("agent_parts:NoAct", "implements neither act nor act_batch"),
+        ("agent_parts:NeedsWeights", "building it raised FileNotFoundError: weights.safetensors"),
+    ],
+)
+def test_agents_that_fail_to_load_give_a_clear_error(tmp_path, monkeypatch, reference, message):
+    """A user's module that raises on import, a class without act, a constructor that raises:
+    each becomes a ValueError naming the reference (the CLI prints it), never a raw traceback."""
+    for name, source in BROKEN_MODULES.items():
+        (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=f"agent (reference )?'{reference}'") as caught:
+        load_agent(reference)
+    assert message in str(caught.value)
+
+
+def test_run_folder_that_cannot_be_loaded_is_named(monkeypatch):
+    from leaderboard import harness
+
+    monkeypatch.setattr(harness, "RUN_AGENT_LOADER", "builtins:open")  # open() of a missing path raises
+    with pytest.raises(ValueError, match="'run:/no/such/run': the run folder cannot be loaded"):
+        load_agent("run:/no/such/run")
