@@ -31,6 +31,8 @@ FORMAT_VERSION = 1
 #: sides run the same float64 code, and JSON round-trips floats exactly, so only summation order of
 #: a different numpy build could differ, by a few ulps.
 TOLERANCE = 1e-9
+#: Longest agent reference accepted (the store's column size).
+MAX_REFERENCE_LENGTH = 500
 
 
 class ResultsValidationError(ValueError):
@@ -214,17 +216,36 @@ def build_results(
 # Validation
 
 
+def _reject_non_finite(value: Any, field: str = "") -> None:
+    """Raise naming the first NaN or infinity anywhere in ``value``.
+
+    The strict model rejects them in its float fields, but ``agent.config``, entry ``kwargs`` and
+    ``hardware`` hold free-form JSON: there a NaN would crash the config hash, or be written back
+    as ``null`` by the store, silently changing the submission.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ResultsValidationError(field or "file", f"numbers must be finite, got {value}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_non_finite(item, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _reject_non_finite(item, f"{field}.{i}" if field else str(i))
+
+
 def _parse(data: Any) -> ResultsFile:
     if isinstance(data, ResultsFile):
+        _reject_non_finite(data.model_dump())  # before a JSON dump could turn NaN into null
         data = data.model_dump(mode="json")
     if isinstance(data, (bytes, str)):
         try:
-            # json accepts NaN/Infinity literals; the strict model then rejects them naming the field.
+            # json accepts NaN/Infinity literals; they are rejected below, naming the field.
             data = json.loads(data)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ResultsValidationError("file", f"not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ResultsValidationError("file", f"must hold a JSON object, got {type(data).__name__}")
+    _reject_non_finite(data)
     try:
         return ResultsFile.model_validate(data)
     except ValidationError as error:
@@ -281,6 +302,9 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
         raise ResultsValidationError(
             "seed_set", "test-seed results are only accepted by the leaderboard server"
         )
+    if not 1 <= len(results.agent.reference) <= MAX_REFERENCE_LENGTH:
+        # The store keeps the reference in a column of this size (PostgreSQL enforces it).
+        raise ResultsValidationError("agent.reference", f"must hold 1 to {MAX_REFERENCE_LENGTH} characters")
     if results.agent.config_hash != sha256_of(results.agent.config):
         raise ResultsValidationError("agent.config_hash", "does not match agent.config")
     if not results.entries:
@@ -307,9 +331,18 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
     if bootstrap != default_bootstrap():
         raise ResultsValidationError("bootstrap", f"must be {default_bootstrap()}, got {bootstrap}")
     for i, entry in enumerate(results.entries):
-        recomputed = derive_entry(entry_key(entry.env_id, entry.kwargs), np.asarray(entry.returns), bootstrap)
+        try:
+            with np.errstate(over="ignore"):  # an overflow is reported as the error below
+                recomputed = derive_entry(
+                    entry_key(entry.env_id, entry.kwargs), np.asarray(entry.returns), bootstrap
+                )
+        except ValueError as error:  # e.g. returns so large that their normalized scores overflow
+            raise ResultsValidationError(f"entries.{i}.returns", f"cannot be scored: {error}") from None
         _compare(f"entries.{i}", entry.model_dump(), recomputed)
-    recomputed = derive_aggregates([e.seed_scores for e in results.entries], bootstrap)
+    try:
+        recomputed = derive_aggregates([e.seed_scores for e in results.entries], bootstrap)
+    except ValueError as error:
+        raise ResultsValidationError("entries", f"seed_scores cannot be aggregated: {error}") from None
     _compare("aggregates", results.aggregates.model_dump(), recomputed)
     if results.wall_time_s < 0:
         raise ResultsValidationError("wall_time_s", "must be >= 0")
@@ -344,6 +377,13 @@ def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds)
         raise ResultsValidationError(f"{field}.episode_lengths", "every episode lasts at least one step")
     if entry.errors_by_context is not None:
         errors = entry.errors_by_context
+        # The harness records one mean error per step of the longest episode (the context length
+        # runs from 0 to n - 1), so a curve of another size cannot come from these episodes.
+        longest = max(length for row in entry.episode_lengths for length in row)
+        if len(errors) != longest:
+            raise ResultsValidationError(
+                f"{field}.errors_by_context", f"has {len(errors)} values, expected {longest} (one per step)"
+            )
         if any(e < 0 for e in errors):
             raise ResultsValidationError(f"{field}.errors_by_context", "squared errors cannot be negative")
         # In-context episodes score minus the squared error at every step, so the mean return is

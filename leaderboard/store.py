@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from leaderboard.results import ResultsFile, validate_results
+from leaderboard.results import MAX_REFERENCE_LENGTH, ResultsFile, validate_results
 
 DB_ENV = "ICL_BENCH_DB"
 #: Seconds a SQLite writer waits for another writer's lock before giving up.
@@ -53,7 +53,7 @@ class Submission(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     suite: Mapped[str] = mapped_column(String(64), index=True)
-    agent_reference: Mapped[str] = mapped_column(String(500), index=True)
+    agent_reference: Mapped[str] = mapped_column(String(MAX_REFERENCE_LENGTH), index=True)
     config_hash: Mapped[str] = mapped_column(String(64))
     complete: Mapped[bool]
     iqm: Mapped[float] = mapped_column(Float)

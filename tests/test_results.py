@@ -180,3 +180,39 @@ def test_validate_command(tmp_path, valid):
     result = runner.invoke(app, ["validate", str(tmp_path / "missing.json")])
     assert result.exit_code == 1
     assert "no such file" in result.output
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("agent", "config", "lr"), float("nan")),  # would crash the config hash
+        (("hardware", "gpu_memory_gb"), float("inf")),  # the store would write it back as null
+        (("entries", 0, "kwargs", "d"), float("-inf")),
+    ],
+)
+def test_non_finite_number_in_free_form_fields_is_rejected(valid, path, value):
+    data = copy.deepcopy(valid)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    rejected(json.dumps(data), ".".join(map(str, path)), "finite")
+
+
+def test_returns_too_large_to_score_are_rejected_naming_the_entry(valid):
+    data = copy.deepcopy(valid)
+    data["entries"][1]["returns"][0][0] = 1e308  # finite, but 100 · R overflows to infinity
+    rejected(data, "entries.1.returns", "cannot be scored")
+
+
+def test_error_curve_of_the_wrong_size_is_rejected(valid):
+    data = copy.deepcopy(valid)
+    errors = data["entries"][0]["errors_by_context"]
+    data["entries"][0]["errors_by_context"] = [sum(errors)]  # same sum, one value instead of n
+    rejected(data, "entries.0.errors_by_context", "has 1 values, expected 4")
+
+
+def test_overlong_agent_reference_is_rejected(valid):
+    data = copy.deepcopy(valid)
+    data["agent"]["reference"] = "run:" + "x" * 600
+    rejected(data, "agent.reference", "1 to 500 characters")
