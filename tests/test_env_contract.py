@@ -322,3 +322,21 @@ def test_card_info_holds_only_the_visible_state(env_id):
                 assert set(info) - CARD_INFO_KEYS[env_id] <= {"dealer_cards"}
                 break
             assert set(info) == CARD_INFO_KEYS[env_id]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_single_env_refuses_to_step_before_reset_and_after_the_end(env_id):
+    env = gym.make(env_id, **FAST[env_id]).unwrapped  # no OrderEnforcing wrapper: the env's own check
+    with pytest.raises(ResetNeeded):
+        env.step(env.action_space.sample())
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(1000):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            break
+    assert terminated or truncated
+    with pytest.raises(ResetNeeded):
+        env.step(env.action_space.sample())
+    env.reset()
+    env.step(env.action_space.sample())  # a reset makes it steppable again

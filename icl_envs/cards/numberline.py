@@ -200,6 +200,7 @@ class NumberLineEnv(CardGameEnv):
         self._setup_observations(obs_mode, image_size, render_mode)
         self.position = self.target = 0
         self.steps = 0
+        self._episode_over = True  # no episode until reset
 
     def action_mask(self) -> np.ndarray:
         return np.ones(2, dtype=np.int8)  # both moves are always allowed (a wall move costs 1)
@@ -237,17 +238,21 @@ class NumberLineEnv(CardGameEnv):
                 f"generator produced an invalid task {task} for max_position={self.max_position}"
             )
         self.position, self.target, self.steps = task.start, task.target, 0
+        self._episode_over = False
         if self.render_mode == "human":
             self.render()
         return self.observation(), self._info()
 
     def step(self, action: Any):
+        if self._episode_over:  # as the other envs: an ended episode is reset, not stepped on
+            raise ResetNeeded("call reset() before step(): the episode has ended (or never started)")
         action = check_discrete_action(action, 2)
         self.position, reward, terminated = numberline_step(
             self.position, self.target, action, self.max_position
         )
         self.steps += 1
         truncated = not terminated and self.steps >= 2 * self.max_position
+        self._episode_over = terminated or truncated
         if self.render_mode == "human":
             self.render()
         return self.observation(), reward, terminated, truncated, self._info()

@@ -325,6 +325,7 @@ class PointsEnv(CardGameEnv):
         self.formula: list[str] = []
         self.slots_used = 0
         self.remaining: Counter[int] = Counter()
+        self._episode_over = True  # no episode until reset
 
     def default_generator(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError
@@ -377,11 +378,14 @@ class PointsEnv(CardGameEnv):
         self.deal = deal
         self.formula, self.slots_used = [], 0
         self.remaining = Counter(deal.numbers)
+        self._episode_over = False
         if self.render_mode == "human":
             self.render()
         return self.observation(), self._info()
 
     def step(self, action: Any):
+        if self._episode_over:  # as the other envs: an ended episode is reset, not stepped on
+            raise ResetNeeded("call reset() before step(): the episode has ended (or never started)")
         rules = self.rules
         action = check_discrete_action(action, len(rules.action_strings))
         token = rules.action_strings[action]
@@ -399,6 +403,7 @@ class PointsEnv(CardGameEnv):
                 self.remaining[int(token)] -= 1
             self.formula.append(token)
             self.slots_used += 1
+        self._episode_over = terminated or truncated
         if self.render_mode == "human":
             self.render()
         return self.observation(), reward, terminated, truncated, self._info()
