@@ -55,7 +55,8 @@ def test_invalid_formulas_raise(formula):
 
 
 def test_unknown_tokens_are_rejected():
-    for bad in (["2", "**", "3"], ["2", "//", "3"], ["2", "x"], [2, "+", "3"]):
+    # Unicode digits ("²", Arabic-Indic "٣") are not numbers of the grammar either.
+    for bad in (["2", "**", "3"], ["2", "//", "3"], ["2", "x"], [2, "+", "3"], ["2", "+", "²"], ["٣"]):
         with pytest.raises(FormulaError, match="token"):
             evaluate_formula(bad)
 

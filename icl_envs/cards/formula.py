@@ -29,6 +29,12 @@ class FormulaError(ValueError):
     """The tokens do not form a formula of the grammar (or divide by zero)."""
 
 
+def is_number_token(token: str) -> bool:
+    """A run of ASCII digits. ``str.isdigit`` alone also accepts "²" or "٣", which ``int`` then
+    rejects or reads as another digit, so a malformed token would escape as a bare ValueError."""
+    return token.isascii() and token.isdigit()
+
+
 class _Parser:
     """Recursive descent over a token list; each method consumes one grammar rule."""
 
@@ -71,7 +77,7 @@ class _Parser:
             if self.take() != ")":
                 raise FormulaError("a '(' is not closed")
             return value
-        if token.isdigit():
+        if is_number_token(token):
             return Fraction(int(token))
         raise FormulaError(f"expected a number or '(' at token {self.position}, got {token!r}")
 
@@ -79,7 +85,7 @@ class _Parser:
 def evaluate_formula(tokens: Sequence[str]) -> Fraction:
     """The exact value of a token sequence; raises :class:`FormulaError` if it is not a formula."""
     for token in tokens:
-        if not isinstance(token, str) or not (token.isdigit() or token in OPERATORS + PARENTHESES):
+        if not isinstance(token, str) or not (is_number_token(token) or token in OPERATORS + PARENTHESES):
             raise FormulaError(f"unknown token {token!r}")
     parser = _Parser(tokens)
     value = parser.expr()
@@ -98,7 +104,7 @@ def try_evaluate(tokens: Sequence[str]) -> Fraction | None:
 
 def numbers_used(tokens: Sequence[str]) -> list[int]:
     """The numbers a formula uses, in order (each card must be used exactly once)."""
-    return [int(token) for token in tokens if token.isdigit()]
+    return [int(token) for token in tokens if is_number_token(token)]
 
 
 # --- Solver ---------------------------------------------------------------------------------------
