@@ -115,7 +115,7 @@ def evaluate_command(
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
     from leaderboard.harness import AgentError, evaluate, load_config
-    from leaderboard.report import leaderboard_tables
+    from leaderboard.report import leaderboard_tables, print_tables
 
     try:
         results = evaluate(agent, suite, envs=envs, config=load_config(config))
@@ -131,8 +131,7 @@ def evaluate_command(
 
         outcome = ResultsStore(db).add(results)
         console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
-    for table in leaderboard_tables([results]):
-        console.print(table)
+    print_tables(console, leaderboard_tables([results]))
 
 
 @app.command("validate")
@@ -172,7 +171,7 @@ def leaderboard_command(
     db: str = typer.Option(None, help=_DB_HELP),
 ) -> None:
     """Print the stored leaderboard: the newest result of each agent and config, best IQM first."""
-    from leaderboard.report import leaderboard_tables
+    from leaderboard.report import leaderboard_tables, print_tables
     from leaderboard.store import ResultsStore
 
     store = ResultsStore(db)
@@ -180,8 +179,7 @@ def leaderboard_command(
     if not results:
         console.print(f"no results in {store.url}" + (f" for suite {suite}" if suite else ""))
         raise typer.Exit(0)
-    for table in leaderboard_tables(results):
-        console.print(table)
+    print_tables(console, leaderboard_tables(results))
 
 
 @app.command("play")

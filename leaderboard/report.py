@@ -88,6 +88,30 @@ def leaderboard_tables(results: Sequence[ResultsFile]):
     return tables
 
 
+def print_tables(console, tables) -> None:
+    """Print each table at its natural width, even where that is wider than the console.
+
+    Rich shrinks a table to the console (80 columns when output goes to a file or a pipe), and a
+    leaderboard with ten entry columns then collapses to empty cells: no number would be printed.
+    A table wider than the console is printed by a console of the table's own width instead.
+    """
+    from rich.console import Console
+
+    for table in tables:
+        natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+        if natural <= console.width:
+            console.print(table)
+            continue
+        wide = Console(
+            file=console.file,
+            width=natural,
+            color_system=console.color_system,
+            force_terminal=console.is_terminal,
+            no_color=console.no_color,
+        )
+        wide.print(table)
+
+
 def markdown_tables(results: Sequence[ResultsFile]) -> str:
     """The same tables in Markdown, for the docs' results page."""
     parts = []

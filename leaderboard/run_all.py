@@ -89,7 +89,7 @@ def run_all(
     from rich.console import Console
 
     from leaderboard.harness import AgentError, evaluate
-    from leaderboard.report import leaderboard_tables, write_html_report
+    from leaderboard.report import leaderboard_tables, print_tables, write_html_report
     from leaderboard.store import ResultsStore
 
     console = console or Console()
@@ -124,8 +124,7 @@ def run_all(
             + ("" if outcome.new else " (already stored)")
         )
     store.close()
-    for table in leaderboard_tables(collected):
-        console.print(table)
+    print_tables(console, leaderboard_tables(collected))
     index = write_html_report(collected, out_dir)
     elapsed = time.perf_counter() - start
     console.print(
