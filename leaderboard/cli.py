@@ -7,6 +7,7 @@ imported lazily so that ``icl-bench list`` starts fast and needs no torch.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -103,6 +104,20 @@ def train_command(
 _DB_HELP = "results store: a path or SQLAlchemy URL (default: $ICL_BENCH_DB or the user data dir)"
 
 
+def _open_store(db: str | None):
+    """Open the results store, or exit with a message naming it (a bad URL, a missing database
+    driver, a folder that cannot be created): checked before an evaluation, not after it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from leaderboard.store import ResultsStore
+
+    try:
+        return ResultsStore(db)
+    except (SQLAlchemyError, ImportError, OSError, ValueError) as error:
+        console.print(f"[red]error:[/red] --db {db or '(default)'}: cannot open the results store: {error}")
+        raise typer.Exit(2) from None
+
+
 @app.command("evaluate")
 def evaluate_command(
     agent: str = typer.Option(..., help="agent reference: package.module:Name or run:DIR"),
@@ -117,6 +132,14 @@ def evaluate_command(
     from leaderboard.harness import AgentError, evaluate, load_config
     from leaderboard.report import leaderboard_tables, print_tables
 
+    # Check where the results go before spending the evaluation's time on them.
+    results_store = _open_store(db) if store else None
+    if out:
+        try:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            console.print(f"[red]error:[/red] --out {out}: cannot create its folder: {error}")
+            raise typer.Exit(2) from None
     try:
         results = evaluate(agent, suite, envs=envs, config=load_config(config))
     except (AgentError, ValueError) as error:
@@ -126,10 +149,8 @@ def evaluate_command(
     if out:
         results.write(out)
         console.print(f"results file: [bold]{out}[/bold]")
-    if store:
-        from leaderboard.store import ResultsStore
-
-        outcome = ResultsStore(db).add(results)
+    if results_store is not None:
+        outcome = results_store.add(results)
         console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
     print_tables(console, leaderboard_tables([results]))
 
@@ -159,6 +180,7 @@ def run_command(
     """The main job: score every classic and exact baseline, store the results, print and report."""
     from leaderboard.run_all import run_all
 
+    _open_store(db).close()  # a bad --db fails here, before any baseline runs
     summary = run_all(out_dir=out, db=db, console=console)
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} baseline(s) failed[/red]")
@@ -172,9 +194,8 @@ def leaderboard_command(
 ) -> None:
     """Print the stored leaderboard: the newest result of each agent and config, best IQM first."""
     from leaderboard.report import leaderboard_tables, print_tables
-    from leaderboard.store import ResultsStore
 
-    store = ResultsStore(db)
+    store = _open_store(db)
     results = store.latest(suite)
     if not results:
         console.print(f"no results in {store.url}" + (f" for suite {suite}" if suite else ""))
