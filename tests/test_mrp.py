@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -385,3 +387,32 @@ def test_large_batches_give_bit_identical_episodes(kwargs):
         alone = episode_arrays(stack_tasks([generator.sample(np.random.default_rng(i), 12)]))
         for big, small in zip(batch, alone):
             assert np.array_equal(big[i], small[0])
+
+
+class _BrokenGenerator:
+    """A user's generator whose tasks are changed by ``edit`` (or are not tasks at all)."""
+
+    d = 4
+
+    def __init__(self, edit):
+        self.edit = edit
+
+    def sample(self, rng, n):
+        return self.edit(MRPTasks(num_states=5).sample(rng, n))
+
+
+@pytest.mark.parametrize(
+    ("edit", "name"),
+    [
+        (lambda task: {"not": "a task"}, "MRPTask"),
+        (lambda task: dataclasses.replace(task, states=task.states[:-1]), "states"),
+        (lambda task: dataclasses.replace(task, features=task.features[:, :3]), "features"),
+        (lambda task: dataclasses.replace(task, states=task.states + 5), "states"),
+    ],
+)
+def test_a_plugged_in_generator_with_bad_tasks_is_named(edit, name):
+    # Without the check: AttributeError or numpy index/broadcast errors inside reset().
+    with pytest.raises(ValueError, match=f"generator: .*{name}"):
+        gym.make(ENV_ID, n=4, generator=_BrokenGenerator(edit)).reset(seed=0)
+    with pytest.raises(ValueError, match=f"generator: .*{name}"):
+        gym.make_vec(ENV_ID, 2, n=4, generator=_BrokenGenerator(edit)).reset(seed=0)

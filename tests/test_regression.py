@@ -299,3 +299,35 @@ def test_bad_vector_actions_and_calls():
         gym.make_vec("icl/LinearRegression-v0", 0)
     with pytest.raises(ValueError, match="seed"):
         env.reset(seed=[1, 2])
+
+
+class _ShapedTasks:
+    """A user's generator whose tasks have the given input and target shapes (n = 4, d = 3)."""
+
+    d = 3
+
+    def __init__(self, inputs_shape, targets_shape, fill=0.0):
+        self.inputs_shape, self.targets_shape, self.fill = inputs_shape, targets_shape, fill
+
+    def sample(self, rng, n):
+        return SimpleNamespace(
+            inputs=np.full(self.inputs_shape, self.fill), targets=np.full(self.targets_shape, self.fill)
+        )
+
+
+@pytest.mark.parametrize(
+    ("generator", "name"),
+    [
+        (_ShapedTasks((4, 4), (4,)), "inputs"),  # d + 1 columns
+        (_ShapedTasks((9, 3), (9,)), "inputs"),  # more rows than n
+        (_ShapedTasks((4, 3), (3,)), "targets"),  # a target short
+        (_ShapedTasks((4, 3), (4,), fill=np.nan), "inputs"),
+    ],
+)
+def test_a_plugged_in_generator_with_bad_tasks_is_named(generator, name):
+    # Without the check these were numpy broadcasting or index errors deep inside step(), or, in
+    # the vector env, extra rows silently kept.
+    with pytest.raises(ValueError, match=f"generator: .*{name}"):
+        gym.make("icl/LinearRegression-v0", n=4, generator=generator).reset(seed=0)
+    with pytest.raises(ValueError, match=f"generator: .*{name}"):
+        gym.make_vec("icl/LinearRegression-v0", 2, n=4, generator=generator).reset(seed=0)

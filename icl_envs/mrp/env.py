@@ -45,6 +45,32 @@ def check_generator(generator: Any, d: int, objective: str) -> None:
         )
 
 
+def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
+    """Raise a clear error unless a plugged-in generator's task is an ``MRPTask`` whose arrays fit
+    the env (S states, d features, a trajectory of n + 1 states in range), with a leading ``batch``
+    axis when given: anything else would fail deep inside ``reset`` or ``step``."""
+    if not isinstance(task, MRPTask):
+        raise ValueError(f"generator: sample(rng, n) must return an MRPTask, got {type(task).__name__}")
+    lead = () if batch is None else (batch,)
+    num_states = np.shape(task.transitions)[-1] if np.ndim(task.transitions) else 0
+    expected = {
+        "transitions": (*lead, num_states, num_states),
+        "rewards": (*lead, num_states),
+        "features": (*lead, num_states, d),
+        "stationary": (*lead, num_states),
+        "states": (*lead, n + 1),
+    }
+    for name, shape in expected.items():
+        if np.shape(getattr(task, name)) != shape:
+            raise ValueError(
+                f"generator: a task's {name} must have shape {shape} (n={n}, d={d}, {num_states} states); "
+                f"got {np.shape(getattr(task, name))}"
+            )
+    states = np.asarray(task.states)
+    if states.dtype.kind not in "iu" or states.min() < 0 or states.max() >= num_states:
+        raise ValueError(f"generator: a task's states must be integers in [0, {num_states}), got {states!r}")
+
+
 def mrp_observation_space(n: int, d: int) -> spaces.Dict:
     return spaces.Dict(
         {
@@ -183,6 +209,8 @@ class MRPValueEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self.task = self.generator.sample(self.np_random, self.n)
+        if not isinstance(self.generator, MRPTasks):  # a user's generator: check what it gives
+            check_task(self.task, self.n, self.d)
         batch = stack_tasks([self.task])
         self._rows, self._queries, self._targets = (array[0] for array in episode_arrays(batch))
         self._t = 0

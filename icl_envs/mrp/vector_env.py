@@ -12,7 +12,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from icl_envs.checks import check_batch_actions, check_int, vector_seeds
-from icl_envs.mrp.env import check_generator, check_mrp_arguments, episode_arrays, mrp_observation_space
+from icl_envs.mrp.env import (
+    check_generator,
+    check_mrp_arguments,
+    check_task,
+    episode_arrays,
+    mrp_observation_space,
+)
 from icl_envs.mrp.generators import MRPTasks, stack_tasks
 
 
@@ -157,8 +163,13 @@ class MRPValueVectorEnv(VectorEnv):
         rngs = [self._rngs[i] for i in envs]
         if hasattr(self.generator, "sample_each"):
             tasks = self.generator.sample_each(rngs, self.n)
+            if not isinstance(self.generator, MRPTasks):  # a user's generator: check what it gives
+                check_task(tasks, self.n, self.d, batch=len(rngs))
         else:
-            tasks = stack_tasks([self.generator.sample(rng, self.n) for rng in rngs])
+            single_tasks = [self.generator.sample(rng, self.n) for rng in rngs]
+            for task in single_tasks:
+                check_task(task, self.n, self.d)
+            tasks = stack_tasks(single_tasks)
         # Everything the episodes show, precomputed: written in place when every env resets.
         if self._step_rows is None:
             self._step_rows = np.zeros((self.num_envs, self.n, 2 * self.d + 1), dtype=np.float32)

@@ -48,6 +48,22 @@ def check_generator(generator: Any) -> TaskGenerator:
     return generator
 
 
+def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
+    """Raise a clear error unless a plugged-in generator's task has finite ``inputs`` of shape
+    (n, d) and ``targets`` of shape (n,) (with a leading ``batch`` axis when given): a wrong shape
+    would otherwise surface as a numpy broadcasting error deep inside ``step``."""
+    lead = () if batch is None else (batch,)
+    inputs, targets = getattr(task, "inputs", None), getattr(task, "targets", None)
+    for name, value, shape in (("inputs", inputs, (*lead, n, d)), ("targets", targets, (*lead, n))):
+        if value is None:
+            raise ValueError(f"generator: a task must have {name} of shape {shape}; {task!r} has none")
+        if np.shape(value) != shape or not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"generator: a task's {name} must be finite, of shape {shape} (n={n}, d={d}); "
+                f"got shape {np.shape(value)}"
+            )
+
+
 def observation_space(n: int, d: int) -> spaces.Dict:
     """Dict(context=Box(n, d+1), length=Discrete(n+1), query=Box(d)), float32 boxes."""
     return spaces.Dict(
@@ -151,8 +167,10 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
 
     def _next_task(self) -> Any:
         """The next task: from the current block for our generators, else ``sample(np_random, n)``."""
-        if not isinstance(self.generator, RegressionTasks):
-            return self.generator.sample(self.np_random, self.n)
+        if not isinstance(self.generator, RegressionTasks):  # a user's generator: check what it gives
+            task = self.generator.sample(self.np_random, self.n)
+            check_task(task, self.n, self.d)
+            return task
         if self._block is None or self._block_next == len(self._block.targets):
             block = self.generator.block_size(self.n)
             self._block, self._block_next = self.generator.sample_batch(self.np_random, block, self.n), 0

@@ -65,9 +65,12 @@ class RegressionVectorEnv(VectorEnv):
             inputs, targets = self._next_from_blocks(envs)
         elif hasattr(self.generator, "sample_each"):
             tasks = self.generator.sample_each([self._rngs[i] for i in envs], self.n)
+            single.check_task(tasks, self.n, self.d, batch=len(envs))
             inputs, targets = tasks.inputs, tasks.targets
         else:  # a user's generator with only sample(rng, n)
             tasks = [self.generator.sample(self._rngs[i], self.n) for i in envs]
+            for task in tasks:
+                single.check_task(task, self.n, self.d)
             inputs = np.stack([task.inputs for task in tasks])
             targets = np.stack([task.targets for task in tasks])
         if len(envs) == self.num_envs:  # all envs at once (the lockstep autoreset): no scatter
