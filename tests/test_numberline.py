@@ -18,7 +18,7 @@ from baselines.classic.number_games import (
     numberline_optimal_return,
     numberline_random_return,
 )
-from icl_envs.cards.numberline import NumberLineEnv, NumberLineVectorEnv
+from icl_envs.cards.numberline import NumberLineEnv, NumberLineTask, NumberLineVectorEnv
 from icl_envs.cards.text_protocol import TextActions
 
 ENV_ID = "icl/NumberLine-v0"
@@ -244,3 +244,26 @@ def test_render_modes_pass_the_render_check_and_human_mode_runs_headless():
     env.step(1)
     env.close()
     assert env._window is None
+
+
+class _FixedTasks:
+    """A user's generator that always gives one (start, target) pair."""
+
+    def __init__(self, start, target):
+        self.task = NumberLineTask(start, target)
+
+    def sample(self, np_random):
+        return self.task
+
+
+def test_plugged_in_generator_is_used_and_its_bad_tasks_are_named():
+    env = gym.make(ENV_ID, obs_mode="symbolic", generator=_FixedTasks(1, 4))
+    assert env.reset(seed=0)[1]["current"] == 1
+    vector = gym.make_vec(ENV_ID, 2, obs_mode="symbolic", generator=_FixedTasks(1, 4))
+    assert vector.reset(seed=0)[0]["target"].tolist() == [4, 4]
+    # start == target, off the line, or not an integer: the vector env used to take these silently.
+    for bad in (_FixedTasks(2, 2), _FixedTasks(0, 9), _FixedTasks(0.5, 3)):
+        with pytest.raises(ValueError, match="generator"):
+            gym.make(ENV_ID, obs_mode="symbolic", generator=bad).reset(seed=0)
+        with pytest.raises(ValueError, match="generator"):
+            gym.make_vec(ENV_ID, 2, obs_mode="symbolic", generator=bad).reset(seed=0)

@@ -50,6 +50,19 @@ class NumberLineGenerator:
         return NumberLineTask(int(start[0]), int(target[0]))
 
 
+def check_numberline_task(task: Any, max_position: int) -> None:
+    """A generator's task must hold distinct integer positions in 0..max_position."""
+    start, target = getattr(task, "start", None), getattr(task, "target", None)
+    if not (
+        isinstance(start, (int, np.integer))
+        and isinstance(target, (int, np.integer))
+        and 0 <= start <= max_position
+        and 0 <= target <= max_position
+        and start != target
+    ):
+        raise ValueError(f"generator produced an invalid task {task!r} for max_position={max_position}")
+
+
 def numberline_step(position: int, target: int, action: int, max_position: int) -> tuple[int, float, bool]:
     """Move (clamped to the line) and score: +1 on the target, -1 unless the distance shrank, else 0."""
     new_position = min(max(position + (1 if action == 1 else -1), 0), max_position)
@@ -230,13 +243,7 @@ class NumberLineEnv(CardGameEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         task = self._task_from_options(options) if options else self.generator.sample(self.np_random)
-        if (
-            not (0 <= task.start <= self.max_position and 0 <= task.target <= self.max_position)
-            or task.start == task.target
-        ):
-            raise ValueError(
-                f"generator produced an invalid task {task} for max_position={self.max_position}"
-            )
+        check_numberline_task(task, self.max_position)
         self.position, self.target, self.steps = task.start, task.target, 0
         self._episode_over = False
         if self.render_mode == "human":
@@ -319,6 +326,7 @@ class NumberLineVectorEnv(VectorEnv):
         else:
             for i in envs:
                 task = self.generator.sample(self.rngs[i])
+                check_numberline_task(task, self.max_position)  # as the single env does
                 self.position[i], self.target[i] = task.start, task.target
         self.steps[envs] = 0
 
