@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from leaderboard.protocol import entry_key
 from leaderboard.results import MAX_REFERENCE_LENGTH, ResultsFile, validate_results
 
 DB_ENV = "ICL_BENCH_DB"
@@ -197,15 +198,22 @@ class ResultsStore:
             return submission.results
 
     def latest(self, suite: str | None = None) -> list[ResultsFile]:
-        """The newest submission of each (agent reference, config) on ``suite`` (all suites if None)."""
+        """The newest submission of each (agent reference, config, entries scored) on ``suite``
+        (all suites if None).
+
+        The entries scored are part of the key: a quick run on one env (``--envs``) must not hide
+        the same agent's full run from the leaderboard; both rows are shown, with their env counts.
+        """
         with Session(self.engine) as session:
             query = select(Submission).order_by(Submission.id)
             if suite is not None:
                 query = query.where(Submission.suite == suite)
-            newest: dict[tuple[str, str, str], Submission] = {}
+            newest: dict[tuple[str, str, str, tuple[str, ...]], ResultsFile] = {}
             for submission in session.scalars(query):
-                newest[(submission.suite, submission.agent_reference, submission.config_hash)] = submission
-            return [submission.results for submission in newest.values()]
+                results = submission.results
+                scored = tuple(entry_key(entry.env_id, entry.kwargs) for entry in results.entries)
+                newest[(results.suite, results.agent.reference, results.agent.config_hash, scored)] = results
+            return list(newest.values())
 
     def close(self) -> None:
         self.engine.dispose()

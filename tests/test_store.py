@@ -91,3 +91,53 @@ def test_two_concurrent_writers_lose_no_row(tmp_path):
     assert store.count() == 3 * WRITES_PER_PROCESS  # 2 writers' own rows + the shared ones once
     hashes = {r.content_hash for r in store.latest()}
     assert len(hashes) == 3 * WRITES_PER_PROCESS
+
+
+def test_a_partial_run_does_not_hide_the_full_run_of_the_same_agent(tmp_path):
+    from leaderboard_fixtures import TINY_SUITE, SweepAgent
+
+    from leaderboard.harness import evaluate
+
+    store = ResultsStore(tmp_path / "store.sqlite")
+    full = store.add(tiny_results_json())
+    quick = evaluate(
+        "leaderboard_fixtures:SweepAgent", TINY_SUITE, envs=["Guess"], agent=SweepAgent(), progress=False
+    )
+    store.add(quick)
+    shown = store.latest("tiny-v0")
+    assert sorted(len(r.entries) for r in shown) == [1, 2]  # both rows, the full one included
+    assert store.get(full.id) in shown
+    store.add(variant(quick.to_json(), lr=1))  # another config of the quick run: a third row
+    assert len(store.latest("tiny-v0")) == 3
+
+
+def test_schema_compiles_for_postgresql_without_sqlite_only_types():
+    """The store must work on PostgreSQL by URL: its DDL compiles for that dialect, and uses only
+    portable types (JSON kept as TEXT, timezone-aware timestamps, plain integers and floats)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from leaderboard.store import Base
+
+    dialect = postgresql.dialect()
+    ddl = "\n".join(str(CreateTable(table).compile(dialect=dialect)) for table in Base.metadata.sorted_tables)
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            ddl += "\n" + str(CreateIndex(index).compile(dialect=dialect))
+    assert "CREATE TABLE submissions" in ddl and "CREATE TABLE entry_scores" in ddl
+    assert "results_json TEXT NOT NULL" in ddl
+    assert "TIMESTAMP WITH TIME ZONE" in ddl
+    assert "UNIQUE INDEX ix_submissions_content_hash" in ddl  # duplicates are caught by the database
+    assert "FOREIGN KEY(submission_id) REFERENCES submissions (id)" in ddl
+    assert "AUTOINCREMENT" not in ddl.upper() and "PRAGMA" not in ddl.upper()
+
+
+def test_store_sql_uses_no_sqlite_only_statements():
+    """The only SQLite-specific SQL (WAL and busy timeout pragmas) runs on SQLite connections only."""
+    import inspect
+
+    from leaderboard import store
+
+    source = inspect.getsource(store.ResultsStore)
+    assert "PRAGMA" not in source and "text(" not in source  # queries go through the ORM
+    assert "if sqlite:" in source  # the pragma listener is attached to SQLite engines only
