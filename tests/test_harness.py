@@ -293,3 +293,58 @@ def test_run_folder_that_cannot_be_loaded_is_named(monkeypatch):
     monkeypatch.setattr(harness, "RUN_AGENT_LOADER", "builtins:open")  # open() of a missing path raises
     with pytest.raises(ValueError, match="'run:/no/such/run': the run folder cannot be loaded"):
         load_agent("run:/no/such/run")
+
+
+# --- The main job -----------------------------------------------------------------------------
+
+
+def test_the_main_job_runs_every_classic_baseline():
+    """``icl-bench run`` must score every classic and exact baseline: each public Agent class of
+    baselines/classic appears in run_all.BASELINES (a new baseline without a row fails here)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import baselines.classic
+    from leaderboard.agent import Agent
+    from leaderboard.run_all import BASELINES
+
+    bases = {"RegressionAgent", "MRPAgent"}  # shared base classes, not baselines themselves
+    found = set()
+    for module_info in pkgutil.iter_modules(baselines.classic.__path__):
+        module = importlib.import_module(f"baselines.classic.{module_info.name}")
+        for name, value in inspect.getmembers(module, inspect.isclass):
+            if issubclass(value, Agent) and value.__module__ == module.__name__:
+                if not name.startswith("_") and name not in bases:
+                    found.add(f"{module.__name__}:{name}")
+    assert found, "no classic baselines found"
+    scored = {baseline.reference for baseline in BASELINES}
+    assert found - scored == set()
+    # The random agent plays all three suites.
+    random = "baselines.classic.random_agent:RandomAgent"
+    assert {b.suite for b in BASELINES if b.reference == random} == {"core-v0", "pixels-v0", "text-v0"}
+
+
+def test_run_all_stores_reports_and_collects_failures(tmp_path):
+    from leaderboard.run_all import Baseline, run_all
+
+    baselines = (
+        Baseline("leaderboard_fixtures:SweepAgent", suite="tiny-v0"),
+        Baseline("leaderboard_fixtures:ZeroAgent", suite="tiny-v0", envs=("TinyRegression",)),
+        Baseline("leaderboard_fixtures:NaNAgent", suite="tiny-v0"),
+    )
+    out, db = tmp_path / "report", tmp_path / "store.sqlite"
+    summary = run_all(out_dir=out, db=str(db), baselines=baselines, progress=False)
+    assert [r.agent.reference for r in summary.results] == [b.reference for b in baselines[:2]]
+    assert [b.reference for b, _ in summary.failures] == ["leaderboard_fixtures:NaNAgent"]
+    assert "must be finite" in summary.failures[0][1]
+    assert (summary.added, summary.duplicates) == (2, 0)
+    assert ResultsStore(db).count() == 2  # the broken agent stored nothing
+    page = (out / "index.html").read_text()
+    assert "leaderboard_fixtures:SweepAgent" in page and "TinyRegression" in page
+    for image in ("scores-tiny-v0.png", "errors-tiny-v0.png"):
+        assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="{image}"' in page
+    assert len(list((out / "results").glob("*.json"))) == 2
+    again = run_all(out_dir=out, db=str(db), baselines=baselines[:1], progress=False)
+    assert (again.added, again.duplicates) == (0, 1)  # the same result is recognised
