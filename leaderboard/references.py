@@ -292,6 +292,9 @@ def sources_for(entry: SuiteEntry) -> tuple[Source, Source]:
                 "baselines.classic.blackjack:reference_returns", "optimal policy, exact DP", pick="optimal"
             ),
         )
+    if name not in ("NumberLine", "EZPoints", "Points24"):
+        # Any other env would otherwise fall through to the Points24 solver below.
+        raise KeyError(f"no reference sources for {entry.env_id}")
     games = "baselines.classic.number_games"
     if name == "NumberLine":
         return (
@@ -325,7 +328,6 @@ def sources_for(entry: SuiteEntry) -> tuple[Source, Source]:
             quick={"episodes": 20_000},
         )
     return random, optimal
-    raise KeyError(f"no reference sources for {entry.env_id}")
 
 
 def compute_published(quick: bool = False, progress: bool = True) -> dict[str, Reference]:

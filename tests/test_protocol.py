@@ -165,3 +165,9 @@ def test_references_recomputed_match_the_frozen_file(entry, sources):
         else:
             tolerance = 5 * math.hypot(error, fresh_error) + 1e-3 * (frozen.r_reference - frozen.r_random)
             assert abs(fresh_value - value) <= tolerance, method
+
+
+def test_an_env_without_reference_sources_is_refused():
+    entry = SuiteEntry("icl/Chess-v0", {}, 10, (0,))
+    with pytest.raises(KeyError, match="no reference sources for icl/Chess-v0"):
+        sources_for(entry)
