@@ -340,3 +340,20 @@ def test_single_env_refuses_to_step_before_reset_and_after_the_end(env_id):
         env.step(env.action_space.sample())
     env.reset()
     env.step(env.action_space.sample())  # a reset makes it steppable again
+
+
+def test_envs_import_neither_torch_nor_the_other_packages():
+    """DESIGN: icl_envs never imports torch, baselines or leaderboard; symbolic play needs no pygame."""
+    code = (
+        "import sys, gymnasium as gym, icl_envs\n"
+        f"for env_id, kwargs in {FAST!r}.items():\n"
+        "    env = gym.make(env_id, **kwargs)\n"
+        "    env.reset(seed=0)\n"
+        "    env.step(env.action_space.sample())\n"
+        "loaded = [m for m in ('torch', 'baselines', 'leaderboard', 'pygame') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
