@@ -55,6 +55,11 @@ def load_object(reference: str) -> Any:
         raise ValueError(
             f"agent reference must look like 'package.module:Name' or 'run:DIR', got {reference!r}"
         )
+    # The `icl-bench` script's sys.path holds its own folder, not the working directory, so a
+    # user's `my_agent.py` beside them would not be found. Like `python -m`, look there too; last,
+    # so that a local file never shadows an installed package.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as error:

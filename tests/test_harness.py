@@ -348,3 +348,17 @@ def test_run_all_stores_reports_and_collects_failures(tmp_path):
     assert len(list((out / "results").glob("*.json"))) == 2
     again = run_all(out_dir=out, db=str(db), baselines=baselines[:1], progress=False)
     assert (again.added, again.duplicates) == (0, 1)  # the same result is recognised
+
+
+def test_an_agent_module_in_the_working_directory_is_found(tmp_path, monkeypatch):
+    """`icl-bench evaluate --agent my_agent:MyAgent` run beside my_agent.py: the console script's
+    sys.path does not hold the working directory, the harness must look there."""
+    import sys
+
+    (tmp_path / "my_cwd_agent.py").write_text(
+        "from leaderboard.agent import Agent\nclass MyAgent(Agent):\n    def act(self, obs):\n        return 0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path), ".")])
+    agent = load_agent("my_cwd_agent:MyAgent")
+    assert type(agent).__name__ == "MyAgent"
