@@ -11,6 +11,7 @@ depends on nothing in ``baselines`` and a user's agent is evaluated the same way
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,13 @@ def run_all(
     print_tables(console, leaderboard_tables(collected))
     index = write_html_report(collected, out_dir)
     elapsed = time.perf_counter() - start
+    # How long the whole job took, for the results page (docs/scripts/make_results_page.py --from).
+    run_record = {
+        "wall_time_s": elapsed,
+        "results": len(collected),
+        "failures": [f"{baseline.reference} on {baseline.suite}: {error}" for baseline, error in failures],
+    }
+    (out_dir / "run.json").write_text(json.dumps(run_record, indent=1) + "\n")
     console.print(
         f"{len(collected)} results ({added} new, {duplicates} already stored) in {store.url}; "
         f"report: {index}; {elapsed:.0f} s"

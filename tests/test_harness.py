@@ -346,6 +346,9 @@ def test_run_all_stores_reports_and_collects_failures(tmp_path):
         assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{image}"' in page
     assert len(list((out / "results").glob("*.json"))) == 2
+    record = json.loads((out / "run.json").read_text())
+    assert record["results"] == 2 and record["wall_time_s"] == summary.wall_time_s
+    assert record["failures"][0].startswith("leaderboard_fixtures:NaNAgent on tiny-v0: ")
     again = run_all(out_dir=out, db=str(db), baselines=baselines[:1], progress=False)
     assert (again.added, again.duplicates) == (0, 1)  # the same result is recognised
 

@@ -120,7 +120,9 @@ def main() -> None:
     parser.add_argument("--from", dest="source", help="an existing `icl-bench run --out DIR` folder")
     args = parser.parse_args()
     if args.source:
-        path = write_page(Path(args.source), None)
+        record = Path(args.source) / "run.json"  # written by icl-bench run: its wall time
+        wall = json.loads(record.read_text())["wall_time_s"] if record.is_file() else None
+        path = write_page(Path(args.source), wall)
     else:
         with tempfile.TemporaryDirectory() as folder:
             wall = run_main_job(Path(folder))
