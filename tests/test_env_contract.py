@@ -357,3 +357,20 @@ def test_envs_import_neither_torch_nor_the_other_packages():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("env_id", CARD_IDS)
+def test_vector_render_equals_sync_vector_env(env_id):
+    kwargs = {"obs_mode": "symbolic", "image_size": 150, "render_mode": "rgb_array"}
+    native = gym.make_vec(env_id, 2, **kwargs)
+    sync = gym.make_vec(env_id, 2, vectorization_mode="sync", **kwargs)
+    native.reset(seed=3)
+    sync.reset(seed=3)
+    for _ in range(3):
+        a, b = native.render(), sync.render()
+        assert isinstance(a, tuple) and len(a) == len(b) == 2  # a tuple of frames, as SyncVectorEnv
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+        actions = native.action_space.sample()
+        native.step(actions)
+        sync.step(actions)

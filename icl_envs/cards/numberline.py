@@ -406,12 +406,11 @@ class NumberLineVectorEnv(VectorEnv):
         self.needs_reset = terminated | truncated
         return self._observation(), rewards, terminated, truncated, self._info()
 
-    def render(self) -> np.ndarray | None:
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One frame per env, as a tuple like ``SyncVectorEnv.render()`` (and BlackjackVectorEnv)."""
         if self.render_mode is None:
             return None
-        return np.stack(
-            [
-                draw_numberline_frame(int(p), int(t), self.max_position, self.image_size)
-                for p, t in zip(self.position, self.target)
-            ]
+        return tuple(
+            draw_numberline_frame(int(p), int(t), self.max_position, self.image_size)
+            for p, t in zip(self.position, self.target)
         )

@@ -737,8 +737,9 @@ class PointsVectorEnv(VectorEnv):
         self.needs_reset = terminated | truncated
         return self._observation(), rewards, terminated, truncated, self._info()
 
-    def render(self) -> np.ndarray | None:
-        return self._frames() if self.render_mode == "rgb_array" else None
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One frame per env, as a tuple like ``SyncVectorEnv.render()`` (and BlackjackVectorEnv)."""
+        return tuple(self._frames()) if self.render_mode == "rgb_array" else None
 
 
 class EZPointsVectorEnv(PointsVectorEnv):
