@@ -47,7 +47,7 @@ def list_envs() -> None:
     table = Table(title="icl-envs environments")
     table.add_column("id", style="bold cyan", no_wrap=True)
     table.add_column("description")
-    table.add_column("arguments", style="green")
+    table.add_column("arguments", style="green", overflow="fold")
     for env_id, entry_point, _, description in ENVIRONMENTS:
         try:
             arguments = _signature_arguments(entry_point)

@@ -39,3 +39,10 @@ def test_list_prints_every_default_on_a_wide_terminal():
             if name in ("self", "render_mode"):
                 continue
             assert f"{name}={parameter.default!r}" in row, f"{env_id}: {name} default missing"
+
+
+def test_list_never_cuts_a_default_at_80_columns():
+    # Folded cells wrap instead of ending in "…": every default must survive at the default width.
+    result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
