@@ -190,21 +190,27 @@ def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves: dict[str, list[tuple[str, list[float]]]] = {}
-    for r in ranked(results):
+    # Each agent keeps the colour it has in the score plot (its rank): matplotlib's default cycle has
+    # only 10 colours, so with more agents two curves of a panel shared one and were confused.
+    colours = plt.get_cmap("tab20")
+    curves: dict[str, list[tuple[str, int, list[float]]]] = {}
+    for k, r in enumerate(ranked(results)):
         for entry in r.entries:
             if entry.errors_by_context is not None:
-                curves.setdefault(entry.label, []).append((agent_label(r), entry.errors_by_context))
+                curves.setdefault(entry.label, []).append((agent_label(r), k, entry.errors_by_context))
     if not curves:
         return None
     columns = min(3, len(curves))
     rows = (len(curves) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
     for ax, (label, lines) in zip(axes.ravel(), curves.items()):
-        for name, errors in lines:
-            ax.plot(range(len(errors)), errors, marker=".", ms=3, lw=1, label=name)
+        for name, k, errors in lines:
+            style = "-" if k < 20 else "--"  # past 20 agents colours repeat: change the dash
+            ax.plot(
+                range(len(errors)), errors, style, color=colours(k % 20), marker=".", ms=3, lw=1, label=name
+            )
         # Exact fits reach an error of 0, which a log axis cannot show: linear near 0 then.
-        if min(min(errors) for _, errors in lines) > 0:
+        if min(min(errors) for _, _, errors in lines) > 0:
             ax.set_yscale("log")
         else:
             ax.set_yscale("symlog", linthresh=1e-3)

@@ -365,3 +365,23 @@ def test_an_agent_module_in_the_working_directory_is_found(tmp_path, monkeypatch
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path), ".")])
     agent = load_agent("my_cwd_agent:MyAgent")
     assert type(agent).__name__ == "MyAgent"
+
+
+def test_error_plot_gives_every_agent_of_a_panel_its_own_colour(tmp_path, monkeypatch):
+    """With more than 10 agents matplotlib's default colour cycle repeats, and two curves of one
+    panel (least squares' spike and tuned ridge, say) were drawn in the same colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from leaderboard_fixtures import tiny_results_json, variant
+
+    from leaderboard.report import plot_errors
+
+    results = [validate_results(variant(tiny_results_json(), k=k)) for k in range(12)]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
+    plot_errors(results, tmp_path / "errors.png")
+    panel = figures[0].axes[0]
+    colours = [tuple(line.get_color()) for line in panel.get_lines()]
+    assert len(colours) == 12 and len(set(colours)) == 12
