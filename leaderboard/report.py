@@ -148,6 +148,7 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
     low_edge, high_edge = SCORE_AXIS
     for k, r in enumerate(group):
         colour = colours(k % 20)
+        marker = "o" if k < 20 else "s"  # past 20 agents colours repeat: change the marker
         by_label = {e.label: e.normalized_score for e in r.entries}
         for i, column in enumerate(columns):
             if column not in by_label:
@@ -160,8 +161,8 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
                 )
                 continue
             error = [[score.value - max(score.low, low_edge)], [max(score.high - score.value, 0.0)]]
-            ax.errorbar([x], [score.value], yerr=error, fmt="o", ms=4, capsize=2, color=colour)
-        ax.plot([], [], "o", color=colour, label=agent_label(r))
+            ax.errorbar([x], [score.value], yerr=error, fmt=marker, ms=4, capsize=2, color=colour)
+        ax.plot([], [], marker, color=colour, label=agent_label(r))
     ax.set_ylim(
         low_edge - 5,
         max(
