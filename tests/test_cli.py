@@ -135,3 +135,20 @@ def test_a_store_that_cannot_be_opened_fails_before_the_evaluation(runner, tmp_p
     assert not out.exists()  # nothing evaluated, nothing written
     result = runner.invoke(app, ["leaderboard", "--db", "nodialect://host/db"])
     assert result.exit_code == 2 and "cannot open the results store" in result.output
+
+
+def test_the_protocol_pages_agent_example_runs(runner, tmp_path, monkeypatch):
+    """docs/protocol.md's minimal agent, saved as mean_agent.py, evaluates and validates as shown."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "protocol.md").read_text()
+    (tmp_path / "mean_agent.py").write_text(re.search(r"```python\n(.*?)```", page, re.S).group(1))
+    monkeypatch.chdir(tmp_path)
+    arguments = ["--agent", "mean_agent:MeanOfContext", "--suite", "core-v0", "--envs", "LinReg"]
+    result = runner.invoke(app, ["evaluate", *arguments, "--out", "mean.json", "--no-store"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["validate", "mean.json"]).exit_code == 0
+    # The mean of the targets seen is a poor predictor of y = <w, x>: worse than predicting 0.
+    score = json.loads((tmp_path / "mean.json").read_text())["entries"][0]["normalized_score"]
+    assert score["high"] < 0.0
