@@ -192,7 +192,7 @@ def leaderboard_command(
     suite: str = typer.Option(None, help="only this suite"),
     db: str = typer.Option(None, help=_DB_HELP),
 ) -> None:
-    """Print the stored leaderboard: the newest result of each agent and config, best IQM first."""
+    """Print the stored leaderboard: the newest result of each agent, config and set of envs, best IQM first."""
     from leaderboard.report import leaderboard_tables, print_tables
 
     store = _open_store(db)
