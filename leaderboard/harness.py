@@ -368,9 +368,12 @@ def play_suite(
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(agent_name, total=sum(len(e.seeds) for e in entries))
+        # The class name only: a full `package.module:Name` squeezed the bar and its counts to
+        # a few characters on an 80-column terminal.
+        name = agent_name if agent_name.startswith("run:") else agent_name.rsplit(":", 1)[-1]
+        task = bar.add_task(name, total=sum(len(e.seeds) for e in entries))
         for entry in entries:
-            bar.update(task, description=f"{agent_name} · {suite.name} · {entry.label}")
+            bar.update(task, description=f"{name} · {suite.name} · {entry.label}")
             runs.append(
                 play_entry(
                     agent,

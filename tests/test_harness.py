@@ -385,3 +385,19 @@ def test_error_plot_gives_every_agent_of_a_panel_its_own_colour(tmp_path, monkey
     panel = figures[0].axes[0]
     colours = [tuple(line.get_color()) for line in panel.get_lines()]
     assert len(colours) == 12 and len(set(colours)) == 12
+
+
+def test_progress_bar_on_a_terminal_counts_seed_batches(monkeypatch, capsys):
+    import re
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then treats stderr as a terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("COLUMNS", "80")
+    reference = "my_lab.agents.in_context.transformers:SweepAgent"  # a realistic, long reference
+    evaluate(reference, TINY_SUITE, agent=SweepAgent(), progress=True)
+    err = capsys.readouterr().err
+    # The class name alone leaves room on 80 columns for the batch count (2 entries x 3 seeds)
+    # and the elapsed time; the full reference squeezed the time to "0:0…".
+    last_entry = [frame for frame in err.split("\r") if "tiny-v0 · Guess" in frame]
+    assert last_entry and "SweepAgent" in last_entry[-1]
+    assert "6/6" in last_entry[-1] and re.search(r"\d:\d\d:\d\d", last_entry[-1])
