@@ -31,6 +31,8 @@ FORMAT_VERSION = 1
 #: sides run the same float64 code, and JSON round-trips floats exactly, so only summation order of
 #: a different numpy build could differ, by a few ulps.
 TOLERANCE = 1e-9
+#: Packages whose versions every results file records (the harness's package_versions()).
+REQUIRED_VERSIONS = ("python", "numpy", "gymnasium", "icl-envs")
 #: Longest agent reference accepted (the store's column size).
 MAX_REFERENCE_LENGTH = 500
 
@@ -305,6 +307,10 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
     if not 1 <= len(results.agent.reference) <= MAX_REFERENCE_LENGTH:
         # The store keeps the reference in a column of this size (PostgreSQL enforces it).
         raise ResultsValidationError("agent.reference", f"must hold 1 to {MAX_REFERENCE_LENGTH} characters")
+    missing = [name for name in REQUIRED_VERSIONS if name not in results.versions]
+    if missing:
+        # Without them a result cannot be reproduced; the harness always records them.
+        raise ResultsValidationError("versions", f"must record the versions of {', '.join(missing)}")
     if results.agent.config_hash != sha256_of(results.agent.config):
         raise ResultsValidationError("agent.config_hash", "does not match agent.config")
     if not results.entries:

@@ -216,3 +216,11 @@ def test_overlong_agent_reference_is_rejected(valid):
     data = copy.deepcopy(valid)
     data["agent"]["reference"] = "run:" + "x" * 600
     rejected(data, "agent.reference", "1 to 500 characters")
+
+
+def test_versions_of_the_core_packages_are_required(valid):
+    data = copy.deepcopy(valid)
+    del data["versions"]["gymnasium"]
+    rejected(data, "versions", "gymnasium")
+    data["versions"] = {}
+    rejected(data, "versions", "python, numpy, gymnasium, icl-envs")
