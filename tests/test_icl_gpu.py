@@ -60,7 +60,9 @@ def test_rebased_model_fla_and_torch_paths_agree():
     torch.testing.assert_close(fla_out, torch_out, rtol=2e-2, atol=2e-2)
 
 
-@pytest.mark.parametrize("layers", [1, 3])
+# Layers 1 and 2 cover every generated piece (the S̄ chain starts at two layers); three layers only
+# repeat them and would add another long kernel compilation.
+@pytest.mark.parametrize("layers", [1, 2])
 def test_fused_triton_step_matches_autograd(layers):
     from baselines.icl.fast import summary_forward, summary_from_gram
     from baselines.icl.triton_step import fused_loss_and_grads
@@ -103,7 +105,8 @@ def test_fused_triton_step_draws_the_right_prompts():
 def test_training_on_cuda_with_bf16_and_compile(tmp_path):
     from baselines.icl.train import TrainConfig, train
 
-    for model in ("softmax", "rebased"):
+    # compile for the GPT; ReBased runs fla's own kernels (their autotuning is what takes time there).
+    for model, compile in (("softmax", True), ("rebased", False)):
         config = TrainConfig(
             model=model,
             layers=2,
@@ -111,7 +114,7 @@ def test_training_on_cuda_with_bf16_and_compile(tmp_path):
             batch_size=256,
             device="cuda",
             bf16=True,
-            compile=True,
+            compile=compile,
             width=64,
             out=str(tmp_path / model),
             progress=False,

@@ -224,6 +224,8 @@ def fla_available() -> bool:
 
 def kernel_attention_fla(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kind: str, eps: float = 1e-5):
     """The same attention through fla's fused kernels (CUDA only)."""
+    # Under autocast the normalised q, k come out float32 while v is bf16; fla's dots need one dtype.
+    q, k = q.to(v.dtype), k.to(v.dtype)
     if kind == "rebased":
         from fla.ops.rebased import parallel_rebased
 

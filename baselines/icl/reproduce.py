@@ -42,6 +42,9 @@ class Scale:
     eval_batch: int
     max_layers: int = 4
     width: int = 64
+    #: Wall-clock cap per trained model (0: none); the GPU script fits its time budget with it.
+    linear_seconds: float = 0.0
+    sequence_seconds: float = 0.0
 
 
 CPU = Scale(
@@ -80,7 +83,9 @@ STEP_SIZES = torch.logspace(-2, 0.5, 41).tolist()
 
 
 def _train(out: Path, scale: Scale, **fields) -> torch.nn.Module:
+    seconds = scale.linear_seconds if fields.get("model", "linear") == "linear" else scale.sequence_seconds
     config = TrainConfig(
+        max_seconds=seconds,
         steps=fields.pop("steps", scale.linear_steps),
         batch_size=fields.pop("batch_size", scale.linear_batch),
         device=scale.device,

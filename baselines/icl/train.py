@@ -129,6 +129,8 @@ class TrainConfig:
     """Continue from the run folder's checkpoint when there is one."""
     progress: bool = True
     """Show a progress bar."""
+    max_seconds: float = 0.0
+    """Stop (with a checkpoint) once training has run this long in total; 0: no limit."""
 
     @property
     def resolved_loss_on(self) -> str:
@@ -181,7 +183,7 @@ def validate(config: TrainConfig) -> None:
             or value <= 0
         ):
             _fail(name, f"must be a finite number > 0, got {value!r}")
-    for name in ("weight_decay", "grad_clip", "noise_std", "lr_final"):
+    for name in ("weight_decay", "grad_clip", "noise_std", "lr_final", "max_seconds"):
         value = getattr(config, name)
         if (
             isinstance(value, bool)
@@ -376,7 +378,7 @@ def train(config: TrainConfig) -> Path:
         differing = [
             f.name
             for f in dataclasses.fields(TrainConfig)
-            if f.name not in ("steps", "progress", "resume", "log_every", "checkpoint_every")
+            if f.name not in ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds")
             and getattr(saved, f.name) != getattr(config, f.name)
         ]
         if differing:
@@ -452,6 +454,9 @@ def train(config: TrainConfig) -> Path:
             if done % config.checkpoint_every == 0 or done == config.steps:
                 save_checkpoint(run_dir, model, optimizer, done, time.perf_counter() - run_start)
             bar.update(task, completed=done, loss=f"{loss_value:.4f}")
+            if config.max_seconds and time.perf_counter() - run_start > config.max_seconds:
+                save_checkpoint(run_dir, model, optimizer, done, time.perf_counter() - run_start)
+                break
     metrics.close()
     if config.steps == start_step and not (run_dir / "model.safetensors").exists():
         save_checkpoint(run_dir, model, optimizer, start_step, elapsed)

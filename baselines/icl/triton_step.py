@@ -208,7 +208,7 @@ import triton
 import triton.language as tl
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["seed", "batch"])
 def linear_transformer_step(
     p_ptr, q_ptr, part_ptr, x_ptr, w_ptr, seed, batch, INV_N, GRAD_SCALE,
     N: tl.constexpr, D_IN: tl.constexpr, D: tl.constexpr, LAYERS: tl.constexpr, STRIDE: tl.constexpr,
