@@ -142,6 +142,19 @@ class RegressionAgent(Agent):
         squared = (predictions - answers) ** 2
         return squared.reshape(self.tuning_tasks, self.n).mean(axis=0)
 
+    def _best_per_length(self, grid: np.ndarray) -> np.ndarray:
+        """For each context length t = 0..n, the value of ``grid`` whose ``_predict_with`` has the
+        least tuning error at t; length n (the final observation) reuses the value of n - 1."""
+        contexts, answers = self._tuning_set()
+        errors = np.stack(
+            [
+                self._errors_by_length(self._predict_with(contexts, np.full(len(answers), value)), answers)
+                for value in grid
+            ]
+        )  # (grid, t)
+        best = grid[np.argmin(errors, axis=0)]
+        return np.append(best, best[-1])
+
 
 class ZeroPredictor(RegressionAgent):
     """Predicts 0: the reference for a score of zero (E[y] = 0 under every generator here)."""
@@ -237,15 +250,7 @@ class TunedRidge(Ridge):
         return self._predict_with(contexts, self.regularizations[index])
 
     def tune(self) -> None:
-        contexts, answers = self._tuning_set()
-        errors = np.stack(
-            [
-                self._errors_by_length(self._predict_with(contexts, np.full(len(answers), lam)), answers)
-                for lam in self.regularization_grid
-            ]
-        )
-        best = self.regularization_grid[np.argmin(errors, axis=0)]
-        self.regularizations = np.append(best, best[-1])
+        self.regularizations = self._best_per_length(self.regularization_grid)
 
 
 class Averaging(RegressionAgent):
@@ -281,15 +286,7 @@ class _StepSizeAgent(RegressionAgent):
         if self.fixed_step_size is not None:
             self.step_sizes = np.full(self.n + 1, self.fixed_step_size)
             return
-        contexts, answers = self._tuning_set()
-        errors = np.stack(
-            [
-                self._errors_by_length(self._predict_with(contexts, np.full(len(answers), eta)), answers)
-                for eta in self.step_size_grid
-            ]
-        )  # (grid, t)
-        best = self.step_size_grid[np.argmin(errors, axis=0)]
-        self.step_sizes = np.append(best, best[-1])  # length n (the final obs) reuses the last
+        self.step_sizes = self._best_per_length(self.step_size_grid)
 
 
 class GD(_StepSizeAgent):
@@ -426,15 +423,7 @@ class Lasso(RegressionAgent):
         if self.fixed_alpha is not None:
             self.alphas = np.full(self.n + 1, self.fixed_alpha)
             return
-        contexts, answers = self._tuning_set()
-        errors = np.stack(
-            [
-                self._errors_by_length(self._predict_with(contexts, np.full(len(answers), a)), answers)
-                for a in self.alpha_grid
-            ]
-        )
-        best = self.alpha_grid[np.argmin(errors, axis=0)]
-        self.alphas = np.append(best, best[-1])
+        self.alphas = self._best_per_length(self.alpha_grid)
 
 
 class KNN(RegressionAgent):
