@@ -365,9 +365,9 @@ class AverageRewardTD(_IterativeAgent):
         return True  # it always predicts a differential value, normalised so that mu^T h = 0
 
 
-class LSTD(MRPAgent):
-    """Least-squares TD: w = (A + ridge I)^-1 b with A, b of TD(0) (the fixed point batch TD
-    converges to); the small ridge keeps short contexts (t < d) solvable. Ridge tuned per length."""
+class _RidgeAgent(MRPAgent):
+    """A linear solve with a ridge term added to its matrix, the ridge tuned per context length
+    (or fixed with ``ridge``)."""
 
     grid = np.geomspace(1e-4, 10.0, 11)
 
@@ -375,6 +375,11 @@ class LSTD(MRPAgent):
         super().__init__(seed, tuning_tasks)
         if ridge is not None:
             self.fixed_hyper = check_float("ridge", ridge, minimum=0.0)
+
+
+class LSTD(_RidgeAgent):
+    """Least-squares TD: w = (A + ridge I)^-1 b with A, b of TD(0) (the fixed point batch TD
+    converges to); the small ridge keeps short contexts (t < d) solvable. Ridge tuned per length."""
 
     def _fit(self, transitions: Transitions, hyper: np.ndarray) -> np.ndarray:
         A, b = td_system(transitions, self._rewards(transitions))
@@ -382,17 +387,10 @@ class LSTD(MRPAgent):
         return _solve(regularised, b)
 
 
-class MonteCarlo(MRPAgent):
+class MonteCarlo(_RidgeAgent):
     """Ridge regression of the observed returns on the features:
     G_i = sum_{i<=j<t} c^(j-i) r_j (truncated at the context's end, which biases the late rows),
     w = (Phi^T Phi / t + ridge I)^-1 Phi^T G / t. Ridge tuned per length."""
-
-    grid = np.geomspace(1e-4, 10.0, 11)
-
-    def __init__(self, ridge: float | None = None, seed: int = 0, tuning_tasks: int = 512):
-        super().__init__(seed, tuning_tasks)
-        if ridge is not None:
-            self.fixed_hyper = check_float("ridge", ridge, minimum=0.0)
 
     def _fit(self, transitions: Transitions, hyper: np.ndarray) -> np.ndarray:
         counts = transitions.counts()
