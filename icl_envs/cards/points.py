@@ -103,6 +103,17 @@ def _solvable_table() -> np.ndarray:
     return table
 
 
+def check_solvable_only(solvable_only: Any, generator: Any) -> bool:
+    """``solvable_only`` of Points24: a bool, which only the default generator can honour."""
+    if not isinstance(solvable_only, bool):
+        raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
+    if solvable_only and generator is not None:
+        raise ValueError(
+            "solvable_only applies to the default generator; pass either solvable_only or generator"
+        )
+    return solvable_only
+
+
 class Points24Generator(_DrawnDeals):
     """Four cards, each rank uniform A..K and suit uniform (an infinite deck, as in gym-cards).
 
@@ -493,13 +504,7 @@ class Points24Env(PointsEnv):
         solvable_only: bool = False,
         generator: Any = None,
     ):
-        if not isinstance(solvable_only, bool):
-            raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
-        if solvable_only and generator is not None:
-            raise ValueError(
-                "solvable_only applies to the default generator; pass either solvable_only or generator"
-            )
-        self.solvable_only = solvable_only
+        self.solvable_only = check_solvable_only(solvable_only, generator)
         super().__init__(
             obs_mode=obs_mode, image_size=image_size, render_mode=render_mode, generator=generator
         )
@@ -761,13 +766,7 @@ class Points24VectorEnv(PointsVectorEnv):
         solvable_only: bool = False,
         generator: Any = None,
     ):
-        if not isinstance(solvable_only, bool):
-            raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
-        if solvable_only and generator is not None:
-            raise ValueError(
-                "solvable_only applies to the default generator; pass either solvable_only or generator"
-            )
-        self.solvable_only = solvable_only
+        self.solvable_only = check_solvable_only(solvable_only, generator)
         super().__init__(
             num_envs, obs_mode=obs_mode, image_size=image_size, render_mode=render_mode, generator=generator
         )
