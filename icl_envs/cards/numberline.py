@@ -9,16 +9,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.error import InvalidAction, ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
 from icl_envs.cards.text_protocol import (
     CardGameEnv,
+    CardVectorEnv,
     PrefetchedDraws,
-    card_observation_space,
-    check_card_env_arguments,
+    check_card_generator,
+    check_card_vector_arguments,
 )
-from icl_envs.checks import check_discrete_action, check_int, vector_reset_mask, vector_seeds
+from icl_envs.checks import check_discrete_action, check_int
 
 ACTION_STRINGS = ("-", "+")
 
@@ -205,8 +205,7 @@ class NumberLineEnv(CardGameEnv):
         generator: Any = None,
     ):
         self.max_position = check_int("max_position", max_position, minimum=1, maximum=20)
-        if generator is not None and not callable(getattr(generator, "sample", None)):
-            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+        check_card_generator(generator)
         self.generator = generator if generator is not None else NumberLineGenerator(self.max_position)
         positions = gym.spaces.Discrete(self.max_position + 1)
         self.symbolic_space = gym.spaces.Dict({"current": positions, "target": positions})
@@ -266,7 +265,7 @@ class NumberLineEnv(CardGameEnv):
 
 
 # --- Vector env ------------------------------------------------------------------------------------
-class NumberLineVectorEnv(VectorEnv):
+class NumberLineVectorEnv(CardVectorEnv):
     """``num_envs`` NumberLine envs stepped together with numpy (symbolic or image observations).
 
     Env ``i`` draws its tasks from its own generator, seeded with ``seed + i`` by
@@ -276,6 +275,7 @@ class NumberLineVectorEnv(VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
+    reset_hint = "reset single envs to set a task"
 
     def __init__(
         self,
@@ -288,24 +288,12 @@ class NumberLineVectorEnv(VectorEnv):
     ):
         self.num_envs = check_int("num_envs", num_envs, minimum=1)
         self.max_position = check_int("max_position", max_position, minimum=1, maximum=20)
-        obs_mode, self.image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
-        if obs_mode not in ("symbolic", "image"):
-            raise ValueError(
-                f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
-                "use gym.make_vec(..., vectorization_mode='sync') for text observations"
-            )
-        if render_mode == "human":
-            raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
-        if generator is not None and not callable(getattr(generator, "sample", None)):
-            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
-        self.obs_mode, self.render_mode = obs_mode, render_mode
+        self.obs_mode, self.image_size, self.render_mode = check_card_vector_arguments(
+            obs_mode, image_size, render_mode, generator
+        )
         self.generator = generator if generator is not None else NumberLineGenerator(self.max_position)
         positions = gym.spaces.Discrete(self.max_position + 1)
-        symbolic = gym.spaces.Dict({"current": positions, "target": positions})
-        self.single_observation_space = card_observation_space(obs_mode, self.image_size, symbolic, 2)
-        self.single_action_space = gym.spaces.Discrete(2)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._set_spaces(gym.spaces.Dict({"current": positions, "target": positions}), 2)
         self.position = np.zeros(self.num_envs, dtype=np.int64)
         self.target = np.zeros(self.num_envs, dtype=np.int64)
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -351,34 +339,6 @@ class NumberLineVectorEnv(VectorEnv):
             "target": self.target.copy(),
             "_target": every,
         }
-
-    def _reseed(self, i: int, rng: np.random.Generator) -> None:
-        self.rngs[i] = rng
-        if self.draws is not None:
-            self.draws.reseed(i, rng)
-
-    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        # As SyncVectorEnv: seed s gives env i the seed s + i; options["reset_mask"] resets only
-        # the envs it marks (the others keep their episode and their pending autoreset).
-        seeds = vector_seeds(seed, self.num_envs)
-        mask = vector_reset_mask(options, self.num_envs)
-        if set(options or ()) - {"reset_mask"}:
-            raise ValueError(
-                f"options may only hold 'reset_mask' in the vector env, got keys {sorted(options)}; "
-                "reset single envs to set a task"
-            )
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not self._started and not mask.all():
-            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
-        envs = np.flatnonzero(mask)
-        for i in envs:
-            if seeds[i] is not None:
-                self._reseed(i, gym.utils.seeding.np_random(seeds[i])[0])
-        self._new_tasks(envs)
-        self.needs_reset[envs] = False
-        self._started = True
-        return self._observation(), self._info(present=mask)
 
     def step(self, actions: Any):
         if not self._started:

@@ -21,17 +21,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.error import InvalidAction, ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
 from icl_envs.cards.formula import NUMBER_TOKENS, is_solvable, try_evaluate
 from icl_envs.cards.text_protocol import (
     CardGameEnv,
+    CardVectorEnv,
     PrefetchedDraws,
-    card_observation_space,
-    check_card_env_arguments,
+    check_card_generator,
+    check_card_vector_arguments,
 )
-from icl_envs.checks import check_discrete_action, check_int, vector_reset_mask, vector_seeds
+from icl_envs.checks import check_discrete_action, check_int
 
 SUITS = ("S", "H", "D", "C")
 RANKS = ("A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K")
@@ -326,8 +326,7 @@ class PointsEnv(CardGameEnv):
         render_mode: str | None = None,
         generator: Any = None,
     ):
-        if generator is not None and not callable(getattr(generator, "sample", None)):
-            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+        check_card_generator(generator)
         self.generator = generator if generator is not None else self.default_generator()
         rules = self.rules
         self.symbolic_space = points_symbolic_space(rules)
@@ -551,7 +550,7 @@ Points24Env.__doc__ = _DOCSTRING.format(
 
 
 # --- Vector env ------------------------------------------------------------------------------------
-class PointsVectorEnv(VectorEnv):
+class PointsVectorEnv(CardVectorEnv):
     """``num_envs`` Points games stepped together with numpy (symbolic or image observations).
 
     Env ``i`` draws its deals from its own generator seeded with ``seed + i``, so results equal
@@ -561,6 +560,7 @@ class PointsVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
     rules: PointsRules
+    reset_hint = "reset single envs to deal given cards"
 
     def __init__(
         self,
@@ -572,25 +572,12 @@ class PointsVectorEnv(VectorEnv):
     ):
         rules = self.rules
         self.num_envs = check_int("num_envs", num_envs, minimum=1)
-        obs_mode, self.image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
-        if obs_mode not in ("symbolic", "image"):
-            raise ValueError(
-                f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
-                "use gym.make_vec(..., vectorization_mode='sync') for text observations"
-            )
-        if render_mode == "human":
-            raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
-        if generator is not None and not callable(getattr(generator, "sample", None)):
-            raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
-        self.obs_mode, self.render_mode = obs_mode, render_mode
-        self.generator = generator if generator is not None else self.default_generator()
-        n, length, num_actions = self.num_envs, rules.max_formula_length, len(rules.action_strings)
-        self.single_observation_space = card_observation_space(
-            obs_mode, self.image_size, points_symbolic_space(rules), num_actions
+        self.obs_mode, self.image_size, self.render_mode = check_card_vector_arguments(
+            obs_mode, image_size, render_mode, generator
         )
-        self.single_action_space = gym.spaces.Discrete(num_actions)
-        self.observation_space = batch_space(self.single_observation_space, n)
-        self.action_space = batch_space(self.single_action_space, n)
+        self.generator = generator if generator is not None else self.default_generator()
+        n, length = self.num_envs, rules.max_formula_length
+        self._set_spaces(points_symbolic_space(rules), len(rules.action_strings))
         self.ranks = np.zeros((n, rules.num_cards), dtype=np.int64)  # 0 = ace .. 12 = king
         self.suits = np.zeros((n, rules.num_cards), dtype=np.int64)
         self.numbers = np.zeros((n, rules.num_cards), dtype=np.int64)
@@ -613,7 +600,8 @@ class PointsVectorEnv(VectorEnv):
         prefetch = isinstance(self.generator, _DrawnDeals)
         self.draws = PrefetchedDraws(self.generator.bounds, rngs) if prefetch else None
 
-    def _new_deals(self, envs: np.ndarray) -> None:
+    def _new_tasks(self, envs: np.ndarray) -> None:
+        """Deal new cards to each env in ``envs`` and clear its formula."""
         if self.draws is not None:
             pending = envs
             while pending.size:  # rejected deals (solvable_only) are redrawn from the next row
@@ -676,34 +664,6 @@ class PointsVectorEnv(VectorEnv):
         every = np.ones(self.num_envs, dtype=bool) if present is None else present.copy()
         return {"action_mask": self.action_masks(), "_action_mask": every}
 
-    def _reseed(self, i: int, rng: np.random.Generator) -> None:
-        self.rngs[i] = rng
-        if self.draws is not None:
-            self.draws.reseed(i, rng)
-
-    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        # As SyncVectorEnv: seed s gives env i the seed s + i; options["reset_mask"] resets only
-        # the envs it marks (the others keep their episode and their pending autoreset).
-        seeds = vector_seeds(seed, self.num_envs)
-        mask = vector_reset_mask(options, self.num_envs)
-        if set(options or ()) - {"reset_mask"}:
-            raise ValueError(
-                f"options may only hold 'reset_mask' in the vector env, got keys {sorted(options)}; "
-                "reset single envs to deal given cards"
-            )
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not self._started and not mask.all():
-            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
-        envs = np.flatnonzero(mask)
-        for i in envs:
-            if seeds[i] is not None:
-                self._reseed(i, gym.utils.seeding.np_random(seeds[i])[0])
-        self._new_deals(envs)
-        self.needs_reset[envs] = False
-        self._started = True
-        return self._observation(), self._info(present=mask)
-
     def step(self, actions: Any):
         if not self._started:
             raise ResetNeeded("call reset() before step()")
@@ -738,7 +698,7 @@ class PointsVectorEnv(VectorEnv):
             tokens = tuple(self._tokens[self.formula[i, : self.written[i]]].tolist())
             rewards[i] = score_formula(rules, tokens)
         terminated, truncated = submit, full
-        self._new_deals(np.flatnonzero(self.needs_reset))  # NEXT_STEP autoreset
+        self._new_tasks(np.flatnonzero(self.needs_reset))  # NEXT_STEP autoreset
         self.needs_reset = terminated | truncated
         return self._observation(), rewards, terminated, truncated, self._info()
 

@@ -26,7 +26,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import InvalidAction
+from gymnasium.error import InvalidAction, ResetNeeded
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from icl_envs.checks import vector_reset_mask, vector_seeds
 
 #: Characters allowed in text observations and text actions (printable ASCII and whitespace).
 TEXT_CHARSET = string.printable
@@ -239,6 +243,32 @@ def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -
     return obs_mode, image_size, render_mode
 
 
+def check_card_generator(generator: Any) -> Any:
+    """Raise unless ``generator`` is None (the env's default) or has a ``sample(np_random)`` method."""
+    if generator is not None and not callable(getattr(generator, "sample", None)):
+        raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+    return generator
+
+
+def check_card_vector_arguments(
+    obs_mode: Any, image_size: Any, render_mode: Any, generator: Any
+) -> tuple[str, int, str | None]:
+    """Validate the arguments every native card vector env shares; return the first three normalised.
+
+    A vector env draws only what batches well (symbolic arrays or frames) and never opens a window.
+    """
+    obs_mode, image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
+    if obs_mode not in ("symbolic", "image"):
+        raise ValueError(
+            f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
+            "use gym.make_vec(..., vectorization_mode='sync') for text observations"
+        )
+    if render_mode == "human":
+        raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
+    check_card_generator(generator)
+    return obs_mode, image_size, render_mode
+
+
 def card_observation_space(
     obs_mode: str, image_size: int, symbolic_space: gym.spaces.Space, num_actions: int
 ) -> gym.spaces.Space:
@@ -336,6 +366,63 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
 
             pygame.display.quit()
             self._window = None
+
+
+class CardVectorEnv(VectorEnv):
+    """Shared plumbing of the native number-and-card vector envs: spaces, seeding and ``reset``.
+
+    A subclass keeps ``self.rngs`` (one generator per env) and ``self.draws`` (a
+    :class:`PrefetchedDraws` or None), implements ``_new_tasks(envs)`` (a new task for each env
+    index in ``envs``), ``_observation()`` and ``_info(present)``, and sets ``reset_hint`` (what to
+    do instead of passing reset options other than ``reset_mask``).
+    """
+
+    reset_hint: str
+
+    def _set_spaces(self, symbolic_space: gym.spaces.Space, num_actions: int) -> None:
+        self.single_observation_space = card_observation_space(
+            self.obs_mode, self.image_size, symbolic_space, num_actions
+        )
+        self.single_action_space = gym.spaces.Discrete(num_actions)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+
+    def _new_tasks(self, envs: np.ndarray) -> None:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _observation(self) -> Any:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _info(self, present: np.ndarray | None = None) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _reseed(self, i: int, rng: np.random.Generator) -> None:
+        self.rngs[i] = rng
+        if self.draws is not None:
+            self.draws.reseed(i, rng)
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        # As SyncVectorEnv: seed s gives env i the seed s + i; options["reset_mask"] resets only
+        # the envs it marks (the others keep their episode and their pending autoreset).
+        seeds = vector_seeds(seed, self.num_envs)
+        mask = vector_reset_mask(options, self.num_envs)
+        if set(options or ()) - {"reset_mask"}:
+            raise ValueError(
+                f"options may only hold 'reset_mask' in the vector env, got keys {sorted(options)}; "
+                f"{self.reset_hint}"
+            )
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        elif not self._started and not mask.all():
+            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
+        envs = np.flatnonzero(mask)
+        for i in envs:
+            if seeds[i] is not None:
+                self._reseed(i, gym.utils.seeding.np_random(seeds[i])[0])
+        self._new_tasks(envs)
+        self.needs_reset[envs] = False
+        self._started = True
+        return self._observation(), self._info(present=mask)
 
 
 class PrefetchedDraws:
