@@ -13,6 +13,8 @@ Each returns a dict of numbers (and writes its plot); ``markdown_tables`` render
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +98,11 @@ def _train(out: Path, scale: Scale, **fields) -> torch.nn.Module:
         out=str(out),
         **fields,
     )
-    model, _ = load_model(train(config), scale.device)
+    start = time.perf_counter()
+    run = train(config)
+    state = json.loads((run / "state.json").read_text())
+    print(f"[reproduce] {out.name}: {state['step']} steps in {time.perf_counter() - start:.1f} s", flush=True)
+    model, _ = load_model(run, scale.device)
     return model
 
 

@@ -63,12 +63,20 @@ class Prompts:
 
 
 def haar_orthogonal(batch: int, d: int, generator: torch.Generator, device, dtype) -> torch.Tensor:
-    """``batch`` Haar-distributed orthogonal d×d matrices (QR of a Gaussian with the sign fix)."""
+    """``batch`` Haar-distributed orthogonal d×d matrices: the Q of G = QR with R's diagonal positive.
+
+    That is what the numpy generator computes (QR, then the sign fix), written as Gram-Schmidt on
+    G's columns: d small vector steps instead of a batched LAPACK/cuSOLVER call per step, which is
+    slow for millions of 5×5 matrices on a GPU.
+    """
     g = torch.randn(batch, d, d, generator=generator, device=device, dtype=torch.float64)
-    q, r = torch.linalg.qr(g)
-    # Multiplying column j by sign(R_jj) makes the factorisation unique, hence the law Haar.
-    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
-    return q.to(dtype)
+    columns: list[torch.Tensor] = []
+    for j in range(d):
+        v = g[:, :, j]
+        for q in columns:  # modified Gram-Schmidt: project out each earlier column in turn
+            v = v - (q * v).sum(-1, keepdim=True) * q
+        columns.append(v / v.norm(dim=-1, keepdim=True))
+    return torch.stack(columns, -1).to(dtype)
 
 
 @dataclass
@@ -113,19 +121,20 @@ class RegressionSampler:
     def query_dim(self) -> int:
         return self.d
 
-    def covariance_factor(self, batch: int, generator: torch.Generator, device, dtype) -> torch.Tensor | None:
-        """Σ^{1/2} per task (``None`` for the identity), shape (B, d, d)."""
+    def covariance_factor(self, batch: int, generator: torch.Generator, device, dtype):
+        """(Σ^{1/2}, Σ^{-1/2}) per task, each (B, d, d); ``(None, None)`` for the identity."""
         if self.covariance == "identity":
-            return None
+            return None, None
         sqrt_lambda = torch.tensor(self.eigenvalues, device=device, dtype=dtype).sqrt()
         if self.rotation == "fixed":
             fixed = torch.Generator(device="cpu").manual_seed(self.rotation_seed)
             u = haar_orthogonal(1, self.d, fixed, "cpu", dtype).to(device).expand(batch, -1, -1)
         else:
             u = haar_orthogonal(batch, self.d, generator, device, dtype)
-        # U diag(√λ) Uᵀ, the symmetric square root the numpy generator uses (any L with LLᵀ = Σ gives
-        # the same law of x; the symmetric one also gives the same law of w below).
-        return (u * sqrt_lambda) @ u.transpose(-1, -2)
+        # U diag(λ^±1/2) Uᵀ, the symmetric square roots the numpy generator uses.
+        root = (u * sqrt_lambda) @ u.transpose(-1, -2)
+        inverse_root = (u / sqrt_lambda) @ u.transpose(-1, -2)
+        return root, inverse_root
 
     def sample(
         self,
@@ -138,7 +147,7 @@ class RegressionSampler:
     ) -> Prompts:
         """``batch`` episodes of ``num_steps`` (default ``n``) examples each."""
         steps = self.n if num_steps is None else _check_positive_int("num_steps", num_steps)
-        factor = self.covariance_factor(batch, generator, device, dtype)
+        factor, inverse_factor = self.covariance_factor(batch, generator, device, dtype)
         z = torch.randn(batch, steps, self.d, generator=generator, device=device, dtype=dtype)
         w = torch.randn(batch, self.d, generator=generator, device=device, dtype=dtype)
         if factor is None:
@@ -147,7 +156,7 @@ class RegressionSampler:
             x = z @ factor.transpose(-1, -2)
             if self.weight_prior == "inverse_covariance":
                 # w = Σ^{-1/2} z has covariance Σ⁻¹.
-                w = torch.einsum("bij,bj->bi", torch.linalg.inv(factor), w)
+                w = torch.einsum("bij,bj->bi", inverse_factor, w)
         y = torch.einsum("btd,bd->bt", x, w)
         if self.noise_std > 0:
             y = y + self.noise_std * torch.randn(
