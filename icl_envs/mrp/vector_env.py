@@ -11,7 +11,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_batch_actions, check_int, vector_seeds
+from icl_envs.checks import check_batch_actions, check_int, vector_rngs, vector_seeds
 from icl_envs.mrp.env import (
     check_generator,
     check_mrp_arguments,
@@ -84,12 +84,7 @@ class MRPValueVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         seeds = vector_seeds(seed, self.num_envs)
         mask = self._reset_mask(options)
-        if self._rngs is None:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        else:
-            for i in np.flatnonzero(mask):
-                if seeds[i] is not None:
-                    self._rngs[i] = seeding.np_random(seeds[i])[0]
+        self._rngs = vector_rngs(self._rngs, seeds, mask)
         if seeds[0] is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
         self._new_tasks(np.flatnonzero(mask))

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 from gymnasium.error import ResetNeeded
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_batch_actions, check_int, vector_reset_mask, vector_seeds
+from icl_envs.checks import check_batch_actions, check_int, vector_reset_mask, vector_rngs, vector_seeds
 from icl_envs.regression import env as single
 from icl_envs.regression.generators import RegressionTasks
 
@@ -125,12 +124,7 @@ class RegressionVectorEnv(VectorEnv):
             mask = np.ones(self.num_envs, dtype=bool)
         elif not self._started and not mask.all():
             raise ResetNeeded("the first reset must reset every env (no reset_mask)")
-        if self._rngs is None:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        else:
-            for i in np.flatnonzero(mask):
-                if seeds[i] is not None:
-                    self._rngs[i] = seeding.np_random(seeds[i])[0]
+        self._rngs = vector_rngs(self._rngs, seeds, mask)
         seeded = mask & np.array([s is not None for s in seeds])
         self._block_next[seeded] = self._block_size  # a seed starts a fresh stream of tasks
         self._new_tasks(np.flatnonzero(mask))
