@@ -378,8 +378,7 @@ class BlackjackEnv(TextProtocolMixin, gym.Env):
         self._hand_over = True
         self._reward = 0.0
         self._player_bust = False
-        self._window = None
-        self._clock = None
+        self._window = None  # a sprites.HumanWindow once render_mode="human" shows a frame
 
     # -- the card stream ---------------------------------------------------------------------
     def _top_up_cards(self) -> None:
@@ -533,23 +532,13 @@ class BlackjackEnv(TextProtocolMixin, gym.Env):
         return None
 
     def _show(self, surface) -> None:
-        import pygame
-
         if self._window is None:
-            pygame.display.init()
-            pygame.display.set_caption("icl/Blackjack-v0")
-            self._window = pygame.display.set_mode((self.image_size, self.image_size))
-            self._clock = pygame.time.Clock()
-        self._window.blit(surface, (0, 0))
-        pygame.event.pump()
-        pygame.display.flip()
-        self._clock.tick(self.metadata["render_fps"])
+            self._window = _sprites().HumanWindow("icl/Blackjack-v0")
+        self._window.show(surface, self.metadata["render_fps"])
 
     def close(self):
         if self._window is not None:
-            import pygame
-
-            pygame.display.quit()
+            self._window.close()
             self._window = None
 
 

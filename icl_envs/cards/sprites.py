@@ -10,7 +10,8 @@ Card names are a suit letter (S, H, D, C) followed by a rank (A, 2..10, J, Q, K)
 ``"S10"``, ``"DK"``, ``"CA"``. Each sprite is built once per (name, width) by an
 ``functools.lru_cache``; callers must treat the returned surfaces as read-only.
 
-Works headless (``SDL_VIDEODRIVER=dummy``): only ``pygame.font`` is initialised, no window is opened.
+Works headless (``SDL_VIDEODRIVER=dummy``): only ``pygame.font`` is initialised, no window is opened
+(except by :class:`HumanWindow`, the window of ``render_mode="human"``, when it shows a frame).
 """
 
 from __future__ import annotations
@@ -264,6 +265,37 @@ def surface_to_array(surface: pygame.Surface) -> np.ndarray:
     pixels = rows[:, : 3 * width].reshape(height, width, 3).copy()
     del rows, buffer  # the buffer proxy locks the surface until it is released
     return pixels
+
+
+class HumanWindow:
+    """The on-screen window of ``render_mode="human"``, opened at the size of the first frame shown.
+
+    Every env with a human mode shows its frames through one of these, so opening, pacing and
+    closing the display happen in one place.
+    """
+
+    def __init__(self, caption: str):
+        self.caption = caption
+        self._display: pygame.Surface | None = None
+        self._clock: pygame.time.Clock | None = None
+
+    def show(self, frame: pygame.Surface, fps: float) -> None:
+        """Show ``frame``, handle the window's events, and wait so that at most ``fps`` frames a
+        second are shown."""
+        if self._display is None:
+            pygame.display.init()
+            pygame.display.set_caption(self.caption)
+            self._display = pygame.display.set_mode(frame.get_size())
+            self._clock = pygame.time.Clock()
+        self._display.blit(frame, (0, 0))
+        pygame.event.pump()
+        pygame.display.flip()
+        self._clock.tick(fps)
+
+    def close(self) -> None:
+        if self._display is not None:
+            pygame.display.quit()
+            self._display = None
 
 
 def hand_positions(count: int, card_width: int, left: int, right: int) -> list[int]:

@@ -348,23 +348,17 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
         return None
 
     def _show(self, frame: np.ndarray) -> None:
-        import pygame
+        import pygame  # only human rendering loads pygame here (text envs never do)
+
+        from icl_envs.cards.sprites import HumanWindow
 
         if self._window is None:
-            pygame.display.init()
-            pygame.display.set_caption(type(self).__name__)
-            self._window = pygame.display.set_mode(frame.shape[1::-1])
-            self._clock = pygame.time.Clock()
-        pygame.event.pump()
-        self._window.blit(pygame.surfarray.make_surface(frame.swapaxes(0, 1)), (0, 0))
-        pygame.display.flip()
-        self._clock.tick(self.metadata["render_fps"])
+            self._window = HumanWindow(type(self).__name__)
+        self._window.show(pygame.surfarray.make_surface(frame.swapaxes(0, 1)), self.metadata["render_fps"])
 
     def close(self) -> None:
         if self._window is not None:
-            import pygame
-
-            pygame.display.quit()
+            self._window.close()
             self._window = None
 
 

@@ -263,8 +263,7 @@ class TableRenderer:
         self.dealer_bottom = (
             self.dealer_top + sprites.card_height(self.dealer_card_width) + m // 2 + self.line_height
         )
-        self.window = None
-        self.clock = None
+        self.window = None  # a sprites.HumanWindow once render_mode="human" shows a frame
 
     @functools.cached_property
     def background(self):
@@ -372,24 +371,14 @@ class TableRenderer:
         frame = self.draw(table, current_seat)
         if render_mode == "rgb_array":
             return self.sprites.surface_to_array(frame)
-        import pygame
-
         if self.window is None:
-            pygame.display.init()
-            pygame.display.set_caption("icl-envs: Blackjack table")
-            self.window = pygame.display.set_mode((self.size, self.size))
-            self.clock = pygame.time.Clock()
-        self.window.blit(frame, (0, 0))
-        pygame.event.pump()
-        pygame.display.flip()
-        self.clock.tick(METADATA["render_fps"])
+            self.window = self.sprites.HumanWindow("icl-envs: Blackjack table")
+        self.window.show(frame, METADATA["render_fps"])
         return None
 
     def close(self) -> None:
         if self.window is not None:
-            import pygame
-
-            pygame.display.quit()
+            self.window.close()
             self.window = None
 
 
