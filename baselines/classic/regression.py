@@ -142,9 +142,12 @@ class RegressionAgent(Agent):
         squared = (predictions - answers) ** 2
         return squared.reshape(self.tuning_tasks, self.n).mean(axis=0)
 
-    def _best_per_length(self, grid: np.ndarray) -> np.ndarray:
-        """For each context length t = 0..n, the value of ``grid`` whose ``_predict_with`` has the
-        least tuning error at t; length n (the final observation) reuses the value of n - 1."""
+    def _per_length(self, grid: np.ndarray, fixed: float | None = None) -> np.ndarray:
+        """One hyperparameter value per context length t = 0..n: ``fixed`` at every length when
+        given, else the value of ``grid`` whose ``_predict_with`` has the least tuning error at t
+        (length n, the final observation, reuses the value of n - 1)."""
+        if fixed is not None:
+            return np.full(self.n + 1, fixed)
         contexts, answers = self._tuning_set()
         errors = np.stack(
             [
@@ -250,7 +253,7 @@ class TunedRidge(Ridge):
         return self._predict_with(contexts, self.regularizations[index])
 
     def tune(self) -> None:
-        self.regularizations = self._best_per_length(self.regularization_grid)
+        self.regularizations = self._per_length(self.regularization_grid)
 
 
 class Averaging(RegressionAgent):
@@ -283,10 +286,7 @@ class _StepSizeAgent(RegressionAgent):
         )
 
     def tune(self) -> None:
-        if self.fixed_step_size is not None:
-            self.step_sizes = np.full(self.n + 1, self.fixed_step_size)
-            return
-        self.step_sizes = self._best_per_length(self.step_size_grid)
+        self.step_sizes = self._per_length(self.step_size_grid, self.fixed_step_size)
 
 
 class GD(_StepSizeAgent):
@@ -420,10 +420,7 @@ class Lasso(RegressionAgent):
         return self._predict_with(contexts, self.alphas[np.minimum(contexts.lengths, len(self.alphas) - 1)])
 
     def tune(self) -> None:
-        if self.fixed_alpha is not None:
-            self.alphas = np.full(self.n + 1, self.fixed_alpha)
-            return
-        self.alphas = self._best_per_length(self.alpha_grid)
+        self.alphas = self._per_length(self.alpha_grid, self.fixed_alpha)
 
 
 class KNN(RegressionAgent):
