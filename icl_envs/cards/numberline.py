@@ -239,15 +239,9 @@ class NumberLineEnv(CardGameEnv):
             raise ValueError("options['start'] must differ from options['target']")
         return NumberLineTask(start, target)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        task = self._task_from_options(options) if options else self.generator.sample(self.np_random)
+    def _start(self, task: NumberLineTask) -> None:
         check_numberline_task(task, self.max_position)
         self.position, self.target, self.steps = task.start, task.target, 0
-        self._episode_over = False
-        if self.render_mode == "human":
-            self.render()
-        return self.observation(), self._info()
 
     def step(self, action: Any):
         if self._episode_over:  # as the other envs: an ended episode is reset, not stepped on

@@ -376,22 +376,16 @@ class PointsEnv(CardGameEnv):
         }
 
     # Dynamics --------------------------------------------------------------------------------------
-    def _deal_from_options(self, options: dict[str, Any]) -> PointsDeal:
+    def _task_from_options(self, options: dict[str, Any]) -> PointsDeal:
         if set(options) != {"cards"}:
             raise ValueError(f"options must be {{'cards': [...]}}, got keys {sorted(options)}")
         return PointsDeal.from_cards(options["cards"])
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        deal = self._deal_from_options(options) if options else self.generator.sample(self.np_random)
+    def _start(self, deal: PointsDeal) -> None:
         check_deal(deal, self.rules)
         self.deal = deal
         self.formula, self.slots_used = [], 0
         self.remaining = Counter(deal.numbers)
-        self._episode_over = False
-        if self.render_mode == "human":
-            self.render()
-        return self.observation(), self._info()
 
     def step(self, action: Any):
         if self._episode_over:  # as the other envs: an ended episode is reset, not stepped on

@@ -291,7 +291,10 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
     A subclass sets ``action_strings``, ``task_description`` and ``answer_fields``, builds
     ``self.symbolic_space``, and implements ``symbolic_observation()``, ``state_text()`` (the
     visible state in words), ``frame()`` (an RGB array of the current state) and ``action_mask()``.
-    It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``.
+    It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``. For
+    ``reset`` it keeps ``self.generator`` and implements ``_task_from_options(options)`` (the task a
+    user sets through reset's options), ``_start(task)`` (check the task and set up its episode)
+    and ``_info()``; ``step`` raises ``ResetNeeded`` while ``self._episode_over``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
@@ -308,6 +311,24 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
 
     def symbolic_observation(self) -> Any:  # pragma: no cover - every env overrides
         raise NotImplementedError
+
+    def _task_from_options(self, options: dict[str, Any]) -> Any:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _start(self, task: Any) -> None:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _info(self) -> dict[str, Any]:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        task = self._task_from_options(options) if options else self.generator.sample(self.np_random)
+        self._start(task)
+        self._episode_over = False
+        if self.render_mode == "human":
+            self.render()
+        return self.observation(), self._info()
 
     def state_text(self) -> str:  # pragma: no cover - every env overrides
         raise NotImplementedError
