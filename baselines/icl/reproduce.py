@@ -52,7 +52,7 @@ class Scale:
 CPU = Scale(
     "CPU-sized",
     "cpu",
-    linear_steps=700,
+    linear_steps=3000,
     linear_batch=512,
     sequence_steps=300,
     sequence_batch=64,
