@@ -221,10 +221,11 @@ def main(argv: list[str] | None = None) -> None:
         },
     )
     start = time.perf_counter()
+    report: dict = {}
     if "speed" in parts:
         results.add("linear_speed", bench_linear(device, args.smoke))
         results.add("gpt_flops", bench_gpt(device, args.smoke))
-    report: dict = {}
+        write_report(args.out, results.data, {})
     if "reproduce" in parts:
         scale = reproduce.GPU if (device.type == "cuda" and not args.smoke) else reproduce.SMOKE
         work = Path(os.environ.get("TMPDIR", "/tmp")) / f"icl_gpu_runs_{scale.name}"
@@ -232,8 +233,10 @@ def main(argv: list[str] | None = None) -> None:
             scale, work, args.out / "icl_regression_layers.png"
         )
         results.add("regression", report["regression"])
+        write_report(args.out, results.data, report)
         report["mrp"] = reproduce.mrp_td(scale, work, args.out / "icl_mrp_pq.png")
         results.add("mrp", report["mrp"])
+        write_report(args.out, results.data, report)
         plots = {
             "icl-regression": args.out / "icl_context_regression.png",
             "icl-mrp": args.out / "icl_context_mrp.png",
@@ -244,12 +247,14 @@ def main(argv: list[str] | None = None) -> None:
     if "tests" in parts and device.type == "cuda" and not args.smoke:
         results.add("gpu_tests", run_gpu_tests(args.out))
     results.add("total_seconds", time.perf_counter() - start)
-    (args.out / "gpu_report.md").write_text(
-        speed_markdown(results.data)
-        + "\n"
-        + reproduce.markdown_tables(report.get("regression"), report.get("mrp"), report.get("curves"))
-    )
+    write_report(args.out, results.data, report)
     print((args.out / "gpu_report.md").read_text())
+
+
+def write_report(out: Path, data: dict, report: dict) -> None:
+    """Write gpu_report.md from what has been measured so far."""
+    tables = reproduce.markdown_tables(report.get("regression"), report.get("mrp"), report.get("curves"))
+    (out / "gpu_report.md").write_text(speed_markdown(data) + "\n" + tables)
 
 
 def speed_markdown(data: dict) -> str:
