@@ -221,10 +221,31 @@ def _td_predict(context: torch.Tensor, query: torch.Tensor, steps: int, eta: flo
 
 
 def mrp_td(scale: Scale, work: Path, plot: Path | None = None, layers: int = 3) -> dict:
+    """Both reward kinds: ``random`` r ~ U(-1, 1) (the value is not linear in φ, so TD's fixed point is
+    only an approximation) and ``representable`` (v = Φw: TD's fixed point is the value)."""
+    results: dict = {"scale": scale.name, "layers": layers, "settings": {}}
+    for rewards in ("random", "representable"):
+        setting, model = _mrp_setting(scale, work, rewards, layers)
+        results["settings"][rewards] = setting
+        if plot is not None and rewards == "representable":
+            _plot_pq(model, plot, f"{scale.name}, representable rewards")
+    return results
+
+
+def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[dict, torch.nn.Module]:
     n = 30
-    sampler = MRPSampler(d=4, n=n)
+    sampler = MRPSampler(d=4, n=n, rewards=rewards)
     with torch.enable_grad():
-        model = _train(work / "mrp-linear-L3", scale, task="icl-mrp", d=4, n=n, layers=layers, lr=3e-3)
+        model = _train(
+            work / f"mrp-{rewards}-linear-L{layers}",
+            scale,
+            task="icl-mrp",
+            d=4,
+            n=n,
+            layers=layers,
+            lr=3e-3,
+            rewards=rewards,
+        )
     generator = torch.Generator(device=scale.device).manual_seed(7)
     batch = min(scale.eval_batch, 20_000)
     prompts = sampler.sample(batch, generator, num_steps=n + 1, device=scale.device)
@@ -252,8 +273,6 @@ def mrp_td(scale: Scale, work: Path, plot: Path | None = None, layers: int = 3) 
     sensitivity = torch.nn.functional.cosine_similarity(grad_model.flatten(1), grad_td.flatten(1), dim=-1)
 
     results = {
-        "scale": scale.name,
-        "layers": layers,
         "model_error": model_error,
         "implied_weight_cosine": best_cosine,
         "td_step_size": best_eta,
@@ -263,9 +282,7 @@ def mrp_td(scale: Scale, work: Path, plot: Path | None = None, layers: int = 3) 
         "sensitivity_cosine": sensitivity.mean().item(),
         "zero_predictor_error": target.square().mean().item(),
     }
-    if plot is not None:
-        _plot_pq(model, plot, scale.name)
-    return results
+    return results, model
 
 
 def _plot_pq(model, path: Path, scale_name: str) -> None:
@@ -393,15 +410,25 @@ def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | No
         lines += [
             f"**MRP (Boyan chain, d=4, n=30, γ=0.9), {mrp['layers']}-layer linear transformer ({mrp['scale']})**",
             "",
-            "| quantity | value |",
-            "|---|---|",
-            f"| cosine of implied weights with {mrp['layers']}-step batch TD(0) (α={mrp['td_step_size']:.3g}) | {mrp['implied_weight_cosine']:.3f} |",
-            f"| cosine of ∂prediction/∂context with batch TD(0) (same α) | {mrp['sensitivity_cosine']:.3f} |",
-            f"| trained model's squared error | {mrp['model_error']:.4f} |",
-            f"| batch TD(0), {mrp['layers']} steps, best α={mrp['td_best_step']:.3g} | {mrp['td_best_error']:.4f} |",
-            f"| zero predictor | {mrp['zero_predictor_error']:.4f} |",
-            "",
+            "| quantity | random rewards | representable rewards (v = Φw) |",
+            "|---|---|---|",
         ]
+        a, b = mrp["settings"]["random"], mrp["settings"]["representable"]
+        rows = [
+            (
+                f"cosine of implied weights with {mrp['layers']}-step batch TD(0) (best α)",
+                "implied_weight_cosine",
+                ".3f",
+            ),
+            ("cosine of ∂prediction/∂context with batch TD(0) (same α)", "sensitivity_cosine", ".3f"),
+            ("that α", "td_step_size", ".3g"),
+            ("trained model's squared error", "model_error", ".4f"),
+            (f"batch TD(0), {mrp['layers']} steps, best α: squared error", "td_best_error", ".4f"),
+            ("zero predictor's squared error", "zero_predictor_error", ".4f"),
+        ]
+        for label, key, fmt in rows:
+            lines.append(f"| {label} | {a[key]:{fmt}} | {b[key]:{fmt}} |")
+        lines.append("")
     if curves:
         for task in ("icl-regression", "icl-mrp"):
             if task not in curves:
