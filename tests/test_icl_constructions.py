@@ -136,3 +136,21 @@ def test_bad_model_arguments_are_named():
         build_model("mamba", 6, 5, 1, max_steps=4)
     with pytest.raises(ValueError, match="max_steps"):
         build_model("softmax", 6, 5, 1, max_steps=4).forward_all(torch.zeros(1, 5, 6), torch.zeros(1, 5, 5))
+
+
+@pytest.mark.parametrize("fusable", [False, True])
+def test_fast_summary_loss_equals_the_models_loss(fusable):
+    """fast.regression_loss (Gram matrix -> summary -> D×D layers) is the model's loss on the same prompts."""
+    from baselines.icl.fast import regression_loss
+
+    torch.manual_seed(0)
+    model = LinearTransformer(6, 5, 3, init_std=0.2).double()
+    torch.manual_seed(5)
+    fast = regression_loss(model.P, model.Q, 64, 5, 20, fusable=fusable)
+    torch.manual_seed(5)  # the same draws, in the same order: x (B, n+1, d), then w (B, d)
+    x = torch.randn(64, 21, 5, dtype=torch.float64)
+    w = torch.randn(64, 5, dtype=torch.float64)
+    y = (x * w.unsqueeze(1)).sum(-1)
+    context = torch.cat([x[:, :20], y[:, :20, None]], -1)
+    reference = (model(context, torch.full((64,), 20), x[:, 20]) - y[:, 20]).square().mean()
+    assert torch.allclose(fast, reference, rtol=1e-10)
