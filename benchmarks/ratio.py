@@ -51,5 +51,7 @@ def speed_ratio(
             "anchor_per_s": anchor_work / anchor_best,
         }
     )
-    print(f"\n[{label}] ours {ours_work / ours_best:,.0f}/s  anchor {anchor_work / anchor_best:,.0f}/s  ratio {ratio:.1f}x")
+    print(
+        f"\n[{label}] ours {ours_work / ours_best:,.0f}/s  anchor {anchor_work / anchor_best:,.0f}/s  ratio {ratio:.1f}x"
+    )
     return ratio
