@@ -141,3 +141,25 @@ def test_cli_trains_a_run_folder(tmp_path):
     assert (out / "model.safetensors").is_file() and (out / "optimizer.safetensors").is_file()
     bad = runner.invoke(app, ["train", "icl-regression", "--model", "lstm", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "model must be one of" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("layers=abc", "--set layers expects an integer; got 'abc'"),
+        ("lr=fast", "--set lr expects a number; got 'fast'"),
+        ("gamma=none", "--set gamma expects a number; got 'none'"),
+        ("log_every=none", "--set log_every expects an integer"),
+        ("compile=maybe", "--set compile expects true or false"),
+    ],
+)
+def test_bad_set_values_name_the_field(option, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        train_from_cli("icl-regression", d=None, n=None, options=[option], out=str(tmp_path / "x"))
+
+
+def test_wrong_types_name_the_field(tmp_path):
+    for field, value in (("log_every", "10"), ("bf16", "yes"), ("steps", 2.5), ("out", 3), ("gamma", None)):
+        with pytest.raises(ValueError, match=f"^{field} must be"):
+            validate(TrainConfig(**{"out": str(tmp_path), field: value}))
+    validate(TrainConfig(activation=None, gamma=0, lr=1))  # None where allowed, ints for floats

@@ -36,6 +36,8 @@ from baselines.icl.samplers import (
 )
 
 TASKS = ("icl-regression", "icl-mrp")
+#: Fields a resumed run may change: they do not affect what is learned.
+RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds")
 MODELS = ("linear", *MIXERS)
 #: The env each task's prompts follow (and a trained run is scored on).
 TASK_ENV_IDS = {"icl-regression": "icl/LinearRegression-v0", "icl-mrp": "icl/MRPValue-v0"}
@@ -143,8 +145,29 @@ def _fail(name: str, message: str) -> None:
     raise ValueError(f"{name} {message}")
 
 
+def _field_types_ok(config: TrainConfig) -> None:
+    """Each field has its declared type (``--set``, JSON and callers can pass anything)."""
+    for f in dataclasses.fields(TrainConfig):
+        value, default = getattr(config, f.name), f.default
+        if value is None:
+            if "None" not in str(f.type):
+                _fail(f.name, "must be set (it cannot be None), got None")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                _fail(f.name, f"must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                _fail(f.name, f"must be an integer, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                _fail(f.name, f"must be a number, got {value!r}")
+        elif not isinstance(value, str):
+            _fail(f.name, f"must be a string, got {value!r}")
+
+
 def validate(config: TrainConfig) -> None:
     """Raise a ``ValueError`` naming the first bad field."""
+    _field_types_ok(config)
     choices = {
         "task": TASKS,
         "model": MODELS,
@@ -378,8 +401,7 @@ def train(config: TrainConfig) -> Path:
         differing = [
             f.name
             for f in dataclasses.fields(TrainConfig)
-            if f.name not in ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds")
-            and getattr(saved, f.name) != getattr(config, f.name)
+            if f.name not in RESUMABLE_CHANGES and getattr(saved, f.name) != getattr(config, f.name)
         ]
         if differing:
             raise ValueError(
@@ -492,18 +514,25 @@ def train_from_cli(task: str, *, d: int | None, n: int | None, options: list[str
         key, sep, text = item.partition("=")
         if not sep or key not in known:
             raise ValueError(f"--set expects KEY=VALUE with KEY a TrainConfig field; got {item!r}")
-        default = getattr(TrainConfig(), key)
-        if text.lower() in ("none", "null"):
-            value = None
-        elif isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(f"--set {key} expects true or false; got {text!r}")
-            value = text.lower() in ("true", "1")
-        elif isinstance(default, int):
-            value = int(text)
-        elif isinstance(default, float):
-            value = float(text)
-        else:
-            value = text
-        fields[key] = value
+        fields[key] = _parse_field(known[key], text)
     return train(TrainConfig(**fields))
+
+
+def _parse_field(field: dataclasses.Field, text: str):
+    """The value of ``--set KEY=TEXT`` for a ``TrainConfig`` field, or a ValueError naming it."""
+    key, default = field.name, field.default
+    if text.lower() in ("none", "null") and "None" in str(field.type):
+        return None
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"--set {key} expects true or false; got {text!r}")
+        return text.lower() in ("true", "1")
+    try:
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise ValueError(f"--set {key} expects {kind}; got {text!r}") from None
+    return text
