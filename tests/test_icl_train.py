@@ -163,3 +163,14 @@ def test_wrong_types_name_the_field(tmp_path):
         with pytest.raises(ValueError, match=f"^{field} must be"):
             validate(TrainConfig(**{"out": str(tmp_path), field: value}))
     validate(TrainConfig(activation=None, gamma=0, lr=1))  # None where allowed, ints for floats
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
+    base = dict(layers=1, batch_size=16, log_every=10, checkpoint_every=10, progress=False)
+    run = train(TrainConfig(out=str(tmp_path / "run"), steps=20, **base))
+    # A run killed after logging step 25 but before its next checkpoint left this line behind.
+    with (run / "metrics.jsonl").open("a") as metrics:
+        metrics.write(json.dumps({"step": 25, "loss": 1.0}) + "\n")
+    train(TrainConfig(out=str(tmp_path / "run") + "/", steps=30, **base))  # `out` spelled otherwise
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30]

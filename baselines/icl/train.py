@@ -36,8 +36,9 @@ from baselines.icl.samplers import (
 )
 
 TASKS = ("icl-regression", "icl-mrp")
-#: Fields a resumed run may change: they do not affect what is learned.
-RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds")
+#: Fields a resumed run may change: they do not affect what is learned (``out`` may be spelled
+#: differently, e.g. with a trailing slash).
+RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds", "out")
 MODELS = ("linear", *MIXERS)
 #: The env each task's prompts follow (and a trained run is scored on).
 TASK_ENV_IDS = {"icl-regression": "icl/LinearRegression-v0", "icl-mrp": "icl/MRPValue-v0"}
@@ -360,6 +361,15 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
 # ---- the loop ---------------------------------------------------------------------------------
 
 
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Keep the metrics lines up to the checkpoint's step: a run stopped between a log line and the
+    next checkpoint logged steps it will now train again."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
 def _progress(enabled: bool, total: int, start: int):
     """A rich progress bar (a no-op when disabled or rich is missing)."""
     try:
@@ -427,6 +437,7 @@ def train(config: TrainConfig) -> Path:
 
         model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
         _load_optimizer_tensors(optimizer, load_file(str(run_dir / "optimizer.safetensors")))
+        _drop_metrics_after(run_dir / "metrics.jsonl", start_step)
     elif (run_dir / "metrics.jsonl").exists():
         (run_dir / "metrics.jsonl").unlink()
 
