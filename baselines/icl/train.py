@@ -133,7 +133,9 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar."""
     max_seconds: float = 0.0
-    """Stop (with a checkpoint) once training has run this long in total; 0: no limit."""
+    """Stop (with a checkpoint) once training has run this long in total; 0: no limit. The cosine
+    decay then follows whichever runs out first, steps or time, so a run cut by the clock still ends
+    at ``lr_final`` (and is no longer bit-reproducible on resume)."""
 
     @property
     def resolved_loss_on(self) -> str:
@@ -293,11 +295,15 @@ def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2**63 - 1)
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+def learning_rate(config: TrainConfig, step: int, elapsed: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay over the steps left, or over the time left (``max_seconds``)
+    when that runs out sooner; ``elapsed`` is the training time spent so far."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     span = max(config.steps - config.warmup_steps, 1)
     progress = min((step - config.warmup_steps) / span, 1.0)
+    if config.max_seconds:
+        progress = max(progress, min(elapsed / config.max_seconds, 1.0))
     return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * progress))
 
 
@@ -455,7 +461,7 @@ def train(config: TrainConfig) -> Path:
         task = bar.add_task("train", total=config.steps, completed=start_step, loss="-")
         for step in range(start_step, config.steps):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
+                group["lr"] = learning_rate(config, step, time.perf_counter() - run_start)
             generator.manual_seed(step_seed(config.seed, step))
             prompts = sampler.sample(config.batch_size, generator, num_steps=config.n + 1, device=device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
