@@ -185,3 +185,32 @@ def test_time_capped_runs_decay_the_learning_rate_by_the_clock():
     assert learning_rate(config, 999, elapsed=0.0) == pytest.approx(1e-4, rel=1e-3)  # steps ran out
     uncapped = dataclasses.replace(config, max_seconds=0.0)
     assert learning_rate(uncapped, 100, elapsed=1e6) > 9e-4  # without a cap the clock is ignored
+
+
+def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):
+    """``python -m baselines.icl.gpu_bench --smoke``: every part writes its results, and it never
+    imports gymnasium, pygame or the envs (the GPU machine has none of them)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('gymnasium', 'pygame', 'icl_envs', 'leaderboard'): sys.modules[name] = None\n"
+        "from baselines.icl import gpu_bench\n"
+        f"gpu_bench.main(['--out', {str(tmp_path)!r}, '--smoke'])\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "gpu_results.json").read_text())
+    for key in ("linear_speed", "gpt_flops", "regression", "mrp", "curves"):
+        assert key in data and "error" not in data[key], (key, data.get(key))
+    assert data["total_seconds"] > 0
+    assert not [key for key in data if key.endswith("_partial")]
+    report = (tmp_path / "gpu_report.md").read_text()
+    assert "Regression, d=5, n=20 (smoke)" in report and "icl-mrp: squared error" in report
+    for plot in ("icl_regression_layers", "icl_mrp_pq", "icl_context_regression", "icl_context_mrp"):
+        assert (tmp_path / f"{plot}.png").stat().st_size > 0

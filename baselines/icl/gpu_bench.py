@@ -1,7 +1,12 @@
 """The GPU script: training speed, the GPU tests and the full-size reproductions, in one run.
 
-    python -m baselines.icl.gpu_bench --out DIR            # on a CUDA machine, ~6 minutes
+    python -m baselines.icl.gpu_bench --out DIR            # on a CUDA machine, at most --budget s
     python -m baselines.icl.gpu_bench --out DIR --smoke    # tiny sizes; runs on CPU too
+
+Time: ``--budget`` (default 330 s) bounds the whole run. The speed part stops starting new
+measurements after a quarter of it, every reproduction model stops at its cap (``reproduce.GPU``),
+and the GPU tests get what is left (killed at the deadline, their log kept). A part that fails is
+recorded and the next one runs.
 
 Writes into DIR: ``gpu_results.json`` (every number), ``gpu_report.md`` (tables for the docs),
 ``gpu_tests.log`` (pytest -m gpu), and the plots ``icl_regression_layers.png``, ``icl_mrp_pq.png``,
@@ -41,6 +46,19 @@ from baselines.icl.models import LinearTransformer, SequenceModel, flops_per_pro
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
+class Clock:
+    """The run's deadline: ``left()`` seconds remain of ``budget`` from now."""
+
+    def __init__(self, budget: float) -> None:
+        self.start, self.budget = time.perf_counter(), budget
+
+    def left(self) -> float:
+        return self.budget - (time.perf_counter() - self.start)
+
+    def spent(self) -> float:
+        return time.perf_counter() - self.start
+
+
 class Results:
     def __init__(self, out: Path) -> None:
         self.out, self.data = out, {}
@@ -73,7 +91,9 @@ def prompts_per_second(
             return batch * count / elapsed
 
 
-def bench_linear(device: torch.device, smoke: bool) -> dict:
+def bench_linear(device: torch.device, smoke: bool, until: float = float("inf")) -> dict:
+    """Prompts/s of each implementation; no new measurement starts after ``time.perf_counter() > until``
+    (the fused kernel first: it is the one the docs still need numbers of)."""
     d, n, layers = 5, 20, 3
     seconds = 0.5 if smoke else 3.0
     out: dict = {"d": d, "n": n, "layers": layers}
@@ -90,19 +110,14 @@ def bench_linear(device: torch.device, smoke: bool) -> dict:
     print("eager", out["eager_tokens"], flush=True)
 
     if device.type == "cuda":
-        out["compiled_summary"] = {}
-        for batch in (1 << 20,):
-            model = LinearTransformer(d + 1, d, layers).to(device)
-            step = SummaryStep(model, batch=batch, n=n, compile=True, mode=None)
-            out["compiled_summary"][str(batch)] = prompts_per_second(
-                step.step, batch, device, seconds=seconds
-            )
-            print("compiled", out["compiled_summary"], flush=True)
         try:
             from baselines.icl.triton_step import TritonStep
 
             out["triton_fused"] = {}
             for batch in (1 << 18, 1 << 21, 1 << 23):
+                if time.perf_counter() > until:
+                    out["skipped"] = "time budget"
+                    return out
                 model = LinearTransformer(d + 1, d, layers).to(device)
                 step = TritonStep(model, batch=batch, n=n)
                 out["triton_fused"][str(batch)] = prompts_per_second(
@@ -117,6 +132,18 @@ def bench_linear(device: torch.device, smoke: bool) -> dict:
             out["triton_fused_1layer_loss_after_300_steps"] = loss.item()
         except Exception as error:  # report, keep the rest of the run
             out["triton_fused_error"] = repr(error)
+        # Last: compiling takes a while, and it is only a reference (slower than eager, see the docs).
+        if time.perf_counter() > until:
+            out["skipped"] = "time budget"
+            return out
+        out["compiled_summary"] = {}
+        for batch in (1 << 20,):
+            model = LinearTransformer(d + 1, d, layers).to(device)
+            step = SummaryStep(model, batch=batch, n=n, compile=True, mode=None)
+            out["compiled_summary"][str(batch)] = prompts_per_second(
+                step.step, batch, device, seconds=seconds
+            )
+            print("compiled", out["compiled_summary"], flush=True)
     else:
         model = LinearTransformer(d + 1, d, layers).to(device)
         step = SummaryStep(model, batch=batch, n=n, compile=False)
@@ -171,24 +198,55 @@ def bench_gpt(device: torch.device, smoke: bool) -> dict:
     return out
 
 
-def run_gpu_tests(out: Path) -> dict:
+def run_gpu_tests(out: Path, timeout: float, select: str = "") -> dict:
+    """``pytest -m gpu tests/test_icl_gpu.py [-k select]``, killed after ``timeout`` s (its output so
+    far kept)."""
     log = out / "gpu_tests.log"
     command = [
         sys.executable,
         "-m",
         "pytest",
-        "-q",
+        "-v",
         "-m",
         "gpu",
         "tests/test_icl_gpu.py",
         "-p",
         "no:cacheprovider",
+        "-o",
+        "addopts=",  # the project's addopts name pytest-benchmark options; the GPU machine may lack it
+        "--durations=0",
+        *(["-k", select] if select else []),
     ]
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=400)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        text = "".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else (part or "")
+            for part in (expired.stdout, expired.stderr)
+        )
+        log.write_text(text + f"\n[gpu_bench] killed after {timeout:.0f} s (time budget)\n")
+        passed = [line for line in text.splitlines() if line.endswith(("PASSED", "FAILED", "SKIPPED"))]
+        return {
+            "returncode": None,
+            "summary": f"timed out after {timeout:.0f} s; finished: {len(passed)}",
+            "finished": passed,
+            "seconds": time.perf_counter() - start,
+        }
     log.write_text(result.stdout + result.stderr)
     tail = (result.stdout.strip().splitlines() or [""])[-1]
     return {"returncode": result.returncode, "summary": tail, "seconds": time.perf_counter() - start}
+
+
+def guarded(results: Results, key: str, measure) -> dict | None:
+    """Run one part; on an exception record it under ``key`` and go on with the next part."""
+    try:
+        value = measure()
+    except Exception as error:
+        results.add(key, {"error": repr(error)})
+        return None
+    results.add(key, value)
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--parts", default="speed,tests,reproduce", help="comma-separated subset of speed,tests,reproduce"
     )
+    parser.add_argument("--budget", type=float, default=330.0, help="seconds for the whole run (default 330)")
+    parser.add_argument("--tests-k", default="", help="only the GPU tests matching this pytest -k expression")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     unknown = parts - {"speed", "tests", "reproduce"}
@@ -220,33 +280,55 @@ def main(argv: list[str] | None = None) -> None:
             "smoke": args.smoke,
         },
     )
-    start = time.perf_counter()
+    clock = Clock(args.budget)
     report: dict = {}
     if "speed" in parts:
-        results.add("linear_speed", bench_linear(device, args.smoke))
-        results.add("gpt_flops", bench_gpt(device, args.smoke))
+        until = time.perf_counter() + args.budget / 4
+        guarded(results, "linear_speed", lambda: bench_linear(device, args.smoke, until))
+        if time.perf_counter() > until:
+            results.add("gpt_flops", {"skipped": "time budget"})
+        else:
+            guarded(results, "gpt_flops", lambda: bench_gpt(device, args.smoke))
         write_report(args.out, results.data, {})
     if "reproduce" in parts:
         scale = reproduce.GPU if (device.type == "cuda" and not args.smoke) else reproduce.SMOKE
-        work = Path(os.environ.get("TMPDIR", "/tmp")) / f"icl_gpu_runs_{scale.name}"
-        report["regression"] = reproduce.regression_layers(
-            scale, work, args.out / "icl_regression_layers.png"
-        )
-        results.add("regression", report["regression"])
-        write_report(args.out, results.data, report)
-        report["mrp"] = reproduce.mrp_td(scale, work, args.out / "icl_mrp_pq.png")
-        results.add("mrp", report["mrp"])
-        write_report(args.out, results.data, report)
+        # A fresh folder: runs left by an earlier call would be resumed, not retrained.
+        work = Path(os.environ.get("TMPDIR", "/tmp")) / f"icl_gpu_runs_{scale.name}_{os.getpid()}"
         plots = {
             "icl-regression": args.out / "icl_context_regression.png",
             "icl-mrp": args.out / "icl_context_mrp.png",
         }
-        report["curves"] = reproduce.context_lengths(scale, work, plots)
-        results.add("curves", report["curves"])
-    # The tests last: if a time limit cuts the run, the measurements above are already written.
+        steps = (
+            (
+                "regression",
+                lambda p: reproduce.regression_layers(scale, work, args.out / "icl_regression_layers.png", p),
+            ),
+            ("mrp", lambda p: reproduce.mrp_td(scale, work, args.out / "icl_mrp_pq.png", partial=p)),
+            ("curves", lambda p: reproduce.context_lengths(scale, work, plots, partial=p)),
+        )
+        for key, run_part in steps:
+            partial_key = f"{key}_partial"
+
+            def run(run_part=run_part, partial_key=partial_key):
+                return run_part(lambda so_far: results.add(partial_key, so_far))
+
+            value = guarded(results, key, run)
+            results.data.pop(partial_key, None)
+            if value is not None:
+                report[key] = value
+                try:
+                    write_report(args.out, results.data, report)
+                except Exception as error:  # a table that cannot be rendered must not stop the run
+                    results.add(f"{key}_report_error", repr(error))
+        print(f"[gpu_bench] reproductions done at {clock.spent():.0f} s", flush=True)
+    # The tests last, with what is left of the budget: the measurements above are already written.
     if "tests" in parts and device.type == "cuda" and not args.smoke:
-        results.add("gpu_tests", run_gpu_tests(args.out))
-    results.add("total_seconds", time.perf_counter() - start)
+        left = clock.left()
+        if left < 30:
+            results.add("gpu_tests", {"skipped": f"time budget ({left:.0f} s left)"})
+        else:
+            guarded(results, "gpu_tests", lambda: run_gpu_tests(args.out, left, args.tests_k))
+    results.add("total_seconds", clock.spent())
     write_report(args.out, results.data, report)
     print((args.out / "gpu_report.md").read_text())
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,9 @@ class Scale:
     #: Wall-clock cap per trained model (0: none); the GPU script fits its time budget with it.
     linear_seconds: float = 0.0
     sequence_seconds: float = 0.0
+    #: The cap of the two 3-layer MRP models of ``mrp_td`` (0: ``linear_seconds``); their steps cost
+    #: more (a longer context, the chain's trajectory drawn step by step).
+    mrp_seconds: float = 0.0
 
 
 CPU = Scale(
@@ -69,6 +73,8 @@ SMOKE = Scale(
     max_layers=2,
     width=32,
 )
+#: 17 trained models; each stops at its cap (the learning rate decays over the time allowed), so the
+#: three reproductions take at most 11 × 6 + 2 × 15 + 4 × 15 = 156 s of training, plus evaluation.
 GPU = Scale(
     "GPU",
     "cuda",
@@ -77,6 +83,9 @@ GPU = Scale(
     sequence_steps=1500,
     sequence_batch=256,
     eval_batch=100_000,
+    linear_seconds=6.0,
+    sequence_seconds=15.0,
+    mrp_seconds=15.0,
 )
 
 D, N = 5, 20
@@ -84,8 +93,12 @@ ONE_LAYER_OPTIMUM = D * (D + 1) / (N + D + 1)
 STEP_SIZES = torch.logspace(-2, 0.5, 41).tolist()
 
 
-def _train(out: Path, scale: Scale, **fields) -> torch.nn.Module:
-    seconds = scale.linear_seconds if fields.get("model", "linear") == "linear" else scale.sequence_seconds
+def _train(out: Path, scale: Scale, seconds: float | None = None, **fields) -> torch.nn.Module:
+    """Train one model of the reproduction; ``seconds`` overrides the scale's cap for its kind."""
+    if seconds is None:
+        linear = fields.get("model", "linear") == "linear"
+        seconds = scale.linear_seconds if linear else scale.sequence_seconds
+    print(f"[reproduce] training {out.name} (cap {seconds or 'none'} s)", flush=True)
     config = TrainConfig(
         max_seconds=seconds,
         steps=fields.pop("steps", scale.linear_steps),
@@ -123,7 +136,10 @@ def _best_td(context, query, target, steps: int) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def regression_layers(scale: Scale, work: Path, plot: Path | None = None) -> dict:
+def regression_layers(
+    scale: Scale, work: Path, plot: Path | None = None, partial: Callable[[dict], None] | None = None
+) -> dict:
+    """``partial`` (if given) receives the results so far after each trained model."""
     settings = {
         "isotropic": dict(covariance="identity", weight_prior="identity"),
         "rotated": dict(covariance="rotated", weight_prior="inverse_covariance"),
@@ -152,6 +168,8 @@ def regression_layers(scale: Scale, work: Path, plot: Path | None = None) -> dic
                 row["preconditioner_cosine"] = cosine(gamma, torch.eye(D)).item()
                 row["relative_gap"] = trained / ONE_LAYER_OPTIMUM - 1
             results["rows"].append(row)
+            if partial is not None:
+                partial(results)
     # One fixed anisotropic Σ with w ~ N(0, I): the learned Γ against the closed-form optimum.
     fixed = dict(covariance="rotated", weight_prior="identity", rotation="fixed")
     with torch.enable_grad():
@@ -220,13 +238,22 @@ def _td_predict(context: torch.Tensor, query: torch.Tensor, steps: int, eta: flo
     return batch_td(context, query, steps, eta, "td0")
 
 
-def mrp_td(scale: Scale, work: Path, plot: Path | None = None, layers: int = 3) -> dict:
+def mrp_td(
+    scale: Scale,
+    work: Path,
+    plot: Path | None = None,
+    layers: int = 3,
+    partial: Callable[[dict], None] | None = None,
+) -> dict:
     """Both reward kinds: ``random`` r ~ U(-1, 1) (the value is not linear in φ, so TD's fixed point is
-    only an approximation) and ``representable`` (v = Φw: TD's fixed point is the value)."""
+    only an approximation) and ``representable`` (v = Φw: TD's fixed point is the value).
+    ``partial`` (if given) receives the results so far after each trained model."""
     results: dict = {"scale": scale.name, "layers": layers, "settings": {}}
     for rewards in ("random", "representable"):
         setting, model = _mrp_setting(scale, work, rewards, layers)
         results["settings"][rewards] = setting
+        if partial is not None:
+            partial(results)
         if plot is not None and rewards == "representable":
             _plot_pq(model, plot, f"{scale.name}, representable rewards")
     return results
@@ -239,6 +266,7 @@ def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[d
         model = _train(
             work / f"mrp-{rewards}-linear-L{layers}",
             scale,
+            seconds=scale.mrp_seconds or scale.linear_seconds,
             task="icl-mrp",
             d=4,
             n=n,
@@ -319,7 +347,14 @@ def _least_squares_curve(prompts) -> list[float]:
     return errors
 
 
-def context_lengths(scale: Scale, work: Path, plots: dict[str, Path] | None = None, layers: int = 3) -> dict:
+def context_lengths(
+    scale: Scale,
+    work: Path,
+    plots: dict[str, Path] | None = None,
+    layers: int = 3,
+    partial: Callable[[dict], None] | None = None,
+) -> dict:
+    """``partial`` (if given) receives the results so far after each trained model."""
     tasks = {
         "icl-regression": (RegressionSampler(d=5, n=20), dict(task="icl-regression", d=5, n=20)),
         "icl-mrp": (MRPSampler(d=4, n=30), dict(task="icl-mrp", d=4, n=30)),
@@ -341,11 +376,16 @@ def context_lengths(scale: Scale, work: Path, plots: dict[str, Path] | None = No
                     batch_size=batch,
                     width=scale.width,
                     lr=1e-3,
+                    # The torch path of ReBased: the same function as fla's kernels (the GPU tests
+                    # compare them), without their minutes of Triton autotuning in a time-capped run.
+                    backend="torch",
                     **fields,
                 )
             curves[kind] = evaluate_prefixes(
                 model, sampler, batch_size=min(scale.eval_batch, 8192), device=scale.device
             ).tolist()
+            if partial is not None:
+                partial({**results, task: curves})
         generator = torch.Generator(device="cpu").manual_seed(12345)
         reference = sampler.sample(min(scale.eval_batch, 8192), generator, num_steps=sampler.n + 1)
         if task == "icl-regression":
