@@ -124,7 +124,7 @@ def bench_linear(device: torch.device, smoke: bool, until: float = float("inf"))
                     step.step, batch, device, seconds=seconds
                 )
                 print("triton", out["triton_fused"], flush=True)
-            # It learns: 300 fused steps of 2^20 prompts with a 1-layer model reach the optimum.
+            # It learns: 300 fused steps of 2^20 prompts with a 1-layer model approach the optimum 1.154.
             model = LinearTransformer(d + 1, d, 1).to(device)
             step = TritonStep(model, batch=1 << 20, n=n, lr=3e-3)
             for _ in range(300):
