@@ -25,8 +25,6 @@ Models:
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -421,5 +419,4 @@ __all__ = [
     "flops_per_prompt",
     "kernel_attention_reference",
     "fla_available",
-    "math",
 ]
