@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from leaderboard.agent import Agent
-from leaderboard.protocol import Suite, SuiteEntry, get_suite, sha256_of
+from leaderboard.protocol import Suite, SuiteEntry, get_suite
 
 #: A batch that has not finished after this many steps is an env (or agent) that never ends.
 MAX_STEPS = 10_000
@@ -416,10 +416,6 @@ def evaluate(
         agent_config=config,
         wall_time_s=time.perf_counter() - start,
     )
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    return sha256_of(dict(config))
 
 
 def package_versions(reference: str) -> dict[str, str]:
