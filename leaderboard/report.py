@@ -66,24 +66,34 @@ def _by_suite(results: Sequence[ResultsFile]) -> dict[str, list[ResultsFile]]:
     }
 
 
+def _table(suite_name: str, group: Sequence[ResultsFile]) -> tuple[list[str], list[list[str]]]:
+    """The header and rows (best first) of one suite's table, whatever it is rendered as:
+    agent, IQM with 95% interval, entries covered, per-entry scores."""
+    columns = _columns(suite_name, group)
+    total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
+    header = ["agent", "IQM [95% CI]", "envs", *columns]
+    rows = [
+        [agent_label(r), _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns)] for r in ranked(group)
+    ]
+    return header, rows
+
+
 def leaderboard_tables(results: Sequence[ResultsFile]):
-    """One rich table per suite: agent, IQM with 95% interval, entries covered, per-entry scores."""
+    """One rich table per suite (see :func:`_table`)."""
     from rich.table import Table
 
     tables = []
     for suite_name, group in _by_suite(results).items():
-        columns = _columns(suite_name, group)
+        header, rows = _table(suite_name, group)
         table = Table(
             title=f"{suite_name} — normalized score (0 random, 100 reference)", title_justify="left"
         )
-        table.add_column("agent", style="bold cyan", no_wrap=True)
-        table.add_column("IQM [95% CI]", justify="right", style="bold")
-        table.add_column("envs", justify="right")
-        for column in columns:
+        table.add_column(header[0], style="bold cyan", no_wrap=True)
+        table.add_column(header[1], justify="right", style="bold")
+        for column in header[2:]:
             table.add_column(column, justify="right")
-        total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
-        for r in ranked(group):
-            table.add_row(agent_label(r), _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns))
+        for row in rows:
+            table.add_row(*row)
         tables.append(table)
     return tables
 
@@ -116,13 +126,10 @@ def markdown_tables(results: Sequence[ResultsFile]) -> str:
     """The same tables in Markdown, for the docs' results page."""
     parts = []
     for suite_name, group in _by_suite(results).items():
-        columns = _columns(suite_name, group)
-        total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
-        header = ["agent", "IQM [95% CI]", "envs", *columns]
+        header, rows = _table(suite_name, group)
         lines = [f"### {suite_name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for r in ranked(group):
-            row = [f"`{agent_label(r)}`", _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns)]
-            lines.append("| " + " | ".join(row) + " |")
+        for agent, *cells in rows:
+            lines.append("| " + " | ".join([f"`{agent}`", *cells]) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -235,17 +242,10 @@ def write_html_report(results: Sequence[ResultsFile], out_dir: str | os.PathLike
     sections = []
     for suite_name, group in _by_suite(results).items():
         image = plot_scores(group, suite_name, out_dir / f"scores-{suite_name}.png")
-        columns = _columns(suite_name, group)
-        total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in ["agent", "IQM [95% CI]", "envs", *columns])
+        header, rows = _table(suite_name, group)
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
         body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(cell)}</td>"
-                for cell in [agent_label(r), _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns)]
-            )
-            + "</tr>"
-            for r in ranked(group)
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
         )
         sections.append(
             f"<h2>{html.escape(suite_name)}</h2><table><tr>{head}</tr>{body}</table>"
