@@ -169,8 +169,8 @@ def _field_types_ok(config: TrainConfig) -> None:
 
 
 def validate(config: TrainConfig) -> None:
-    """Raise a ``ValueError`` naming the first bad field."""
-    _field_types_ok(config)
+    """Raise a ``ValueError`` naming the first bad field (its type first, then its range)."""
+    _field_types_ok(config)  # so below, integer fields hold ints and number fields ints or floats
     choices = {
         "task": TASKS,
         "model": MODELS,
@@ -191,32 +191,22 @@ def validate(config: TrainConfig) -> None:
             _fail(name, f"must be one of {', '.join(map(repr, allowed))}; got {getattr(config, name)!r}")
     for name in ("layers", "batch_size", "d", "n", "num_states", "width", "heads", "feature_dim"):
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if value < 1:
             _fail(name, f"must be a positive integer, got {value!r}")
     for name in ("steps", "warmup_steps", "seed"):
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if value < 0:
             _fail(name, f"must be a non-negative integer, got {value!r}")
     for name in ("log_every", "checkpoint_every"):
         if getattr(config, name) < 1:
             _fail(name, f"must be >= 1, got {getattr(config, name)!r}")
     for name in ("lr", "init_std"):
         value = getattr(config, name)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
+        if not math.isfinite(value) or value <= 0:
             _fail(name, f"must be a finite number > 0, got {value!r}")
     for name in ("weight_decay", "grad_clip", "noise_std", "lr_final", "max_seconds"):
         value = getattr(config, name)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-        ):
+        if not math.isfinite(value) or value < 0:
             _fail(name, f"must be a finite number >= 0, got {value!r}")
     if not 0 <= config.gamma < 1:
         _fail("gamma", f"must be in [0, 1), got {config.gamma!r}")
