@@ -121,8 +121,7 @@ def _train(out: Path, scale: Scale, seconds: float | None = None, **fields) -> t
 
 def _best_over_step_sizes(errors_of) -> tuple[float, float]:
     """(best mean error, its step size) over a log grid (each error a tensor over prompts)."""
-    best = min(((errors_of(eta).mean().item(), eta) for eta in STEP_SIZES), key=lambda pair: pair[0])
-    return best
+    return min(((errors_of(eta).mean().item(), eta) for eta in STEP_SIZES), key=lambda pair: pair[0])
 
 
 def _best_gd(context, query, target, steps: int, preconditioner=None) -> tuple[float, float]:
@@ -174,12 +173,8 @@ def regression_layers(
     fixed = dict(covariance="rotated", weight_prior="identity", rotation="fixed")
     with torch.enable_grad():
         model = _train(work / "regression-fixed-sigma-L1", scale, layers=1, lr=3e-3, **fixed)
-    sigma = (
-        RegressionSampler(d=D, n=N, **fixed)
-        .sample(1, torch.Generator().manual_seed(0))
-        .extras["covariance"][0]
-    )
-    sigma = sigma.double()
+    fixed_sampler = RegressionSampler(d=D, n=N, **fixed)
+    sigma = fixed_sampler.sample(1, torch.Generator().manual_seed(0)).extras["covariance"][0].double()
     optimum = torch.linalg.inv(
         (N + 1) / N * sigma + torch.trace(sigma) / N * torch.eye(D, dtype=torch.float64)
     )
@@ -189,7 +184,6 @@ def regression_layers(
     root = torch.linalg.cholesky(sigma)
     second_moment = (N + 1) / N * sigma @ sigma + torch.trace(sigma) / N * sigma
     optimum_error = (torch.trace(sigma) - torch.trace(sigma @ optimum @ sigma)).item()
-    fixed_sampler = RegressionSampler(d=D, n=N, **fixed)
     trained_error = evaluate_prefixes(model, fixed_sampler, batch_size=scale.eval_batch, device=scale.device)[
         N
     ]
@@ -232,10 +226,6 @@ def _plot_layers(results: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _td_predict(context: torch.Tensor, query: torch.Tensor, steps: int, eta: float) -> torch.Tensor:
-    return batch_td(context, query, steps, eta, "td0")
 
 
 def mrp_td(
@@ -289,7 +279,7 @@ def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[d
 
     cosines = [(weight_cosine(eta), eta) for eta in STEP_SIZES]
     best_cosine, best_eta = max(cosines)
-    td_error = (_td_predict(context, query, layers, best_eta) - target).square().mean().item()
+    td_error = (batch_td(context, query, layers, best_eta) - target).square().mean().item()
     td_best_error, td_best_eta = _best_td(context, query, target, layers)
 
     # Sensitivity: the gradient of the prediction with respect to the whole context.
@@ -297,7 +287,7 @@ def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[d
     sub_query = query[:2000]
     grad_model = torch.autograd.grad(model(sub, length[:2000], sub_query).sum(), sub)[0]
     sub_td = context[:2000].clone().requires_grad_(True)
-    grad_td = torch.autograd.grad(_td_predict(sub_td, sub_query, layers, best_eta).sum(), sub_td)[0]
+    grad_td = torch.autograd.grad(batch_td(sub_td, sub_query, layers, best_eta).sum(), sub_td)[0]
     sensitivity = torch.nn.functional.cosine_similarity(grad_model.flatten(1), grad_td.flatten(1), dim=-1)
 
     results = {
