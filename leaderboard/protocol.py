@@ -119,10 +119,8 @@ class Suite:
         if envs is None:
             return self.entries
         wanted = list(envs)
-        chosen = tuple(
-            e for e in self.entries if {e.env_id, e.env_id.split("/")[-1], e.label, e.key} & set(wanted)
-        )
-        matched = {name for e in chosen for name in (e.env_id, e.env_id.split("/")[-1], e.label, e.key)}
+        chosen = tuple(e for e in self.entries if _names(e) & set(wanted))
+        matched = {name for e in chosen for name in _names(e)}
         unknown = [name for name in wanted if name not in matched]
         if unknown:
             raise ValueError(
@@ -142,6 +140,11 @@ class Suite:
     @property
     def content_hash(self) -> str:
         return sha256_of(self.content())
+
+
+def _names(entry: SuiteEntry) -> set[str]:
+    """What selects ``entry`` in :meth:`Suite.select`: env id, short name, label or key."""
+    return {entry.env_id, entry.env_id.split("/")[-1], entry.label, entry.key}
 
 
 def _games(obs_mode: str, episodes: dict[str, int]) -> tuple[SuiteEntry, ...]:
