@@ -514,8 +514,9 @@ def train_from_cli(task: str, *, d: int | None, n: int | None, options: list[str
     """``icl-bench train``: the CLI's options plus ``--set KEY=VALUE`` pairs into a ``TrainConfig``."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}; got {task!r}")
-    defaults = {"icl-regression": {"d": 5, "n": 20}, "icl-mrp": {"d": 4, "n": 30}}[task]
-    fields.update(task=task, d=defaults["d"] if d is None else d, n=defaults["n"] if n is None else n)
+    # The samplers' defaults are their env's (d=5, n=20 for regression; d=4, n=30 for MRP).
+    defaults = RegressionSampler if task == "icl-regression" else MRPSampler
+    fields.update(task=task, d=defaults.d if d is None else d, n=defaults.n if n is None else n)
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     for item in options:
         key, sep, text = item.partition("=")
