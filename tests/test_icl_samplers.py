@@ -16,15 +16,8 @@ from baselines.icl.samplers import MRPSampler, RegressionSampler
 from icl_envs.mrp.generators import MRPTasks
 from icl_envs.regression.generators import LinearRegressionTasks
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: these tensors are tiny, and on a loaded 2-core machine OpenMP's spin-waiting
-    threads made the training test 10x slower (2.7 s against 26 s measured beside one busy process)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# One torch thread for these tiny tensors (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TASKS = 4000

@@ -15,15 +15,8 @@ from baselines.icl.samplers import RegressionSampler
 from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, train, train_from_cli, validate
 from leaderboard.cli import app
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: these tensors are tiny, and on a loaded 2-core machine OpenMP's spin-waiting
-    threads made the training test 10x slower (2.7 s against 26 s measured beside one busy process)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# One torch thread for these tiny tensors (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 ONE_LAYER_OPTIMUM = 5 * 6 / (20 + 5 + 1)  # d(d+1)/(n+d+1), Ahn et al. 2023, isotropic, n = 20
