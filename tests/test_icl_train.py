@@ -11,8 +11,18 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from baselines.icl.constructions import cosine, preconditioner_of
-from baselines.icl.samplers import RegressionSampler
-from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, train, train_from_cli, validate
+from baselines.icl.samplers import MRPSampler, RegressionSampler
+from baselines.icl.train import (
+    TrainConfig,
+    evaluate_prefixes,
+    load_model,
+    make_loss,
+    make_model,
+    make_sampler,
+    train,
+    train_from_cli,
+    validate,
+)
 from leaderboard.cli import app
 
 # One torch thread for these tiny tensors (see tests/conftest.py).
@@ -38,6 +48,50 @@ def test_one_layer_linear_transformer_learns_preconditioned_gd(tmp_path):
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 800
     assert json.loads(lines[0])["loss"] > json.loads(lines[-1])["loss"]
+
+
+def test_multi_task_td_training_learns_batch_td(tmp_path):
+    """Wang et al. 2024: a 3-layer linear transformer pretrained with multi-task TD on random rewards
+    implements batch TD(0): its implied weights and its prediction's gradient with respect to the
+    context point where 3-step batch TD's do (the issue asks for cosine >= 0.9). Regressed on the
+    true value instead, the same model lands at ~0.82 and ~0.6 (docs/baselines/icl_transformers.md),
+    so this fails if the TD target is not what is trained."""
+    from baselines.icl import reproduce
+
+    config = TrainConfig(
+        task="icl-mrp", d=4, n=30, layers=3, steps=1000, batch_size=512, lr=3e-3, target="td",
+        out=str(tmp_path / "td"), progress=False,
+    )  # fmt: skip
+    model, _ = load_model(train(config))
+    result = reproduce.mrp_agreement(model, MRPSampler(d=4, n=30), layers=3, batch=4000)
+    assert result["implied_weight_cosine"] > 0.9, result
+    assert result["sensitivity_cosine"] > 0.9, result
+    # Its error is that of TD (best α), not of the zero predictor.
+    assert result["model_error"] < result["td_best_error"] * 1.1, result
+
+
+def test_td_loss_bootstraps_without_gradient():
+    """The TD target is r(s_n) + γ·(the model's prediction for φ(s_{n+1})), held fixed: the gradient is
+    (prediction - target)·∂prediction alone."""
+    torch.manual_seed(0)
+    config = TrainConfig(task="icl-mrp", d=4, n=6, layers=2, target="td", gamma=0.8)
+    model = make_model(config)
+    loss_fn, num_steps = make_loss(config)
+    prompts = make_sampler(config).sample(16, torch.Generator().manual_seed(1), num_steps=num_steps)
+    assert num_steps == 8
+    n, length = 6, torch.full((16,), 6)
+    prediction = model(prompts.context[:, :n], length, prompts.queries[:, n])
+    following = model(prompts.context[:, :n], length, prompts.queries[:, n + 1]).detach()
+    target = prompts.context[:, n, -1] + 0.8 * following
+    expected = (prediction - target).square().mean()
+    loss = loss_fn(model, prompts)
+    torch.testing.assert_close(loss, expected)
+    ours = torch.autograd.grad(loss, list(model.parameters()))
+    theirs = torch.autograd.grad(expected, list(model.parameters()))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b)
+    # Row n's second block is γφ(s_{n+1}): the bootstrap reads the state the chain moved to.
+    torch.testing.assert_close(prompts.context[:, n, 4:8], 0.8 * prompts.queries[:, n + 1])
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -68,6 +122,7 @@ def test_resume_continues_exactly(tmp_path):
         ("gamma", 1.5),
         ("activation", "tanh"),
         ("grad_clip", float("nan")),
+        ("target", "monte_carlo"),
     ],
 )
 def test_bad_configs_name_the_field(field, value, tmp_path):
@@ -80,6 +135,12 @@ def test_bad_combinations_are_explained(tmp_path):
         validate(TrainConfig(model="softmax", activation="relu"))
     with pytest.raises(ValueError, match="tied"):
         validate(TrainConfig(model="rebased", tied=True))
+    with pytest.raises(ValueError, match="target 'td' applies to task 'icl-mrp' only"):
+        validate(TrainConfig(target="td"))
+    with pytest.raises(ValueError, match="target 'td' bootstraps with the discount"):
+        validate(TrainConfig(task="icl-mrp", target="td", objective="average_reward"))
+    with pytest.raises(ValueError, match="target 'td' bootstraps the query after n examples"):
+        validate(TrainConfig(task="icl-mrp", target="td", model="softmax"))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             validate(TrainConfig(device="cuda"))

@@ -4,7 +4,7 @@
     python -m baselines.icl.gpu_bench --out DIR --smoke    # tiny sizes; runs on CPU too
 
 Time: ``--budget`` (default 330 s) bounds the whole run. The speed part stops starting new
-measurements after a quarter of it, every reproduction model stops at its cap (``reproduce.GPU``),
+measurements after a quarter of it (or ``--speed-seconds``), every reproduction model stops at its cap (``reproduce.GPU``),
 and the GPU tests get what is left (killed at the deadline, their log kept). A part that fails is
 recorded and the next one runs.
 
@@ -259,6 +259,12 @@ def main(argv: list[str] | None = None) -> None:
         "--parts", default="speed,tests,reproduce", help="comma-separated subset of speed,tests,reproduce"
     )
     parser.add_argument("--budget", type=float, default=330.0, help="seconds for the whole run (default 330)")
+    parser.add_argument(
+        "--speed-seconds",
+        type=float,
+        default=None,
+        help="no new speed measurement starts after this many seconds (default: a quarter of --budget)",
+    )
     parser.add_argument("--tests-k", default="", help="only the GPU tests matching this pytest -k expression")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     clock = Clock(args.budget)
     report: dict = {}
     if "speed" in parts:
-        until = time.perf_counter() + args.budget / 4
+        until = time.perf_counter() + (args.budget / 4 if args.speed_seconds is None else args.speed_seconds)
         guarded(results, "linear_speed", lambda: bench_linear(device, args.smoke, until))
         if time.perf_counter() > until:
             results.add("gpt_flops", {"skipped": "time budget"})

@@ -3,9 +3,9 @@
 1. ``regression_layers``: trained L-layer linear transformers against L-step GD and preconditioned
    GD on d=5, n=20 (Ahn et al. 2023), isotropic and rotated Σ with w ~ N(0, Σ⁻¹); the one-layer
    optimum d(d+1)/(n+d+1) and the learned preconditioner against ((n+1)/n Σ + tr(Σ)/n I)⁻¹.
-2. ``mrp_td``: a trained 3-layer linear transformer on MRP prompts against batch TD(0)
+2. ``mrp_td``: trained 3-layer linear transformers on MRP prompts against batch TD(0)
    (Wang et al. 2024): cosine of the implied weights and of the prediction's gradient with respect
-   to the context; the learned P and Q.
+   to the context; the learned P and Q. Trained as in the paper (multi-task TD) and on the true value.
 3. ``context_lengths``: linear vs softmax vs ReBased error against the number of examples.
 
 Each returns a dict of numbers (and writes its plot); ``markdown_tables`` renders them.
@@ -73,8 +73,8 @@ SMOKE = Scale(
     max_layers=2,
     width=32,
 )
-#: 17 trained models; each stops at its cap (the learning rate decays over the time allowed), so the
-#: three reproductions take at most 11 × 6 + 2 × 15 + 4 × 15 = 156 s of training, plus evaluation.
+#: 18 trained models; each stops at its cap (the learning rate decays over the time allowed), so the
+#: three reproductions take at most 11 × 6 + 3 × 15 + 4 × 15 = 171 s of training, plus evaluation.
 GPU = Scale(
     "GPU",
     "cuda",
@@ -228,6 +228,15 @@ def _plot_layers(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+#: The trained MRP models of ``mrp_td``: (name, training target, rewards). The first is the paper's
+#: setting (multi-task TD pretraining on random rewards); the others regress on the true value v.
+MRP_SETTINGS = (
+    ("td-random", "td", "random"),
+    ("value-random", "value", "random"),
+    ("value-representable", "value", "representable"),
+)
+
+
 def mrp_td(
     scale: Scale,
     work: Path,
@@ -235,26 +244,29 @@ def mrp_td(
     layers: int = 3,
     partial: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Both reward kinds: ``random`` r ~ U(-1, 1) (the value is not linear in φ, so TD's fixed point is
-    only an approximation) and ``representable`` (v = Φw: TD's fixed point is the value).
-    ``partial`` (if given) receives the results so far after each trained model."""
+    """Three 3-layer models (``MRP_SETTINGS``). Rewards ``random``, r ~ U(-1, 1): v is not linear in
+    φ, so TD's fixed point only approximates it and a model regressed on v can beat TD, and differ
+    from it; ``representable``, v = Φw: TD's fixed point is v. Trained with multi-task TD (Wang et
+    al. 2024) the model is pulled towards TD itself. ``partial`` (if given) receives the results so
+    far after each trained model; ``plot`` shows the learned P and Q of the first setting."""
     results: dict = {"scale": scale.name, "layers": layers, "settings": {}}
-    for rewards in ("random", "representable"):
-        setting, model = _mrp_setting(scale, work, rewards, layers)
-        results["settings"][rewards] = setting
+    for name, target, rewards in MRP_SETTINGS:
+        setting, model = _mrp_setting(scale, work, rewards, layers, target)
+        results["settings"][name] = setting
         if partial is not None:
             partial(results)
-        if plot is not None and rewards == "representable":
-            _plot_pq(model, plot, f"{scale.name}, representable rewards")
+        if plot is not None and name == MRP_SETTINGS[0][0]:
+            _plot_pq(model, plot, f"{scale.name}, multi-task TD on random rewards")
     return results
 
 
-def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[dict, torch.nn.Module]:
+def _mrp_setting(
+    scale: Scale, work: Path, rewards: str, layers: int, target: str = "value"
+) -> tuple[dict, torch.nn.Module]:
     n = 30
-    sampler = MRPSampler(d=4, n=n, rewards=rewards)
     with torch.enable_grad():
         model = _train(
-            work / f"mrp-{rewards}-linear-L{layers}",
+            work / f"mrp-{target}-{rewards}-linear-L{layers}",
             scale,
             seconds=scale.mrp_seconds or scale.linear_seconds,
             task="icl-mrp",
@@ -263,24 +275,34 @@ def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[d
             layers=layers,
             lr=3e-3,
             rewards=rewards,
+            target=target,
         )
-    generator = torch.Generator(device=scale.device).manual_seed(7)
+    sampler = MRPSampler(d=4, n=n, rewards=rewards)
     batch = min(scale.eval_batch, 20_000)
-    prompts = sampler.sample(batch, generator, num_steps=n + 1, device=scale.device)
+    return mrp_agreement(model, sampler, layers, batch, scale.device), model
+
+
+def mrp_agreement(model, sampler: MRPSampler, layers: int, batch: int, device="cpu") -> dict:
+    """How closely a trained linear transformer on ``sampler``'s prompts follows ``layers``-step batch
+    TD(0): the cosine of its implied weights with TD's at the α that maximises it, the cosine of the
+    prediction's gradient with respect to the context (the first 2000 prompts) at that α, and the
+    errors of the model, of TD at its best α and of the zero predictor."""
+    n = sampler.n
+    generator = torch.Generator(device=device).manual_seed(7)
+    prompts = sampler.sample(batch, generator, num_steps=n + 1, device=device)
     context, query, target = prompts.context[:, :n], prompts.queries[:, n], prompts.targets[:, n]
+    length = torch.full((batch,), n, device=device)
     with torch.no_grad():
         w_model = implied_weights(model, context)
-        length = torch.full((batch,), n, device=scale.device)
         model_error = (model(context, length, query) - target).square().mean().item()
 
-    def weight_cosine(eta: float) -> float:
-        _, w_td = batch_td(context, query, layers, eta, return_weights=True)
-        return torch.nn.functional.cosine_similarity(w_model, w_td, dim=-1).mean().item()
+        def weight_cosine(eta: float) -> float:
+            _, w_td = batch_td(context, query, layers, eta, return_weights=True)
+            return torch.nn.functional.cosine_similarity(w_model, w_td, dim=-1).mean().item()
 
-    cosines = [(weight_cosine(eta), eta) for eta in STEP_SIZES]
-    best_cosine, best_eta = max(cosines)
-    td_error = (batch_td(context, query, layers, best_eta) - target).square().mean().item()
-    td_best_error, td_best_eta = _best_td(context, query, target, layers)
+        best_cosine, best_eta = max((weight_cosine(eta), eta) for eta in STEP_SIZES)
+        td_error = (batch_td(context, query, layers, best_eta) - target).square().mean().item()
+        td_best_error, td_best_eta = _best_td(context, query, target, layers)
 
     # Sensitivity: the gradient of the prediction with respect to the whole context.
     sub = context[:2000].clone().requires_grad_(True)
@@ -289,8 +311,7 @@ def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[d
     sub_td = context[:2000].clone().requires_grad_(True)
     grad_td = torch.autograd.grad(batch_td(sub_td, sub_query, layers, best_eta).sum(), sub_td)[0]
     sensitivity = torch.nn.functional.cosine_similarity(grad_model.flatten(1), grad_td.flatten(1), dim=-1)
-
-    results = {
+    return {
         "model_error": model_error,
         "implied_weight_cosine": best_cosine,
         "td_step_size": best_eta,
@@ -300,7 +321,6 @@ def _mrp_setting(scale: Scale, work: Path, rewards: str, layers: int) -> tuple[d
         "sensitivity_cosine": sensitivity.mean().item(),
         "zero_predictor_error": target.square().mean().item(),
     }
-    return results, model
 
 
 def _plot_pq(model, path: Path, scale_name: str) -> None:
@@ -440,10 +460,11 @@ def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | No
         lines += [
             f"**MRP (Boyan chain, d=4, n=30, γ=0.9), {mrp['layers']}-layer linear transformer ({mrp['scale']})**",
             "",
-            "| quantity | random rewards | representable rewards (v = Φw) |",
-            "|---|---|---|",
+            "| quantity | multi-task TD, random rewards | regressed on v, random rewards "
+            "| regressed on v, representable rewards (v = Φw) |",
+            "|---|---|---|---|",
         ]
-        a, b = mrp["settings"]["random"], mrp["settings"]["representable"]
+        settings = [mrp["settings"][name] for name, _, _ in MRP_SETTINGS if name in mrp["settings"]]
         rows = [
             (
                 f"cosine of implied weights with {mrp['layers']}-step batch TD(0) (best α)",
@@ -457,7 +478,7 @@ def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | No
             ("zero predictor's squared error", "zero_predictor_error", ".4f"),
         ]
         for label, key, fmt in rows:
-            lines.append(f"| {label} | {a[key]:{fmt}} | {b[key]:{fmt}} |")
+            lines.append(f"| {label} | " + " | ".join(f"{row[key]:{fmt}}" for row in settings) + " |")
         lines.append("")
     if curves:
         for task in ("icl-regression", "icl-mrp"):
@@ -482,10 +503,12 @@ def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | No
 __all__ = [
     "CPU",
     "GPU",
+    "MRP_SETTINGS",
     "SMOKE",
     "Scale",
     "context_lengths",
     "markdown_tables",
+    "mrp_agreement",
     "mrp_td",
     "regression_layers",
 ]

@@ -15,6 +15,7 @@ would. Only torch (and optionally rich) is needed, so the GPU machine runs this 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -80,6 +81,11 @@ class TrainConfig:
     """``last``: the loss of the query after ``n`` examples (the analyses' setting); ``all``: every
     prefix, 0..n examples (what an agent needs at every context length); ``auto``: ``last`` for the
     linear model, ``all`` for the others."""
+    target: str = "value"
+    """What the query's prediction is regressed on. ``value``: the true value (regression label or
+    v(s)). ``td`` (``icl-mrp``, discounted, ``loss_on="last"``): multi-task semi-gradient TD, the
+    pretraining of Wang et al. 2024: the prediction for φ(s_n) chases r(s_n) + γ·(the model's own
+    prediction for φ(s_{n+1}) from the same context), with no gradient through the bootstrap."""
     # --- task (the env's keyword arguments) ---
     d: int = 5
     """Input dimension (regression x) or feature dimension (MRP φ)."""
@@ -176,6 +182,7 @@ def validate(config: TrainConfig) -> None:
         "model": MODELS,
         "device": ("auto", "cpu", "cuda"),
         "loss_on": ("auto", "last", "all"),
+        "target": ("value", "td"),
         "covariance": REGRESSION_COVARIANCES,
         "weight_prior": REGRESSION_WEIGHT_PRIORS,
         "rotation": ("per_task", "fixed"),
@@ -221,6 +228,13 @@ def validate(config: TrainConfig) -> None:
         _fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
     if config.backend == "fla" and config.model not in ("rebased", "based"):
         _fail("backend", f"'fla' applies to rebased/based models, not model={config.model!r}")
+    if config.target == "td":
+        if config.task != "icl-mrp":
+            _fail("target", f"'td' applies to task 'icl-mrp' only, not {config.task!r}")
+        if config.objective != "discounted":
+            _fail("target", "'td' bootstraps with the discount γ: it needs objective='discounted'")
+        if config.resolved_loss_on != "last":
+            _fail("target", "'td' bootstraps the query after n examples: it needs loss_on='last'")
 
 
 def make_sampler(config: TrainConfig) -> RegressionSampler | MRPSampler:
@@ -278,6 +292,30 @@ def prompt_loss(model: InContextModel, prompts: Prompts, loss_on: str) -> torch.
         return (prediction.float() - prompts.targets[:, n]).square().mean()
     prediction = model.forward_all(prompts.context, prompts.queries)
     return (prediction.float() - prompts.targets).square().mean()
+
+
+def td_loss(model: InContextModel, prompts: Prompts, gamma: float) -> torch.Tensor:
+    """Semi-gradient TD on prompts of n + 2 steps: the context is the first n transitions, the query
+    φ(s_n), and the target r(s_n) + γ·model(context, φ(s_{n+1})), with the gradient stopped there."""
+    n = prompts.num_steps - 2
+    reward_column = prompts.context.shape[-1] - 1
+    context = prompts.context[:, :n]
+    length = torch.full((prompts.batch_size,), n, device=context.device)
+    prediction = model(context, length, prompts.queries[:, n]).float()
+    with torch.no_grad():
+        following = model(context, length, prompts.queries[:, n + 1]).float()
+        bootstrap = prompts.context[:, n, reward_column] + gamma * following
+    return (prediction - bootstrap).square().mean()
+
+
+def make_loss(config: TrainConfig, compile: bool = False):
+    """``loss(model, prompts)`` (its function ``torch.compile``d when ``compile``) and the number of
+    steps its prompts hold."""
+    if config.target == "td":
+        function, keywords, num_steps = td_loss, {"gamma": config.gamma}, config.n + 2
+    else:
+        function, keywords, num_steps = prompt_loss, {"loss_on": config.resolved_loss_on}, config.n + 1
+    return functools.partial(torch.compile(function) if compile else function, **keywords), num_steps
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -437,10 +475,7 @@ def train(config: TrainConfig) -> Path:
     elif (run_dir / "metrics.jsonl").exists():
         (run_dir / "metrics.jsonl").unlink()
 
-    loss_on = config.resolved_loss_on
-    loss_fn = prompt_loss
-    if config.compile and device.type == "cuda":
-        loss_fn = torch.compile(prompt_loss)
+    loss_fn, num_steps = make_loss(config, compile=config.compile and device.type == "cuda")
     autocast = device.type == "cuda" and config.bf16
     generator = torch.Generator(device=device)
     metrics = (run_dir / "metrics.jsonl").open("a")
@@ -453,9 +488,9 @@ def train(config: TrainConfig) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, time.perf_counter() - run_start)
             generator.manual_seed(step_seed(config.seed, step))
-            prompts = sampler.sample(config.batch_size, generator, num_steps=config.n + 1, device=device)
+            prompts = sampler.sample(config.batch_size, generator, num_steps=num_steps, device=device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss = loss_fn(model, prompts, loss_on)
+                loss = loss_fn(model, prompts)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss became {loss.item()} at step {step}; lower lr (now {config.lr})"
