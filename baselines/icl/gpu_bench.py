@@ -42,6 +42,8 @@ from baselines.icl import reproduce
 from baselines.icl.fast import SummaryStep, eager_token_step
 from baselines.icl.models import LinearTransformer, SequenceModel, flops_per_prompt
 
+#: The reproductions, each a ``--parts`` name (``reproduce`` names all three).
+REPRODUCTIONS = ("regression", "mrp", "curves")
 #: Dense bf16 tensor-core peaks from the vendor's data sheets (FLOP/s, without sparsity).
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -256,7 +258,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder for results, report and plots")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a quick check of the script)")
     parser.add_argument(
-        "--parts", default="speed,tests,reproduce", help="comma-separated subset of speed,tests,reproduce"
+        "--parts",
+        default="speed,tests,reproduce",
+        help="comma-separated subset of speed, tests, reproduce (= regression, mrp, curves)",
     )
     parser.add_argument("--budget", type=float, default=330.0, help="seconds for the whole run (default 330)")
     parser.add_argument(
@@ -268,9 +272,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tests-k", default="", help="only the GPU tests matching this pytest -k expression")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    unknown = parts - {"speed", "tests", "reproduce"}
+    unknown = parts - {"speed", "tests", "reproduce", *REPRODUCTIONS}
     if unknown:
-        parser.error(f"--parts: unknown {sorted(unknown)}; choose from speed, tests, reproduce")
+        parser.error(
+            f"--parts: unknown {sorted(unknown)}; choose from speed, tests, reproduce, {', '.join(REPRODUCTIONS)}"
+        )
+    if "reproduce" in parts:
+        parts |= set(REPRODUCTIONS)
     args.out.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = False  # the reproductions compare errors to 3 digits
@@ -296,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             guarded(results, "gpt_flops", lambda: bench_gpt(device, args.smoke))
         write_report(args.out, results.data, {})
-    if "reproduce" in parts:
+    if parts & set(REPRODUCTIONS):
         scale = reproduce.GPU if (device.type == "cuda" and not args.smoke) else reproduce.SMOKE
         # A fresh folder: runs left by an earlier call would be resumed, not retrained.
         work = Path(os.environ.get("TMPDIR", "/tmp")) / f"icl_gpu_runs_{scale.name}_{os.getpid()}"
@@ -313,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
             ("curves", lambda p: reproduce.context_lengths(scale, work, plots, partial=p)),
         )
         for key, run_part in steps:
+            if key not in parts:
+                continue
             partial_key = f"{key}_partial"
 
             def run(run_part=run_part, partial_key=partial_key):
@@ -361,7 +371,9 @@ def speed_markdown(data: dict) -> str:
         if "triton_fused_error" in speed:
             lines.append(f"\nFused kernel failed: `{speed['triton_fused_error']}`")
     gpt = data.get("gpt_flops")
-    if gpt:
+    if gpt and "skipped" in gpt:
+        lines += ["", f"Softmax GPT: skipped ({gpt['skipped']})."]
+    elif gpt:
         lines += [
             "",
             f"Softmax GPT (width {gpt['width']}, {gpt['layers']} layers, {2 * gpt['n']} tokens, batch {gpt['batch']}, bf16): "

@@ -29,7 +29,7 @@ from baselines.icl.constructions import (
     preconditioner_of,
 )
 from baselines.icl.samplers import MRPSampler, RegressionSampler
-from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, train
+from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, prefix_errors, train
 
 
 @dataclass
@@ -38,8 +38,10 @@ class Scale:
 
     name: str
     device: str
+    #: Steps and batch of the linear models of ``regression_layers`` and ``mrp_td``.
     linear_steps: int
     linear_batch: int
+    #: Steps and batch of every model of ``context_lengths`` (linear, softmax and ReBased alike).
     sequence_steps: int
     sequence_batch: int
     eval_batch: int
@@ -48,7 +50,7 @@ class Scale:
     #: Wall-clock cap per trained model (0: none); the GPU script fits its time budget with it.
     linear_seconds: float = 0.0
     sequence_seconds: float = 0.0
-    #: The cap of the two 3-layer MRP models of ``mrp_td`` (0: ``linear_seconds``); their steps cost
+    #: The cap of the three 3-layer MRP models of ``mrp_td`` (0: ``linear_seconds``); their steps cost
     #: more (a longer context, the chain's trajectory drawn step by step).
     mrp_seconds: float = 0.0
 
@@ -74,7 +76,7 @@ SMOKE = Scale(
     width=32,
 )
 #: 18 trained models; each stops at its cap (the learning rate decays over the time allowed), so the
-#: three reproductions take at most 11 × 6 + 3 × 15 + 4 × 15 = 171 s of training, plus evaluation.
+#: three reproductions take at most 9 × 6 + 3 × 15 + 6 × 15 = 189 s of training, plus evaluation.
 GPU = Scale(
     "GPU",
     "cuda",
@@ -124,10 +126,14 @@ def _best_over_step_sizes(errors_of) -> tuple[float, float]:
     return min(((errors_of(eta).mean().item(), eta) for eta in STEP_SIZES), key=lambda pair: pair[0])
 
 
-def _best_gd(context, query, target, steps: int, preconditioner=None) -> tuple[float, float]:
-    return _best_over_step_sizes(
-        lambda eta: (preconditioned_gd(context, query, steps, eta, preconditioner) - target).square()
-    )
+def _best_gd(context, query, target, steps: int, preconditioner=None) -> tuple[float, float, float]:
+    """(mean error, median error, step size) of L-step GD at the step size with the least mean."""
+
+    def errors_of(eta: float) -> torch.Tensor:
+        return (preconditioned_gd(context, query, steps, eta, preconditioner) - target).square()
+
+    mean, eta = _best_over_step_sizes(errors_of)
+    return mean, errors_of(eta).median().item(), eta
 
 
 def _best_td(context, query, target, steps: int) -> tuple[float, float]:
@@ -156,12 +162,23 @@ def regression_layers(
                     work / f"regression-{setting}-L{layers}", scale, layers=layers, lr=3e-3, **task
                 )
             length = torch.full((scale.eval_batch,), N, device=scale.device)
-            trained = (model(context, length, query) - target).square().mean().item()
-            gd, gd_eta = _best_gd(context, query, target, layers)
-            row = {"setting": setting, "layers": layers, "trained": trained, "gd": gd, "gd_step": gd_eta}
+            errors = (model(context, length, query) - target).square()
+            trained = errors.mean().item()
+            gd, gd_median, gd_eta = _best_gd(context, query, target, layers)
+            row = {
+                "setting": setting,
+                "layers": layers,
+                "trained": trained,
+                "trained_median": errors.median().item(),
+                "gd": gd,
+                "gd_median": gd_median,
+                "gd_step": gd_eta,
+            }
             if inverse is not None:
-                pgd, pgd_eta = _best_gd(context, query, target, layers, inverse)
-                row.update(preconditioned_gd=pgd, preconditioned_gd_step=pgd_eta)
+                pgd, pgd_median, pgd_eta = _best_gd(context, query, target, layers, inverse)
+                row.update(
+                    preconditioned_gd=pgd, preconditioned_gd_median=pgd_median, preconditioned_gd_step=pgd_eta
+                )
             if setting == "isotropic" and layers == 1:
                 gamma = preconditioner_of(model).cpu()
                 row["preconditioner_cosine"] = cosine(gamma, torch.eye(D)).item()
@@ -209,7 +226,10 @@ def _plot_layers(results: dict, path: Path) -> None:
     for ax, setting in zip(axes, ("isotropic", "rotated")):
         rows = [r for r in results["rows"] if r["setting"] == setting]
         layers = [r["layers"] for r in rows]
-        ax.plot(layers, [r["trained"] for r in rows], "o-", label="trained linear transformer")
+        ax.plot(layers, [r["trained"] for r in rows], "o-", label="trained linear transformer (mean)")
+        ax.plot(
+            layers, [r["trained_median"] for r in rows], "o:", label="trained linear transformer (median)"
+        )
         ax.plot(layers, [r["gd"] for r in rows], "s--", label="L-step GD (best step)")
         if "preconditioned_gd" in rows[0]:
             ax.plot(
@@ -346,15 +366,28 @@ def _plot_pq(model, path: Path, scale_name: str) -> None:
 
 
 @torch.no_grad()
-def _least_squares_curve(prompts) -> list[float]:
-    """Minimum-norm least squares at every prefix (Bayes-optimal for noiseless isotropic regression)."""
+def _least_squares_errors(prompts) -> torch.Tensor:
+    """Squared errors (prompts × steps) of minimum-norm least squares at every prefix (Bayes-optimal
+    for noiseless isotropic regression)."""
     context, queries, targets = prompts.context.double(), prompts.queries.double(), prompts.targets.double()
     d = queries.shape[-1]
-    errors = [targets[:, 0].square().mean().item()]
+    errors = [targets[:, 0].square()]
     for t in range(1, context.shape[1]):
         w = torch.linalg.pinv(context[:, :t, :d]) @ context[:, :t, d:]
-        errors.append(((queries[:, t : t + 1] @ w).squeeze() - targets[:, t]).square().mean().item())
-    return errors
+        errors.append(((queries[:, t : t + 1] @ w).squeeze(-1).squeeze(-1) - targets[:, t]).square())
+    return torch.stack(errors, -1)
+
+
+@torch.no_grad()
+def _td_errors(prompts, steps: int) -> torch.Tensor:
+    """Squared errors (prompts × steps) of ``steps``-step batch TD(0) at every prefix, each prefix at
+    the α with the least mean error there."""
+    context, queries, targets = prompts.context, prompts.queries, prompts.targets
+    errors = [targets[:, 0].square()]
+    for t in range(1, context.shape[1]):
+        _, eta = _best_td(context[:, :t], queries[:, t], targets[:, t], steps)
+        errors.append((batch_td(context[:, :t], queries[:, t], steps, eta) - targets[:, t]).square())
+    return torch.stack(errors, -1).double()
 
 
 def context_lengths(
@@ -364,26 +397,29 @@ def context_lengths(
     layers: int = 3,
     partial: Callable[[dict], None] | None = None,
 ) -> dict:
-    """``partial`` (if given) receives the results so far after each trained model."""
+    """Every model trained on the same prompts (the sequence models' steps and batch) with the loss
+    on every prefix. ``results[task]`` holds the mean squared error at each context length,
+    ``results["medians"][task]`` the median: a linear transformer's prediction is a polynomial of
+    degree 2L+1 in the prompt, so its mean is ruled by rare prompts. ``partial`` (if given) receives
+    the results so far after each trained model."""
     tasks = {
         "icl-regression": (RegressionSampler(d=5, n=20), dict(task="icl-regression", d=5, n=20)),
         "icl-mrp": (MRPSampler(d=4, n=30), dict(task="icl-mrp", d=4, n=30)),
     }
-    results: dict = {"scale": scale.name}
+    results: dict = {"scale": scale.name, "medians": {}}
     for task, (sampler, fields) in tasks.items():
-        curves = {}
+        errors = {}
         for kind in ("linear", "softmax", "rebased"):
-            steps = scale.linear_steps if kind == "linear" else scale.sequence_steps
-            batch = scale.linear_batch if kind == "linear" else scale.sequence_batch
             with torch.enable_grad():
                 model = _train(
                     work / f"{task}-{kind}-all",
                     scale,
+                    seconds=scale.sequence_seconds,
                     model=kind,
                     layers=layers,
                     loss_on="all",
-                    steps=steps,
-                    batch_size=batch,
+                    steps=scale.sequence_steps,
+                    batch_size=scale.sequence_batch,
                     width=scale.width,
                     lr=1e-3,
                     # The torch path of ReBased: the same function as fla's kernels (the GPU tests
@@ -391,40 +427,37 @@ def context_lengths(
                     backend="torch",
                     **fields,
                 )
-            curves[kind] = evaluate_prefixes(
+            errors[kind] = prefix_errors(
                 model, sampler, batch_size=min(scale.eval_batch, 8192), device=scale.device
-            ).tolist()
+            )
             if partial is not None:
-                partial({**results, task: curves})
+                partial({**results, task: {name: e.mean(0).tolist() for name, e in errors.items()}})
         generator = torch.Generator(device="cpu").manual_seed(12345)
         reference = sampler.sample(min(scale.eval_batch, 8192), generator, num_steps=sampler.n + 1)
         if task == "icl-regression":
-            curves["least squares (Bayes-optimal)"] = _least_squares_curve(reference)
+            errors["least squares (Bayes-optimal)"] = _least_squares_errors(reference)
         else:
-            curves["batch TD(0), 3 steps, best α"] = [
-                _best_td(reference.context[:, :t], reference.queries[:, t], reference.targets[:, t], 3)[0]
-                if t
-                else reference.targets[:, 0].square().mean().item()
-                for t in range(sampler.n + 1)
-            ]
-        results[task] = curves
+            errors["batch TD(0), 3 steps, best α"] = _td_errors(reference, 3)
+        results[task] = {name: e.mean(0).tolist() for name, e in errors.items()}
+        results["medians"][task] = {name: e.median(0).values.tolist() for name, e in errors.items()}
         if plots is not None and task in plots:
-            _plot_curves(curves, task, scale.name, plots[task])
+            _plot_curves(results[task], results["medians"][task], task, scale.name, plots[task])
     return results
 
 
-def _plot_curves(curves: dict, task: str, scale_name: str, path: Path) -> None:
+def _plot_curves(means: dict, medians: dict, task: str, scale_name: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for name, values in curves.items():
-        style = "--" if "least" in name or "TD" in name else "-"
-        ax.plot(range(len(values)), values, style, label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("examples in context")
-    ax.set_ylabel("squared error")
-    ax.set_title(f"{task}: error against context length ({scale_name})", fontsize=9)
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    for ax, curves, statistic in zip(axes, (means, medians), ("mean", "median")):
+        for name, values in curves.items():
+            style = "--" if "least" in name or "TD" in name else "-"
+            ax.plot(range(len(values)), values, style, label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("examples in context")
+        ax.set_ylabel(f"{statistic} squared error")
+        ax.set_title(f"{task}: {statistic} error against context length ({scale_name})", fontsize=9)
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -435,14 +468,22 @@ def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | No
     lines: list[str] = []
     if regression:
         lines += [
-            f"**Regression, d=5, n=20 ({regression['scale']})** — squared error after 20 examples",
+            f"**Regression, d=5, n=20 ({regression['scale']})** — squared error after 20 examples, "
+            "mean (median)",
             "",
             "| setting | L | trained linear transformer | L-step GD (best η) | L-step GD with Γ=Σ⁻¹ (best η) |",
             "|---|---|---|---|---|",
         ]
+
+        def cell(row: dict, key: str) -> str:
+            median = row.get(f"{key}_median")
+            return f"{row[key]:.3f}" + ("" if median is None else f" ({median:.3f})")
+
         for r in regression["rows"]:
-            pgd = f"{r['preconditioned_gd']:.3f}" if "preconditioned_gd" in r else "= GD"
-            lines.append(f"| {r['setting']} | {r['layers']} | {r['trained']:.3f} | {r['gd']:.3f} | {pgd} |")
+            pgd = cell(r, "preconditioned_gd") if "preconditioned_gd" in r else "= GD"
+            lines.append(
+                f"| {r['setting']} | {r['layers']} | {cell(r, 'trained')} | {cell(r, 'gd')} | {pgd} |"
+            )
         first = next(r for r in regression["rows"] if r["setting"] == "isotropic" and r["layers"] == 1)
         lines += [
             "",
@@ -486,16 +527,19 @@ def markdown_tables(regression: dict | None, mrp: dict | None, curves: dict | No
                 continue
             names = list(curves[task])
             lengths = [t for t in (0, 1, 2, 5, 10, 20, 30) if t < len(curves[task][names[0]])]
+            medians = curves.get("medians", {}).get(task, {})
             lines += [
-                f"**{task}: squared error against examples in context ({curves['scale']})**",
+                f"**{task}: squared error against examples in context, mean (median) ({curves['scale']})**",
                 "",
                 "| model | " + " | ".join(f"t={t}" for t in lengths) + " |",
                 "|---|" + "---|" * len(lengths),
             ]
             for name in names:
-                lines.append(
-                    f"| {name} | " + " | ".join(f"{curves[task][name][t]:.3f}" for t in lengths) + " |"
-                )
+                cells = [
+                    f"{curves[task][name][t]:.3f}" + (f" ({medians[name][t]:.3f})" if name in medians else "")
+                    for t in lengths
+                ]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines)
 

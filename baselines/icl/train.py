@@ -528,7 +528,7 @@ def train(config: TrainConfig) -> Path:
 
 
 @torch.no_grad()
-def evaluate_prefixes(
+def prefix_errors(
     model: InContextModel,
     sampler: RegressionSampler | MRPSampler,
     *,
@@ -537,12 +537,20 @@ def evaluate_prefixes(
     seed: int = 12345,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """Mean squared error at every step (0..num_steps-1 examples in context), float64, on fresh prompts."""
+    """Squared error of every prompt at every step (0..num_steps-1 examples in context), float64,
+    shape (batch_size, num_steps), on fresh prompts."""
     generator = torch.Generator(device=device).manual_seed(seed)
     steps = (sampler.n + 1) if num_steps is None else num_steps
     prompts = sampler.sample(batch_size, generator, num_steps=steps, device=device)
     prediction = model.forward_all(prompts.context, prompts.queries)
-    return (prediction.double() - prompts.targets.double()).square().mean(0).cpu()
+    return (prediction.double() - prompts.targets.double()).square().cpu()
+
+
+def evaluate_prefixes(
+    model: InContextModel, sampler: RegressionSampler | MRPSampler, **options
+) -> torch.Tensor:
+    """Mean squared error at every step (``prefix_errors``' options), float64."""
+    return prefix_errors(model, sampler, **options).mean(0)
 
 
 def train_from_cli(task: str, *, d: int | None, n: int | None, options: list[str], **fields) -> Path:

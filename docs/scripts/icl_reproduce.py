@@ -1,8 +1,10 @@
-"""Make the CPU-sized reproduction plots and tables of docs/baselines/icl_transformers.md.
+"""The three reproductions of docs/baselines/icl_transformers.md at CPU size (no GPU needed).
 
-    python docs/scripts/icl_reproduce.py            # writes docs/img/icl_*.png, prints the tables
+    python docs/scripts/icl_reproduce.py [OUT]      # plots into OUT (default runs/icl_reproduce_cpu),
+                                                    # prints the tables
 
-The full-size runs come from ``python -m baselines.icl.gpu_bench --out DIR`` on a GPU.
+The page shows the full-size runs, made by ``python -m baselines.icl.gpu_bench --out DIR`` on a GPU;
+this script never overwrites their plots in docs/img.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from baselines.icl import reproduce  # noqa: E402
 def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    img = ROOT / "docs" / "img"
+    img = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "icl_reproduce_cpu"
     img.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="icl_reproduce_"))
     scale = reproduce.CPU
