@@ -404,6 +404,7 @@ def evaluate(
 
     suite = get_suite(suite) if isinstance(suite, str) else suite
     entries = suite.select(envs)
+    _check_references(suite, entries)
     config = dict(config or {})
     if agent is None:
         agent = load_agent(reference, config)
@@ -416,6 +417,23 @@ def evaluate(
         agent_config=config,
         wall_time_s=time.perf_counter() - start,
     )
+
+
+def _check_references(suite: Suite, entries) -> None:
+    """Refuse before playing, not after: a score needs each entry's normalization references."""
+    from leaderboard.references import reference_for
+
+    missing = []
+    for entry in entries:
+        try:
+            reference_for(entry)
+        except KeyError:
+            missing.append(entry.key)
+    if missing:
+        raise ValueError(
+            f"suite {suite.name} has no normalization references for {', '.join(missing)}; "
+            "give them with leaderboard.references.register_reference(key, Reference(...)) first"
+        )
 
 
 def package_versions(reference: str) -> dict[str, str]:

@@ -401,3 +401,21 @@ def test_progress_bar_on_a_terminal_counts_seed_batches(monkeypatch, capsys):
     last_entry = [frame for frame in err.split("\r") if "tiny-v0 · Guess" in frame]
     assert last_entry and "SweepAgent" in last_entry[-1]
     assert "6/6" in last_entry[-1] and re.search(r"\d:\d\d:\d\d", last_entry[-1])
+
+
+def test_suite_without_references_is_refused_before_any_episode(monkeypatch):
+    """A private suite whose entries have no normalization references cannot be scored: say so
+    before spending the evaluation, naming the entries."""
+    from leaderboard.protocol import Suite, SuiteEntry
+
+    suite = Suite(
+        name="private-v0",
+        description="An entry nobody gave references.",
+        entries=(SuiteEntry("icltest/Guess-v0", {"unused": 1}, 10, SEEDS, label="Guess"),),
+        published=False,
+    )
+    played = []
+    monkeypatch.setattr("leaderboard.harness.play_suite", lambda *args, **kwargs: played.append(1))
+    with pytest.raises(ValueError, match=r"private-v0 has no normalization references for icltest/Guess-v0"):
+        evaluate("leaderboard_fixtures:ZeroAgent", suite, progress=False)
+    assert not played
