@@ -4,9 +4,9 @@
     python -m baselines.icl.gpu_bench --out DIR --smoke    # tiny sizes; runs on CPU too
 
 Time: ``--budget`` (default 330 s) bounds the whole run. The speed part stops starting new
-measurements after a quarter of it (or ``--speed-seconds``), every reproduction model stops at its cap (``reproduce.GPU``),
-and the GPU tests get what is left (killed at the deadline, their log kept). A part that fails is
-recorded and the next one runs.
+measurements after a quarter of it (or ``--speed-seconds``), every reproduction model stops at its
+cap (``reproduce.GPU``), and the GPU tests get what is left (killed at the deadline, their log
+kept). A part that fails is recorded and the next one runs.
 
 Writes into DIR: ``gpu_results.json`` (every number), ``gpu_report.md`` (tables for the docs),
 ``gpu_tests.log`` (pytest -m gpu), and the plots ``icl_regression_layers.png``, ``icl_mrp_pq.png``,

@@ -121,22 +121,20 @@ def _train(out: Path, scale: Scale, seconds: float | None = None, **fields) -> t
     return model
 
 
-def _best_over_step_sizes(errors_of) -> tuple[float, float]:
-    """(best mean error, its step size) over a log grid (each error a tensor over prompts)."""
-    return min(((errors_of(eta).mean().item(), eta) for eta in STEP_SIZES), key=lambda pair: pair[0])
+def _best_over_step_sizes(errors_of) -> tuple[torch.Tensor, float]:
+    """(the errors over prompts, the step size) at the step size of the log grid with the least mean
+    error."""
+    candidates = ((errors_of(eta), eta) for eta in STEP_SIZES)
+    return min(candidates, key=lambda pair: pair[0].mean().item())
 
 
-def _best_gd(context, query, target, steps: int, preconditioner=None) -> tuple[float, float, float]:
-    """(mean error, median error, step size) of L-step GD at the step size with the least mean."""
-
-    def errors_of(eta: float) -> torch.Tensor:
-        return (preconditioned_gd(context, query, steps, eta, preconditioner) - target).square()
-
-    mean, eta = _best_over_step_sizes(errors_of)
-    return mean, errors_of(eta).median().item(), eta
+def _best_gd(context, query, target, steps: int, preconditioner=None) -> tuple[torch.Tensor, float]:
+    return _best_over_step_sizes(
+        lambda eta: (preconditioned_gd(context, query, steps, eta, preconditioner) - target).square()
+    )
 
 
-def _best_td(context, query, target, steps: int) -> tuple[float, float]:
+def _best_td(context, query, target, steps: int) -> tuple[torch.Tensor, float]:
     return _best_over_step_sizes(lambda eta: (batch_td(context, query, steps, eta) - target).square())
 
 
@@ -164,20 +162,22 @@ def regression_layers(
             length = torch.full((scale.eval_batch,), N, device=scale.device)
             errors = (model(context, length, query) - target).square()
             trained = errors.mean().item()
-            gd, gd_median, gd_eta = _best_gd(context, query, target, layers)
+            gd, gd_eta = _best_gd(context, query, target, layers)
             row = {
                 "setting": setting,
                 "layers": layers,
                 "trained": trained,
                 "trained_median": errors.median().item(),
-                "gd": gd,
-                "gd_median": gd_median,
+                "gd": gd.mean().item(),
+                "gd_median": gd.median().item(),
                 "gd_step": gd_eta,
             }
             if inverse is not None:
-                pgd, pgd_median, pgd_eta = _best_gd(context, query, target, layers, inverse)
+                pgd, pgd_eta = _best_gd(context, query, target, layers, inverse)
                 row.update(
-                    preconditioned_gd=pgd, preconditioned_gd_median=pgd_median, preconditioned_gd_step=pgd_eta
+                    preconditioned_gd=pgd.mean().item(),
+                    preconditioned_gd_median=pgd.median().item(),
+                    preconditioned_gd_step=pgd_eta,
                 )
             if setting == "isotropic" and layers == 1:
                 gamma = preconditioner_of(model).cpu()
@@ -322,7 +322,7 @@ def mrp_agreement(model, sampler: MRPSampler, layers: int, batch: int, device="c
 
         best_cosine, best_eta = max((weight_cosine(eta), eta) for eta in STEP_SIZES)
         td_error = (batch_td(context, query, layers, best_eta) - target).square().mean().item()
-        td_best_error, td_best_eta = _best_td(context, query, target, layers)
+        td_best_errors, td_best_eta = _best_td(context, query, target, layers)
 
     # Sensitivity: the gradient of the prediction with respect to the whole context.
     sub = context[:2000].clone().requires_grad_(True)
@@ -336,7 +336,7 @@ def mrp_agreement(model, sampler: MRPSampler, layers: int, batch: int, device="c
         "implied_weight_cosine": best_cosine,
         "td_step_size": best_eta,
         "td_error_at_that_step": td_error,
-        "td_best_error": td_best_error,
+        "td_best_error": td_best_errors.mean().item(),
         "td_best_step": td_best_eta,
         "sensitivity_cosine": sensitivity.mean().item(),
         "zero_predictor_error": target.square().mean().item(),
@@ -385,8 +385,7 @@ def _td_errors(prompts, steps: int) -> torch.Tensor:
     context, queries, targets = prompts.context, prompts.queries, prompts.targets
     errors = [targets[:, 0].square()]
     for t in range(1, context.shape[1]):
-        _, eta = _best_td(context[:, :t], queries[:, t], targets[:, t], steps)
-        errors.append((batch_td(context[:, :t], queries[:, t], steps, eta) - targets[:, t]).square())
+        errors.append(_best_td(context[:, :t], queries[:, t], targets[:, t], steps)[0])
     return torch.stack(errors, -1).double()
 
 
