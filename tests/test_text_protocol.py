@@ -184,7 +184,7 @@ def test_text_actions_rejects_non_card_envs():
 
 
 def test_prefetched_draws_equal_one_call_per_row():
-    from icl_envs.cards.text_protocol import PrefetchedDraws
+    from icl_envs.cards.base import PrefetchedDraws
 
     bounds = (13, 13, 4, 2)
     draws = PrefetchedDraws(bounds, [np.random.default_rng(s) for s in (1, 2, 3)], block=4)

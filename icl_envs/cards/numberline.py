@@ -11,13 +11,7 @@ import numpy as np
 from gymnasium.error import InvalidAction, ResetNeeded
 from gymnasium.vector import AutoresetMode
 
-from icl_envs.cards.text_protocol import (
-    CardGameEnv,
-    CardVectorEnv,
-    PrefetchedDraws,
-    check_card_generator,
-    check_card_vector_arguments,
-)
+from icl_envs.cards.base import CardGameEnv, CardVectorEnv, check_card_generator, check_card_vector_arguments
 from icl_envs.checks import check_discrete_action, check_int
 
 ACTION_STRINGS = ("-", "+")
@@ -280,27 +274,19 @@ class NumberLineVectorEnv(CardVectorEnv):
         render_mode: str | None = None,
         generator: Any = None,
     ):
-        self.num_envs = check_int("num_envs", num_envs, minimum=1)
         self.max_position = check_int("max_position", max_position, minimum=1, maximum=20)
         self.obs_mode, self.image_size, self.render_mode = check_card_vector_arguments(
             obs_mode, image_size, render_mode, generator
         )
         self.generator = generator if generator is not None else NumberLineGenerator(self.max_position)
         positions = gym.spaces.Discrete(self.max_position + 1)
-        self._set_spaces(gym.spaces.Dict({"current": positions, "target": positions}), 2)
+        # The default generator's draws are fetched in blocks; a user's generator is called per task.
+        prefetch = hasattr(self.generator, "bounds") and hasattr(self.generator, "decode")
+        self._setup_card_vector(num_envs, gym.spaces.Dict({"current": positions, "target": positions}), 2, prefetch)
         self.position = np.zeros(self.num_envs, dtype=np.int64)
         self.target = np.zeros(self.num_envs, dtype=np.int64)
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
-        self.needs_reset = np.zeros(self.num_envs, dtype=bool)
         self._mask = np.ones((self.num_envs, 2), dtype=np.int8)
-        self._started = False
-        self._seed_envs([np.random.default_rng() for _ in range(self.num_envs)])
-
-    def _seed_envs(self, rngs: list[np.random.Generator]) -> None:
-        self.rngs = rngs
-        # The default generator's draws are fetched in blocks; a user's generator is called per task.
-        prefetch = hasattr(self.generator, "bounds") and hasattr(self.generator, "decode")
-        self.draws = PrefetchedDraws(self.generator.bounds, rngs) if prefetch else None
 
     def _new_tasks(self, envs: np.ndarray) -> None:
         if self.draws is not None:

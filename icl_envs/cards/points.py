@@ -24,13 +24,7 @@ from gymnasium.error import InvalidAction, ResetNeeded
 from gymnasium.vector import AutoresetMode
 
 from icl_envs.cards.formula import NUMBER_TOKENS, is_solvable, try_evaluate
-from icl_envs.cards.text_protocol import (
-    CardGameEnv,
-    CardVectorEnv,
-    PrefetchedDraws,
-    check_card_generator,
-    check_card_vector_arguments,
-)
+from icl_envs.cards.base import CardGameEnv, CardVectorEnv, check_card_generator, check_card_vector_arguments
 from icl_envs.checks import check_discrete_action, check_int
 
 SUITS = ("S", "H", "D", "C")
@@ -565,13 +559,14 @@ class PointsVectorEnv(CardVectorEnv):
         generator: Any = None,
     ):
         rules = self.rules
-        self.num_envs = check_int("num_envs", num_envs, minimum=1)
         self.obs_mode, self.image_size, self.render_mode = check_card_vector_arguments(
             obs_mode, image_size, render_mode, generator
         )
         self.generator = generator if generator is not None else self.default_generator()
+        # The default generators' draws are fetched in blocks; a user's generator is called per deal.
+        prefetch = isinstance(self.generator, _DrawnDeals)
+        self._setup_card_vector(num_envs, points_symbolic_space(rules), len(rules.action_strings), prefetch)
         n, length = self.num_envs, rules.max_formula_length
-        self._set_spaces(points_symbolic_space(rules), len(rules.action_strings))
         self.ranks = np.zeros((n, rules.num_cards), dtype=np.int64)  # 0 = ace .. 12 = king
         self.suits = np.zeros((n, rules.num_cards), dtype=np.int64)
         self.numbers = np.zeros((n, rules.num_cards), dtype=np.int64)
@@ -579,20 +574,11 @@ class PointsVectorEnv(CardVectorEnv):
         self.formula = np.zeros((n, length), dtype=np.int64)  # action id + 1, 0 = empty
         self.written = np.zeros(n, dtype=np.int64)
         self.slots_used = np.zeros(n, dtype=np.int64)
-        self.needs_reset = np.zeros(n, dtype=bool)
-        self._started = False
-        self._seed_envs([np.random.default_rng() for _ in range(n)])
         self._tokens = np.array(("",) + rules.action_strings, dtype=object)
         self._number_of_action = np.array([int(s) if s.isdigit() else 0 for s in rules.action_strings])
 
     def default_generator(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError
-
-    def _seed_envs(self, rngs: list[np.random.Generator]) -> None:
-        self.rngs = rngs
-        # The default generators' draws are fetched in blocks; a user's generator is called per deal.
-        prefetch = isinstance(self.generator, _DrawnDeals)
-        self.draws = PrefetchedDraws(self.generator.bounds, rngs) if prefetch else None
 
     def _new_tasks(self, envs: np.ndarray) -> None:
         """Deal new cards to each env in ``envs`` and clear its formula."""

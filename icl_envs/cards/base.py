@@ -1,0 +1,248 @@
+"""The bases every card and number game is built on: observation modes, rendering, the vector env.
+
+- :class:`CardGameEnv`: a single game with the four observation modes (``image``, ``symbolic``,
+  ``text``, ``multimodal``), ``render`` (``rgb_array`` or a ``human`` window), the text protocol
+  (``prompt``/``parse_action``, from :class:`~icl_envs.cards.text_protocol.TextProtocolMixin`)
+  and ``reset`` from a task generator or from reset options.
+- :class:`CardVectorEnv`: the native vector env of a game on
+  :class:`~icl_envs.vector_base.SeededVectorEnv` (seeding and masked reset), with the spaces of
+  the batched modes (``symbolic`` and ``image``).
+- :class:`PrefetchedDraws`: per-env streams of a game's random draws fetched in blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from icl_envs.cards.text_protocol import MAX_TEXT_LENGTH, TEXT_CHARSET, TextProtocolMixin
+from icl_envs.checks import check_choice, check_int
+from icl_envs.vector_base import SeededVectorEnv
+
+OBS_MODES = ("image", "symbolic", "text", "multimodal")
+RENDER_MODES = ("rgb_array", "human")
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 150, 2048  # below 150 px the card indices stop being legible
+
+
+def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -> tuple[str, int, str | None]:
+    """Validate the arguments every card env shares; return them normalised."""
+    check_choice("obs_mode", obs_mode, OBS_MODES)
+    image_size = check_int("image_size", image_size, minimum=MIN_IMAGE_SIZE, maximum=MAX_IMAGE_SIZE)
+    if render_mode is not None:
+        check_choice("render_mode", render_mode, RENDER_MODES)
+    return obs_mode, image_size, render_mode
+
+
+def check_card_generator(generator: Any) -> Any:
+    """Raise unless ``generator`` is None (the env's default) or has a ``sample(np_random)`` method."""
+    if generator is not None and not callable(getattr(generator, "sample", None)):
+        raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+    return generator
+
+
+def check_card_vector_arguments(
+    obs_mode: Any, image_size: Any, render_mode: Any, generator: Any
+) -> tuple[str, int, str | None]:
+    """Validate the arguments every native card vector env shares; return the first three normalised.
+
+    A vector env draws only what batches well (symbolic arrays or frames) and never opens a window.
+    """
+    obs_mode, image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
+    if obs_mode not in ("symbolic", "image"):
+        raise ValueError(
+            f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
+            "use gym.make_vec(..., vectorization_mode='sync') for text observations"
+        )
+    if render_mode == "human":
+        raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
+    check_card_generator(generator)
+    return obs_mode, image_size, render_mode
+
+
+def card_observation_space(
+    obs_mode: str, image_size: int, symbolic_space: gym.spaces.Space, num_actions: int
+) -> gym.spaces.Space:
+    """The observation space of a card env for each ``obs_mode``."""
+    image = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+    text = gym.spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=TEXT_CHARSET)
+    return {
+        "image": image,
+        "symbolic": symbolic_space,
+        "text": text,
+        "multimodal": gym.spaces.Dict(
+            {"image": image, "text": text, "action_mask": gym.spaces.MultiBinary(num_actions)}
+        ),
+    }[obs_mode]
+
+
+class CardGameEnv(TextProtocolMixin, gym.Env):
+    """Shared plumbing of the number-and-card envs: observation modes, rendering and the text protocol.
+
+    A subclass sets ``action_strings``, ``task_description`` and ``answer_fields``, builds
+    ``self.symbolic_space``, and implements ``symbolic_observation()``, ``state_text()`` (the
+    visible state in words), ``frame()`` (an RGB array of the current state) and ``action_mask()``.
+    It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``. For
+    ``reset`` it keeps ``self.generator`` and implements ``_task_from_options(options)`` (the task a
+    user sets through reset's options), ``_start(task)`` (check the task and set up its episode)
+    and ``_info()``; ``step`` raises ``ResetNeeded`` while ``self._episode_over``.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
+    def _setup_observations(self, obs_mode: Any, image_size: Any, render_mode: Any) -> None:
+        self.obs_mode, self.image_size, self.render_mode = check_card_env_arguments(
+            obs_mode, image_size, render_mode
+        )
+        self.observation_space = card_observation_space(
+            self.obs_mode, self.image_size, self.symbolic_space, len(self.action_strings)
+        )
+        self.action_space = gym.spaces.Discrete(len(self.action_strings))
+        self._window = None
+
+    def symbolic_observation(self) -> Any:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _task_from_options(self, options: dict[str, Any]) -> Any:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _start(self, task: Any) -> None:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _info(self) -> dict[str, Any]:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        task = self._task_from_options(options) if options else self.generator.sample(self.np_random)
+        self._start(task)
+        self._episode_over = False
+        if self.render_mode == "human":
+            self.render()
+        return self.observation(), self._info()
+
+    def state_text(self) -> str:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def frame(self) -> np.ndarray:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def observation(self) -> Any:
+        """The observation of the current state in this env's ``obs_mode``."""
+        if self.obs_mode == "image":
+            return self.frame()
+        if self.obs_mode == "symbolic":
+            return self.symbolic_observation()
+        if self.obs_mode == "text":
+            return self.state_text()
+        return {"image": self.frame(), "text": self.state_text(), "action_mask": self.action_mask()}
+
+    def describe(self, obs: Any) -> str | None:
+        """The state in words for a language agent's prompt; None for a bare frame (read it instead)."""
+        if isinstance(obs, str):
+            return obs
+        if isinstance(obs, Mapping) and "text" in obs:
+            return obs["text"]
+        if self.obs_mode == "symbolic":
+            return self.state_text()
+        return None
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn(
+                f"render() called without a render_mode on {type(self).__name__}; pass render_mode='rgb_array'"
+            )
+            return None
+        frame = self.frame()
+        if self.render_mode == "rgb_array":
+            return frame
+        self._show(frame)
+        return None
+
+    def _show(self, frame: np.ndarray) -> None:
+        import pygame  # only human rendering loads pygame here (text envs never do)
+
+        from icl_envs.cards.sprites import HumanWindow
+
+        if self._window is None:
+            self._window = HumanWindow(type(self).__name__)
+        self._window.show(pygame.surfarray.make_surface(frame.swapaxes(0, 1)), self.metadata["render_fps"])
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+class CardVectorEnv(SeededVectorEnv):
+    """Shared plumbing of the native number-and-card vector envs: the batched modes' spaces and
+    prefetched draws; seeding and ``reset`` come from :class:`SeededVectorEnv`.
+
+    A subclass sets ``obs_mode``, ``image_size`` and ``generator``, calls
+    ``_setup_card_vector(num_envs, symbolic_space, num_actions, prefetch)`` in ``__init__``,
+    implements ``_new_tasks(envs)`` (a new task for each env index in ``envs``, from
+    ``self.draws`` when it is set, else from ``self.rngs[i]``), ``_observation()`` and
+    ``_info(present)``, and sets ``reset_hint``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
+    draws: PrefetchedDraws | None = None
+
+    def _setup_card_vector(
+        self, num_envs: Any, symbolic_space: gym.spaces.Space, num_actions: int, prefetch: bool
+    ) -> None:
+        """Spaces and generators; ``prefetch``: the generator's draws are fetched in blocks (its
+        ``bounds`` give one task's row of draws), else it is called once per task."""
+        self._setup_vector(
+            num_envs,
+            card_observation_space(self.obs_mode, self.image_size, symbolic_space, num_actions),
+            gym.spaces.Discrete(num_actions),
+        )
+        self.draws = PrefetchedDraws(self.generator.bounds, self.rngs) if prefetch else None
+
+    def _info(self, present: np.ndarray | None = None) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _reseeded(self, i: int) -> None:
+        if self.draws is not None:
+            self.draws.reseed(i, self.rngs[i])
+
+    def _reset_info(self, mask: np.ndarray) -> dict[str, Any]:
+        return self._info(present=mask)
+
+
+class PrefetchedDraws:
+    """Per-env streams of bounded uniform integers, fetched from each env's generator in blocks.
+
+    A task generator that consumes one row of draws ``np_random.integers(0, bounds)`` per task (the
+    single env does exactly that) can be fed by this buffer in a vector env: fetching ``block`` rows
+    at once with ``integers(0, np.tile(bounds, block))`` yields the same rows in the same order,
+    because numpy draws an array of bounds element by element, in order. So env ``i`` of the vector
+    env deals what a single env seeded alike deals (tested against ``SyncVectorEnv``), while one
+    numpy call serves ``block`` resets instead of one.
+    """
+
+    def __init__(self, bounds: Sequence[int], rngs: Sequence[np.random.Generator], block: int = 64):
+        self.bounds = np.asarray(bounds, dtype=np.int64)
+        self.rngs = list(rngs)
+        self.block = block
+        self._tiled = np.tile(self.bounds, block)
+        self.rows = np.zeros((len(self.rngs), block, len(self.bounds)), dtype=np.int64)
+        self.cursor = np.full(len(self.rngs), block)  # every buffer starts empty
+
+    def reseed(self, i: int, rng: np.random.Generator) -> None:
+        """Give env ``i`` a new generator and drop its buffered rows (a seeded reset of that env)."""
+        self.rngs[i] = rng
+        self.cursor[i] = self.block
+
+    def take(self, envs: np.ndarray) -> np.ndarray:
+        """The next row of draws of each env in ``envs`` (distinct indices): shape (len(envs), len(bounds))."""
+        for i in envs[self.cursor[envs] >= self.block]:
+            self.rows[i] = self.rngs[i].integers(0, self._tiled).reshape(self.block, -1)
+            self.cursor[i] = 0
+        rows = self.rows[envs, self.cursor[envs]]
+        self.cursor[envs] += 1
+        return rows
