@@ -74,9 +74,7 @@ class SeededVectorEnv(VectorEnv):
         return {}
 
     # -- the Gymnasium API ----------------------------------------------------------------------
-    def reset(
-        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
-    ):
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
         seeds = vector_seeds(seed, self.num_envs)
         mask = vector_reset_mask(options, self.num_envs)
         unknown = sorted(set(options or ()) - {"reset_mask"})

@@ -282,7 +282,9 @@ class NumberLineVectorEnv(CardVectorEnv):
         positions = gym.spaces.Discrete(self.max_position + 1)
         # The default generator's draws are fetched in blocks; a user's generator is called per task.
         prefetch = hasattr(self.generator, "bounds") and hasattr(self.generator, "decode")
-        self._setup_card_vector(num_envs, gym.spaces.Dict({"current": positions, "target": positions}), 2, prefetch)
+        self._setup_card_vector(
+            num_envs, gym.spaces.Dict({"current": positions, "target": positions}), 2, prefetch
+        )
         self.position = np.zeros(self.num_envs, dtype=np.int64)
         self.target = np.zeros(self.num_envs, dtype=np.int64)
         self.steps = np.zeros(self.num_envs, dtype=np.int64)

@@ -23,9 +23,9 @@ import numpy as np
 from gymnasium.error import InvalidAction, ResetNeeded
 from gymnasium.vector import AutoresetMode
 
-from icl_envs.cards.formula import NUMBER_TOKENS, is_solvable, try_evaluate
 from icl_envs.cards.base import CardGameEnv, CardVectorEnv, check_card_generator, check_card_vector_arguments
-from icl_envs.checks import check_discrete_action, check_int
+from icl_envs.cards.formula import NUMBER_TOKENS, is_solvable, try_evaluate
+from icl_envs.checks import check_discrete_action
 
 SUITS = ("S", "H", "D", "C")
 RANKS = ("A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K")
