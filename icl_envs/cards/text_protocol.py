@@ -18,6 +18,7 @@ agent but never crashes a run.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import string
@@ -37,26 +38,30 @@ MAX_TEXT_LENGTH = 8192
 _ACTION_KEY = re.compile(r"""(?:"action"|'action'|\baction\b)\s*:""", re.IGNORECASE)
 
 
-def _action_value(text: str, start: int) -> str | None:
-    """The value written after an ``action:`` key ending at ``start``, or None if malformed.
+@functools.lru_cache(maxsize=64)
+def _value_pattern(longest: int) -> re.Pattern[str]:
+    """What may follow an ``action:`` key when the value is one of the action strings, at most
+    ``longest`` characters once stripped.
 
-    A quoted value is read up to its closing quote; after it only a comma, a closing brace or the
-    end of a line may follow (``"+" or "-"`` is malformed). A bare value runs to the first comma,
-    closing brace or line end.
+    A quoted value is read up to its closing quote, stripped, and only a comma, a closing brace,
+    a line end or the end of the text may follow it (``"+" or "-"`` is malformed). A bare value
+    runs to the first comma, closing brace or line end and is stripped.
+
+    The pattern is built so that a match attempt costs time linear in what it reads: the value
+    is bounded by the longest action string, it starts with a non-space character, and every run
+    of spaces is followed by something a space is not, so giving a space back never lets the
+    rest match. An attempt from one key therefore never reads past the next key, and parsing is
+    linear in the answer's length (a quadratic parser let one runaway answer stall a step).
     """
-    rest = text[start:].lstrip(" \t")
-    if rest[:1] in ('"', "'"):
-        quote = rest[0]
-        end = rest.find(quote, 1)
-        if end < 0:
-            return None
-        after = rest[end + 1 :].lstrip(" \t")
-        if after and after[0] not in ",}\n\r":
-            return None
-        return rest[1:end].strip()
-    match = re.match(r"[^,}\n\r]*", rest)
-    value = match.group(0).strip() if match else ""
-    return value or None
+    rest = "{0,%d}?" % max(longest - 1, 0)  # noqa: UP031 (a regex with braces of its own)
+    end = r"[ \t]*(?=[,}\n\r]|\Z)"
+    return re.compile(
+        r"[ \t]*(?![ \t])(?:"
+        rf'"\s*(?:(?P<double>[^"\s][^"]{rest})\s*)?"{end}'
+        rf"|'\s*(?:(?P<single>[^'\s][^']{rest})\s*)?'{end}"
+        rf"""|(?!["'])[^\S\n\r]*(?:(?P<bare>[^\s,}}][^,}}\n\r]{rest})[^\S\n\r]*)?(?=[,}}\n\r]|\Z)"""
+        r")"
+    )
 
 
 def _legal_actions(num_actions: int, legal_mask: Any) -> np.ndarray:
@@ -90,12 +95,19 @@ def parse_action(
     if not isinstance(text, str):
         raise InvalidAction(f"a text action must be a str, got {type(text).__name__}")
     legal = _legal_actions(len(action_strings), legal_mask)
+    if len(text) > MAX_TEXT_LENGTH:  # longer than the Text action space allows: a failed parse
+        return int(np_random.choice(legal)), False
     lookup = {s.strip().casefold(): i for i, s in enumerate(action_strings)}
+    # A casefolded string is never shorter than the original, so no value longer than this matches.
+    value_at = _value_pattern(max(map(len, lookup))).match
     named = set()
     for key in _ACTION_KEY.finditer(text):
-        value = _action_value(text, key.end())
-        if value is not None and value.casefold() in lookup:
-            named.add(lookup[value.casefold()])
+        found = value_at(text, key.end())
+        if found is not None:
+            value = next((v for v in found.group("double", "single", "bare") if v is not None), "")
+            value = value.casefold()
+            if value in lookup:
+                named.add(lookup[value])
     if len(named) == 1:
         (action,) = named
         if action in legal:
