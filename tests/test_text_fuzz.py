@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import time
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import icl_envs  # noqa: F401 (registers the ids)
 from icl_envs.cards.text_protocol import MAX_TEXT_LENGTH, parse_action
 
 _KEY = re.compile(r"""(?:"action"|'action'|\baction\b)\s*:""", re.IGNORECASE)
@@ -150,3 +152,14 @@ def test_a_one_megabyte_answer_is_a_counted_failure_in_under_50_ms():
     # One character under the Text space's limit is still read.
     fits = '{"action": "hit"}'.rjust(MAX_TEXT_LENGTH)
     assert parse_action(fits, ("stand", "hit"), np.random.default_rng(0)) == (1, True)
+
+
+@pytest.mark.parametrize(
+    "env_id", ["icl/NumberLine-v0", "icl/EZPoints-v0", "icl/Points24-v0", "icl/Blackjack-v0"]
+)
+def test_parse_action_before_reset_asks_for_a_reset(env_id):
+    env = gym.make(env_id, obs_mode="text").unwrapped
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        env.parse_action('{"action": "+"}')
+    env.reset(seed=0)
+    assert isinstance(env.parse_action('{"action": "+"}')[1], bool)

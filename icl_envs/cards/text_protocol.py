@@ -27,7 +27,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import InvalidAction
+from gymnasium.error import InvalidAction, ResetNeeded
 
 #: Characters allowed in text observations and text actions (printable ASCII and whitespace).
 TEXT_CHARSET = string.printable
@@ -186,6 +186,8 @@ class TextProtocolMixin:
         ``reset(seed=...)``: drawing from ``np_random`` would make an agent's formatting errors
         change which deals the seed produces.
         """
+        if not hasattr(self, "_fallback_rng"):
+            raise ResetNeeded("call reset() before parse_action(): there is no game to act in yet")
         return parse_action(text, self.action_strings, self._fallback_rng, self.action_mask())
 
 
