@@ -99,6 +99,18 @@ def check_discrete_action(action: Any, n: int) -> int:
     return int(action)
 
 
+def check_discrete_actions(actions: Any, num_envs: int, n: int) -> np.ndarray:
+    """Validate a vector env's actions of a ``Discrete(n)`` space, one per env; return them as int64.
+
+    As int64 whatever integer type they came in, so arithmetic on them (``2 * action - 1``) cannot
+    wrap around an unsigned type nor turn into floats when mixed with int64 state.
+    """
+    array = np.asarray(actions)
+    if array.shape != (num_envs,) or array.dtype.kind not in "iu" or np.any((array < 0) | (array >= n)):
+        raise InvalidAction(f"actions must be {num_envs} integers in [0, {n - 1}], got {array!r}")
+    return array.astype(np.int64, copy=False)
+
+
 def _is_numeric(value: Any) -> bool:
     try:
         return np.asarray(value).dtype.kind in "biuf"

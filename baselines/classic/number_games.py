@@ -7,7 +7,7 @@ Everything here is exact (``fractions.Fraction``) except where stated:
   programming over (position, target, steps taken).
 - EZPoints / Points24: :func:`solve_deal` returns a token sequence reaching the target or proves the
   deal unsolvable (exhaustive search over exact rational arithmetic, memoised per multiset, in
-  :mod:`icl_envs.cards.formula`). The deal distributions are enumerated exactly, which gives the
+  :mod:`icl_envs.cards.points.formula`). The deal distributions are enumerated exactly, which gives the
   share of solvable Points24 deals (20876/28561, about 73.1%) and the optimal returns.
 - The uniformly random policy: exact for EZPoints (dynamic programming over the written formula);
   for Points24 the part of the return that does not depend on the formula is exact and the small
@@ -29,8 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from icl_envs.cards.formula import NUMBER_TOKENS, solve
-from icl_envs.cards.points import EZPOINTS_RULES, POINTS24_RULES, PointsRules, rank_value, score_formula
+from icl_envs.cards.points import (
+    EZPOINTS_RULES,
+    POINTS24_RULES,
+    Points24VectorEnv,
+    PointsRules,
+    rank_value,
+    score_formula,
+)
+from icl_envs.cards.points.formula import NUMBER_TOKENS, solve
 from icl_envs.checks import check_int
 from leaderboard.agent import Agent
 
@@ -229,8 +236,6 @@ def points24_random_return(
     estimated by Monte Carlo over ``episodes`` episodes of the vector env; the standard error is that
     of the win term (the rule of three bounds it by 3/episodes when no win is seen).
     """
-    from icl_envs.cards.points import Points24VectorEnv
-
     exact = points24_random_loss_return(solvable_only)
     num_envs = 4096
     env = Points24VectorEnv(num_envs, obs_mode="symbolic", solvable_only=solvable_only)

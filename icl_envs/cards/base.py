@@ -52,6 +52,13 @@ def check_card_vector_arguments(
     A vector env draws only what batches well (symbolic arrays or frames) and never opens a window.
     """
     obs_mode, image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
+    check_batched_modes(obs_mode, render_mode)
+    check_card_generator(generator)
+    return obs_mode, image_size, render_mode
+
+
+def check_batched_modes(obs_mode: str, render_mode: str | None) -> None:
+    """Refuse the modes a native card vector env cannot batch: text observations and a window."""
     if obs_mode not in ("symbolic", "image"):
         raise ValueError(
             f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
@@ -59,8 +66,6 @@ def check_card_vector_arguments(
         )
     if render_mode == "human":
         raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
-    check_card_generator(generator)
-    return obs_mode, image_size, render_mode
 
 
 def card_observation_space(
@@ -181,15 +186,40 @@ class CardVectorEnv(SeededVectorEnv):
     """Shared plumbing of the native number-and-card vector envs: the batched modes' spaces and
     prefetched draws; seeding and ``reset`` come from :class:`SeededVectorEnv`.
 
-    A subclass sets ``obs_mode``, ``image_size`` and ``generator``, calls
-    ``_setup_card_vector(num_envs, symbolic_space, num_actions, prefetch)`` in ``__init__``,
-    implements ``_new_tasks(envs)`` (a new task for each env index in ``envs``, from
-    ``self.draws`` when it is set, else from ``self.rngs[i]``), ``_observation()`` and
-    ``_info(present)``, and sets ``reset_hint``.
+    A subclass sets ``single_env_class`` and calls ``_setup_from_single_env(num_envs, **kwargs)``
+    in ``__init__``: one single env built from the same arguments validates them and gives the
+    modes, the generator and the spaces, so no vector env repeats its single env's checks. (Or,
+    without a single env class, it sets ``obs_mode``, ``image_size`` and ``generator`` and calls
+    ``_setup_card_vector(num_envs, symbolic_space, num_actions, prefetch)``.) It implements
+    ``_new_tasks(envs)`` (a new task for each env index in ``envs``, from ``self.draws`` when it is
+    set, else from ``self.rngs[i]``), ``_info(present)`` (``_batched_info`` writes it) and either
+    ``_observation()`` or ``_frames()`` and ``_symbolic_observation()``, and sets ``reset_hint``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
     draws: PrefetchedDraws | None = None
+    single_env_class: type[CardGameEnv]
+
+    def _setup_from_single_env(self, num_envs: Any, **kwargs: Any) -> CardGameEnv:
+        """Build ``single_env_class(**kwargs)``, refuse the modes a vector env cannot batch, and take
+        from it ``obs_mode``, ``image_size``, ``render_mode``, ``generator`` and the single spaces.
+
+        Returns that env, from which the subclass reads its game's own settings.
+        """
+        template = self.single_env_class(**kwargs)
+        check_batched_modes(template.obs_mode, template.render_mode)
+        self.obs_mode, self.image_size = template.obs_mode, template.image_size
+        self.render_mode = template.render_mode
+        self.generator = getattr(template, "generator", None)
+        self._setup_vector(num_envs, template.observation_space, template.action_space)
+        prefetch = self.generator is not None and self._prefetchable(self.generator)
+        self.draws = PrefetchedDraws(self.generator.bounds, self.rngs) if prefetch else None
+        return template
+
+    def _prefetchable(self, generator: Any) -> bool:
+        """Whether ``generator``'s draws may be fetched in blocks (``PrefetchedDraws``): it consumes
+        one row ``np_random.integers(0, generator.bounds)`` per task. Else it is called per task."""
+        return False
 
     def _setup_card_vector(
         self, num_envs: Any, symbolic_space: gym.spaces.Space, num_actions: int, prefetch: bool
@@ -205,6 +235,30 @@ class CardVectorEnv(SeededVectorEnv):
 
     def _info(self, present: np.ndarray | None = None) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError
+
+    def _batched_info(self, values: dict[str, np.ndarray], present: np.ndarray | None) -> dict[str, Any]:
+        """The info as ``SyncVectorEnv`` batches it: each key of ``values`` followed by its ``_key``
+        mask, ``present`` (after a masked reset: the envs that were reset) or every env."""
+        every = np.ones(self.num_envs, dtype=bool) if present is None else present.copy()
+        info: dict[str, Any] = {}
+        for key, value in values.items():
+            info[key] = value
+            info[f"_{key}"] = every
+        return info
+
+    def _frames(self) -> np.ndarray:  # pragma: no cover - every env that draws overrides
+        """One frame per env, stacked: shape ``(num_envs, image_size, image_size, 3)``."""
+        raise NotImplementedError
+
+    def _symbolic_observation(self) -> Any:  # pragma: no cover - every env overrides
+        raise NotImplementedError
+
+    def _observation(self) -> Any:
+        return self._frames() if self.obs_mode == "image" else self._symbolic_observation()
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One frame per env, as a tuple like ``SyncVectorEnv.render()``; None without a render_mode."""
+        return tuple(self._frames()) if self.render_mode == "rgb_array" else None
 
     def _reseeded(self, i: int) -> None:
         if self.draws is not None:

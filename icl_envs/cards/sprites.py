@@ -6,9 +6,9 @@ glyph (or, for J/Q/K, a framed letter) in the middle; suit glyphs are drawn from
 polygons, so no font needs suit symbols. Shapes are drawn at ``_SUPERSAMPLE`` times the size and
 smoothly scaled down, which anti-aliases their edges.
 
-Card names are a suit letter (S, H, D, C) followed by a rank (A, 2..10, J, Q, K): ``"H2"``,
-``"S10"``, ``"DK"``, ``"CA"``. Each sprite is built once per (name, width) by an
-``functools.lru_cache``; callers must treat the returned surfaces as read-only.
+Card names are those of :mod:`icl_envs.cards.deck`: a suit letter (S, H, D, C) followed by a
+rank (A, 2..10, J, Q, K): ``"H2"``, ``"S10"``, ``"DK"``, ``"CA"``. Each sprite is built once per
+(name, width) by an ``functools.lru_cache``; callers must treat the returned surfaces as read-only.
 
 Works headless (``SDL_VIDEODRIVER=dummy``): only ``pygame.font`` is initialised, no window is opened
 (except by :class:`HumanWindow`, the window of ``render_mode="human"``, when it shows a frame).
@@ -24,10 +24,13 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
+# The deck's vocabulary; RANK_NAMES and SUIT_LETTERS (this module's name for SUITS) are re-exported
+# for the callers that lay out cards by name.
+from icl_envs.cards.deck import RANK_NAMES, parse_card_name  # noqa: E402, F401
+from icl_envs.cards.deck import SUITS as SUIT_LETTERS  # noqa: E402, F401
+
 # Width / height of a card; real playing cards are 63 x 88 mm (0.716).
 CARD_ASPECT = 0.7
-SUIT_LETTERS = ("S", "H", "D", "C")
-RANK_NAMES = ("A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K")
 RED = (200, 30, 45)
 BLACK = (25, 25, 30)
 CARD_WHITE = (252, 252, 248)
@@ -39,21 +42,6 @@ _SUPERSAMPLE = 4
 # Widths outside this range are either unreadable or a mistake (a card wider than any frame we make).
 MIN_CARD_WIDTH = 8
 MAX_CARD_WIDTH = 2000
-
-
-def parse_card_name(name: str) -> tuple[str, str]:
-    """Split ``"S10"`` into ``("S", "10")``; raise ``ValueError`` naming the card for a bad name."""
-    if (
-        not isinstance(name, str)
-        or len(name) < 2
-        or name[0] not in SUIT_LETTERS
-        or name[1:] not in RANK_NAMES
-    ):
-        raise ValueError(
-            f"card name must be a suit letter {'/'.join(SUIT_LETTERS)} followed by a rank "
-            f"{'/'.join(RANK_NAMES)} (e.g. 'H2', 'S10', 'DK'); got {name!r}"
-        )
-    return name[0], name[1:]
 
 
 def card_height(width: int) -> int:
