@@ -45,3 +45,38 @@ def test_vector_env_speed(benchmark, env_id):
         label=f"{env_id} vector/sync",
     )
     assert ratio >= MIN_VECTOR_RATIO
+
+
+MIN_NUMBERLINE_IMAGE_RATIO = 1.0
+
+
+def test_numberline_image_speed_against_blackjack(benchmark):
+    """NumberLine's image mode steps at least as fast as Blackjack's (issue 10).
+
+    Both single envs play uniformly random actions in image mode, resets included; the ratio is
+    env-steps per second against Blackjack measured in the same test. NumberLine has 36 states,
+    so its frames are drawn once and served from a cache; Blackjack draws every frame from sprites.
+    """
+    steps = 600
+    ratio = speed_ratio(
+        benchmark,
+        _single_stepper(gym.make("icl/NumberLine-v0", obs_mode="image"), steps),
+        _single_stepper(gym.make("icl/Blackjack-v0", obs_mode="image"), steps),
+        ours_work=steps,
+        anchor_work=steps,
+        label="NumberLine image/Blackjack image",
+    )
+    assert ratio >= MIN_NUMBERLINE_IMAGE_RATIO
+
+
+def _single_stepper(env: gym.Env, steps: int):
+    actions = np.random.default_rng(0).integers(0, env.action_space.n, steps).tolist()
+    env.reset(seed=0)
+
+    def run() -> None:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+
+    return run

@@ -267,3 +267,15 @@ def test_plugged_in_generator_is_used_and_its_bad_tasks_are_named():
             gym.make(ENV_ID, obs_mode="symbolic", generator=bad).reset(seed=0)
         with pytest.raises(ValueError, match="generator"):
             gym.make_vec(ENV_ID, 2, obs_mode="symbolic", generator=bad).reset(seed=0)
+
+
+def test_cached_frames_equal_drawn_frames_and_stay_private():
+    from icl_envs.cards.numberline.viewer import draw_numberline_frame, numberline_frame
+
+    env = NumberLineEnv(obs_mode="image", image_size=200)
+    obs, _ = env.reset(options={"start": 1, "target": 4})
+    assert np.array_equal(obs, draw_numberline_frame(1, 4, 5, 200))
+    obs[:] = 0  # an agent writing into its observation must not change the next one
+    again, _ = env.reset(options={"start": 1, "target": 4})
+    assert np.array_equal(again, draw_numberline_frame(1, 4, 5, 200))
+    assert not numberline_frame(1, 4, 5, 200).flags.writeable

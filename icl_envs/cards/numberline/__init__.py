@@ -11,7 +11,7 @@ from icl_envs.cards.numberline.env import NumberLineEnv, numberline_text
 from icl_envs.cards.numberline.generator import NumberLineGenerator, NumberLineTask, check_numberline_task
 from icl_envs.cards.numberline.rules import ACTION_STRINGS, numberline_step, step_limit
 from icl_envs.cards.numberline.vector_env import NumberLineVectorEnv
-from icl_envs.cards.numberline.viewer import draw_numberline_frame
+from icl_envs.cards.numberline.viewer import draw_numberline_frame, numberline_frame
 
 __all__ = [
     "ACTION_STRINGS",
@@ -21,6 +21,7 @@ __all__ = [
     "NumberLineVectorEnv",
     "check_numberline_task",
     "draw_numberline_frame",
+    "numberline_frame",
     "numberline_step",
     "numberline_text",
     "step_limit",

@@ -11,7 +11,7 @@ from gymnasium.error import ResetNeeded
 from icl_envs.cards.base import CardGameEnv, check_card_generator
 from icl_envs.cards.numberline.generator import NumberLineGenerator, NumberLineTask, check_numberline_task
 from icl_envs.cards.numberline.rules import ACTION_STRINGS, numberline_step, step_limit
-from icl_envs.cards.numberline.viewer import draw_numberline_frame
+from icl_envs.cards.numberline.viewer import numberline_frame
 from icl_envs.checks import check_discrete_action, check_int
 
 
@@ -98,7 +98,7 @@ class NumberLineEnv(CardGameEnv):
         return numberline_text(self.position, self.target, self.max_position)
 
     def frame(self) -> np.ndarray:
-        return draw_numberline_frame(self.position, self.target, self.max_position, self.image_size)
+        return numberline_frame(self.position, self.target, self.max_position, self.image_size).copy()
 
     def _info(self) -> dict[str, Any]:
         return {"action_mask": self.action_mask(), "current": self.position, "target": self.target}

@@ -10,7 +10,7 @@ from icl_envs.cards.base import CardVectorEnv
 from icl_envs.cards.numberline.env import NumberLineEnv
 from icl_envs.cards.numberline.generator import check_numberline_task
 from icl_envs.cards.numberline.rules import numberline_step, step_limit
-from icl_envs.cards.numberline.viewer import draw_numberline_frame
+from icl_envs.cards.numberline.viewer import numberline_frame
 from icl_envs.checks import check_discrete_actions
 
 
@@ -54,7 +54,7 @@ class NumberLineVectorEnv(CardVectorEnv):
     def _frames(self) -> np.ndarray:
         return np.stack(
             [
-                draw_numberline_frame(int(p), int(t), self.max_position, self.image_size)
+                numberline_frame(p, t, self.max_position, self.image_size)
                 for p, t in zip(self.position, self.target)
             ]
         )

@@ -2,11 +2,16 @@
 
 pygame is imported inside the drawing functions, not at the top: an env in symbolic or text mode
 imports this module but never draws, and must not load pygame (tests/test_env_contract.py).
+
+The game has only ``(max_position + 1)**2`` states, so :func:`numberline_frame` draws each state's
+frame once and keeps it (in a cache bounded in bytes, since a 2048-pixel frame is 12 MB): an
+image-mode step then costs a copy, not a drawing.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -76,3 +81,34 @@ def draw_numberline_frame(current: int, target: int, max_position: int, size: in
         [(xs[current] - half, tip - 2 * half), (xs[current] + half, tip - 2 * half), (xs[current], tip)],
     )
     return surface_to_array(surface)
+
+
+class _FrameCache:
+    """Frames by state, least recently used dropped first once they hold more than ``max_bytes``."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.frames: OrderedDict[tuple[int, int, int, int], np.ndarray] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, current: int, target: int, max_position: int, size: int) -> np.ndarray:
+        key = (current, target, max_position, size)
+        frame = self.frames.get(key)
+        if frame is not None:
+            self.frames.move_to_end(key)
+            return frame
+        frame = draw_numberline_frame(current, target, max_position, size)
+        frame.flags.writeable = False  # shared by every caller: a caller that needs to write copies it
+        self.frames[key] = frame
+        self.bytes += frame.nbytes
+        while self.bytes > self.max_bytes and len(self.frames) > 1:
+            self.bytes -= self.frames.popitem(last=False)[1].nbytes
+        return frame
+
+
+_FRAMES = _FrameCache(max_bytes=64 * 2**20)
+
+
+def numberline_frame(current: int, target: int, max_position: int, size: int) -> np.ndarray:
+    """The frame of a state, drawn once and then served from the cache (read-only: copy to write)."""
+    return _FRAMES.get(int(current), int(target), int(max_position), int(size))
