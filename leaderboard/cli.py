@@ -1,7 +1,8 @@
 """The ``icl-bench`` command line.
 
 Each command is a thin shell: it parses arguments and calls into the module that owns the work,
-imported lazily so that ``icl-bench list`` starts fast and needs no torch.
+imported lazily (inside the command) so that ``icl-bench list`` starts fast and needs no torch.
+These lazy imports point down like any other (``tests/test_layering.py`` checks it).
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def evaluate_command(
     store: bool = typer.Option(True, help="add the results to the store"),
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
-    from leaderboard.harness import AgentError, evaluate, load_config
+    from leaderboard.harness import AgentError, evaluate
+    from leaderboard.loading import load_config
     from leaderboard.report import leaderboard_tables, print_tables
 
     # Check where the results go before spending the evaluation's time on them.

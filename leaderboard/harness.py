@@ -15,155 +15,32 @@ can be stored.
 
 from __future__ import annotations
 
-import importlib
-import json
-import os
-import platform
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from leaderboard.agent import Agent
+import icl_envs  # noqa: F401  (registers the icl/ ids)
+from icl_envs.cards.text_protocol import TextActions
+
+# load_config and load_object are re-exported: they lived here before leaderboard.loading.
+from leaderboard.loading import load_agent, load_config, load_object  # noqa: F401
 from leaderboard.protocol import Suite, SuiteEntry, get_suite
+from leaderboard.provenance import hardware, package_versions
+from leaderboard.references import reference_for
+from leaderboard.results import build_results
 
 #: A batch that has not finished after this many steps is an env (or agent) that never ends.
 MAX_STEPS = 10_000
-#: Where the text suite's action wrapper lives (another part of the package; imported on use).
-TEXT_ACTIONS = "icl_envs.cards.text_protocol:TextActions"
-#: Where a trained run folder becomes an agent (``run:DIR``).
-RUN_AGENT_LOADER = "baselines.icl.agent:load_run_agent"
 
 
 class AgentError(RuntimeError):
     """The agent failed or returned a bad action; the message says who, where and what."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Loading agents
-
-
-def load_object(reference: str) -> Any:
-    """Import ``module:Name`` (``Name`` may be dotted) and return the object."""
-    module_name, sep, attribute = reference.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ValueError(
-            f"agent reference must look like 'package.module:Name' or 'run:DIR', got {reference!r}"
-        )
-    # The `icl-bench` script's sys.path holds its own folder, not the working directory, so a
-    # user's `my_agent.py` beside them would not be found. Like `python -m`, look there too; last,
-    # so that a local file never shadows an installed package.
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.append(os.getcwd())
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(
-            f"agent reference {reference!r}: cannot import module {module_name!r}: {error}"
-        ) from error
-    except Exception as error:
-        # A user's module can fail while it runs (a SyntaxError, a missing file read at import):
-        # say which module and why instead of a traceback from deep inside it.
-        raise ValueError(
-            f"agent reference {reference!r}: importing module {module_name!r} raised "
-            f"{type(error).__name__}: {error}"
-        ) from error
-    for part in attribute.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValueError(
-                f"agent reference {reference!r}: module {module_name!r} has no {attribute!r}"
-            ) from None
-    return obj
-
-
-def load_config(path: str | os.PathLike | None) -> dict[str, Any]:
-    """Read an agent config file (JSON or TOML) into the kwargs the agent is built with."""
-    if path is None:
-        return {}
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"config: no such file {str(path)!r}")
-    text = path.read_text()
-    if path.suffix == ".json":
-        try:
-            config = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"config {path}: invalid JSON: {error}") from None
-    elif path.suffix == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            raise ValueError("config: TOML files need Python 3.11+; use a .json file") from None
-        try:
-            config = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"config {path}: invalid TOML: {error}") from None
-    else:
-        raise ValueError(f"config must be a .json or .toml file, got {str(path)!r}")
-    if not isinstance(config, dict):
-        raise ValueError(f"config {path} must hold a table/object of keyword arguments")
-    return config
-
-
-def load_agent(reference: str, config: Mapping[str, Any] | None = None) -> Agent:
-    """Build the agent named by ``reference``: ``module:Name`` (class or factory) or ``run:DIR``."""
-    config = dict(config or {})
-    if reference.startswith("run:"):
-        loader = load_object(RUN_AGENT_LOADER)
-        try:
-            agent = loader(reference[len("run:") :], **config)
-        except Exception as error:  # a missing folder or checkpoint: name the run, not a traceback
-            raise ValueError(
-                f"agent {reference!r}: the run folder cannot be loaded: {type(error).__name__}: {error}"
-            ) from error
-    else:
-        target = load_object(reference)
-        if callable(target):
-            try:
-                agent = target(**config)
-            except TypeError as error:
-                raise ValueError(
-                    f"agent {reference!r} cannot be built with config {config}: {error}"
-                ) from error
-            except Exception as error:  # e.g. weights the constructor reads are missing
-                raise ValueError(
-                    f"agent {reference!r}: building it raised {type(error).__name__}: {error}"
-                ) from error
-        elif config:
-            raise ValueError(f"agent {reference!r} is an object, not a class or factory; it takes no config")
-        else:
-            agent = target
-    if not callable(getattr(agent, "act_batch", None)) and not callable(getattr(agent, "act", None)):
-        raise ValueError(f"agent {reference!r} has neither act_batch(obs_batch) nor act(obs)")
-    if isinstance(agent, Agent) and type(agent).act is Agent.act and type(agent).act_batch is Agent.act_batch:
-        # The base class's act_batch only loops over act, which it does not implement: fail at
-        # load time rather than at the first step of the first env.
-        raise ValueError(f"agent {reference!r} subclasses Agent but implements neither act nor act_batch")
-    if not callable(getattr(agent, "act_batch", None)):
-        agent = _BatchedAgent(agent)
-    return agent
-
-
-class _BatchedAgent(Agent):
-    """Gives a duck-typed agent that only has ``act`` (and maybe ``reset``) the batched default."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.suites = getattr(inner, "suites", None)
-
-    def reset(self, env_id=None, env_kwargs=None) -> None:
-        if callable(getattr(self.inner, "reset", None)):
-            self.inner.reset(env_id, env_kwargs)
-
-    def act(self, obs):
-        return self.inner.act(obs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,17 +68,14 @@ def is_in_context(space: gym.Space) -> bool:
 
 def make_vector_env(entry: SuiteEntry, text_actions: bool) -> gym.vector.VectorEnv:
     """The entry's vector env: the native one, or text-action sub-envs for the text suite."""
-    import icl_envs  # noqa: F401  (registers the icl/ ids)
-
     try:
         if not text_actions:
             return gym.make_vec(entry.env_id, num_envs=entry.episodes, **entry.kwargs)
-        wrapper = load_object(TEXT_ACTIONS)
         return gym.make_vec(
             entry.env_id,
             num_envs=entry.episodes,
             vectorization_mode="sync",
-            wrappers=[wrapper],
+            wrappers=[TextActions],
             **entry.kwargs,
         )
     except gym.error.Error as error:
@@ -359,12 +233,8 @@ def play_suite(
     if supported is not None and suite.name not in supported:
         raise AgentError(f"agent {agent_name} declares suites {list(supported)}, not {suite.name}")
     text_actions = suite.actions == "text"
-    from rich.console import Console
-
     if not progress or not Console(stderr=True).is_terminal:  # no bar (nor blank lines) in logs
         return [play_entry(agent, e, agent_name=agent_name, text_actions=text_actions) for e in entries]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
@@ -400,8 +270,6 @@ def evaluate(
     ``agent`` may pass an already built agent (then ``reference`` only names it in the results).
     Raises :class:`AgentError` if the agent misbehaves, ``ValueError`` for a bad reference, suite or env.
     """
-    from leaderboard.results import build_results
-
     suite = get_suite(suite) if isinstance(suite, str) else suite
     entries = suite.select(envs)
     _check_references(suite, entries)
@@ -416,13 +284,14 @@ def evaluate(
         agent_reference=reference,
         agent_config=config,
         wall_time_s=time.perf_counter() - start,
+        # Probed after playing, so that a framework the agent loaded (torch) and its GPU are seen.
+        versions=package_versions(reference),
+        hardware=hardware(),
     )
 
 
 def _check_references(suite: Suite, entries) -> None:
     """Refuse before playing, not after: a score needs each entry's normalization references."""
-    from leaderboard.references import reference_for
-
     missing = []
     for entry in entries:
         try:
@@ -434,43 +303,3 @@ def _check_references(suite: Suite, entries) -> None:
             f"suite {suite.name} has no normalization references for {', '.join(missing)}; "
             "give them with leaderboard.references.register_reference(key, Reference(...)) first"
         )
-
-
-def package_versions(reference: str) -> dict[str, str]:
-    """Versions of what produced the numbers: Python, numpy, gymnasium, icl-envs, the agent's package."""
-    from importlib import metadata
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "gymnasium": gym.__version__}
-    try:
-        import icl_envs
-
-        versions["icl-envs"] = icl_envs.__version__
-    except ImportError:  # pragma: no cover - the harness runs icl envs
-        pass
-    top = reference.split(":", 1)[0].split(".", 1)[0]
-    if top and top not in ("run", "icl_envs"):
-        for name in (top, top.replace("_", "-")):
-            try:
-                versions[name] = metadata.version(name)
-                break
-            except metadata.PackageNotFoundError:
-                continue
-    for name in ("torch",):  # frameworks an agent may use, recorded if it loaded them
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = getattr(module, "__version__", "unknown")
-    return versions
-
-
-def hardware() -> dict[str, Any]:
-    """The machine the episodes ran on (CPU, cores, and the GPU if the agent used torch with CUDA)."""
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count() or 0,
-    }
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info

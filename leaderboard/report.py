@@ -11,6 +11,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from leaderboard.protocol import get_suite, suites
 from leaderboard.results import ResultsFile
 
@@ -80,8 +83,6 @@ def _table(suite_name: str, group: Sequence[ResultsFile]) -> tuple[list[str], li
 
 def leaderboard_tables(results: Sequence[ResultsFile]):
     """One rich table per suite (see :func:`_table`)."""
-    from rich.table import Table
-
     tables = []
     for suite_name, group in _by_suite(results).items():
         header, rows = _table(suite_name, group)
@@ -105,8 +106,6 @@ def print_tables(console, tables) -> None:
     leaderboard with ten entry columns then collapses to empty cells: no number would be printed.
     A table wider than the console is printed by a console of the table's own width instead.
     """
-    from rich.console import Console
-
     for table in tables:
         natural = console.measure(table, options=console.options.update_width(10_000)).maximum
         if natural <= console.width:
@@ -138,13 +137,23 @@ def markdown_tables(results: Sequence[ResultsFile]) -> str:
 # Plots
 
 
-def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.PathLike) -> Path:
-    """Normalized score per env with 95% intervals, one marker per agent."""
+def _pyplot():
+    """matplotlib's pyplot drawing to files (the Agg backend, no window).
+
+    Imported on use, not at the top: matplotlib takes about a second to import, and the commands
+    that only print tables (``evaluate``, ``leaderboard``) never plot.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.PathLike) -> Path:
+    """Normalized score per env with 95% intervals, one marker per agent."""
+    plt = _pyplot()
     group = ranked([r for r in results if r.suite == suite_name])
     columns = _columns(suite_name, group)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(columns) + 3), 5.0))
@@ -193,11 +202,7 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
 
 def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path | None:
     """Mean squared error against context length for each in-context entry, one line per agent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     # Each agent keeps the colour it has in the score plot (its rank): matplotlib's default cycle has
     # only 10 colours, so with more agents two curves of a panel shared one and were confused.
     colours = plt.get_cmap("tab20")

@@ -31,7 +31,7 @@ FORMAT_VERSION = 1
 #: sides run the same float64 code, and JSON round-trips floats exactly, so only summation order of
 #: a different numpy build could differ, by a few ulps.
 TOLERANCE = 1e-9
-#: Packages whose versions every results file records (the harness's package_versions()).
+#: Packages whose versions every results file records (leaderboard.provenance.package_versions()).
 REQUIRED_VERSIONS = ("python", "numpy", "gymnasium", "icl-envs")
 #: Longest agent reference accepted (the store's column size).
 MAX_REFERENCE_LENGTH = 500
@@ -165,11 +165,16 @@ def default_bootstrap() -> dict[str, Any]:
 
 
 def build_results(
-    *, suite: Suite, runs: Sequence[Any], agent_reference: str, agent_config, wall_time_s: float
-):
-    """Assemble a :class:`ResultsFile` from the harness's entry runs."""
-    from leaderboard.harness import hardware, package_versions
-
+    *,
+    suite: Suite,
+    runs: Sequence[Any],
+    agent_reference: str,
+    agent_config: Mapping[str, Any],
+    wall_time_s: float,
+    versions: Mapping[str, str],
+    hardware: Mapping[str, Any],
+) -> ResultsFile:
+    """Assemble a :class:`ResultsFile` from the harness's entry runs and its provenance probes."""
     bootstrap = default_bootstrap()
     entries = []
     for run in runs:
@@ -206,8 +211,8 @@ def build_results(
         "complete": len(entries) == len(suite.entries),
         "aggregates": derive_aggregates([e["seed_scores"] for e in entries], bootstrap),
         "bootstrap": bootstrap,
-        "versions": package_versions(agent_reference),
-        "hardware": hardware(),
+        "versions": dict(versions),
+        "hardware": dict(hardware),
         "wall_time_s": wall_time_s,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

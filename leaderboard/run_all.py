@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from leaderboard.harness import AgentError, evaluate
+from leaderboard.report import agent_label, leaderboard_tables, print_tables, write_html_report
 from leaderboard.results import ResultsFile
+from leaderboard.store import ResultsStore
 
 #: Labels of the core-v0 entries each family of baselines plays.
 REGRESSION = ("LinReg", "LinReg σ=0.5", "Sparse", "ReLUNet", "DecisionTree")
@@ -85,8 +90,6 @@ class RunSummary:
 
 
 def file_name(index: int, results: ResultsFile) -> str:
-    from leaderboard.report import agent_label
-
     safe = "".join(c if c.isalnum() or c in "-_=" else "_" for c in agent_label(results))
     return f"{index:02d}-{results.suite}-{safe}.json"
 
@@ -99,12 +102,6 @@ def run_all(
     console=None,
 ) -> RunSummary:
     """Evaluate, store and report every baseline; failures are collected, not raised."""
-    from rich.console import Console
-
-    from leaderboard.harness import AgentError, evaluate
-    from leaderboard.report import leaderboard_tables, print_tables, write_html_report
-    from leaderboard.store import ResultsStore
-
     console = console or Console()
     start = time.perf_counter()
     store = ResultsStore(db)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from platformdirs import user_data_dir
 from sqlalchemy import (
     DateTime,
     Float,
@@ -101,8 +102,6 @@ def default_database() -> str:
     configured = os.environ.get(DB_ENV)
     if configured:
         return configured
-    from platformdirs import user_data_dir
-
     return str(Path(user_data_dir("icl-bench", appauthor=False)) / "results.sqlite")
 
 

@@ -155,7 +155,7 @@ def test_bad_agent_references(reference, message):
 def test_run_folder_agents_resolve_through_the_run_loader(monkeypatch):
     import leaderboard_fixtures
 
-    from leaderboard import harness
+    from leaderboard import loading as harness  # RUN_AGENT_LOADER moved to leaderboard.loading
 
     monkeypatch.setattr(harness, "RUN_AGENT_LOADER", "leaderboard_fixtures:load_run")
     results = evaluate("run:runs/icl/linear-3", TINY_SUITE, config={"device": "cpu"}, progress=False)
@@ -288,7 +288,7 @@ def test_agents_that_fail_to_load_give_a_clear_error(tmp_path, monkeypatch, refe
 
 
 def test_run_folder_that_cannot_be_loaded_is_named(monkeypatch):
-    from leaderboard import harness
+    from leaderboard import loading as harness  # RUN_AGENT_LOADER moved to leaderboard.loading
 
     monkeypatch.setattr(harness, "RUN_AGENT_LOADER", "builtins:open")  # open() of a missing path raises
     with pytest.raises(ValueError, match="'run:/no/such/run': the run folder cannot be loaded"):

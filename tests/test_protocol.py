@@ -16,12 +16,8 @@ from leaderboard.protocol import (
     suites,
     test_seeds,
 )
-from leaderboard.references import (
-    compute_reference,
-    published_references,
-    reference_for,
-    sources_for,
-)
+from leaderboard.compute_references import compute_reference, sources_for
+from leaderboard.references import published_references, reference_for
 
 # A published suite is frozen: if one of these fails, publish a new version (core-v1) instead.
 PUBLISHED_HASHES = {
