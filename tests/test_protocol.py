@@ -5,6 +5,7 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 
+from leaderboard.compute_references import compute_reference, sources_for
 from leaderboard.protocol import (
     CORE_V0,
     DEV_SEEDS_V0,
@@ -16,7 +17,6 @@ from leaderboard.protocol import (
     suites,
     test_seeds,
 )
-from leaderboard.compute_references import compute_reference, sources_for
 from leaderboard.references import published_references, reference_for
 
 # A published suite is frozen: if one of these fails, publish a new version (core-v1) instead.
