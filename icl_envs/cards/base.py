@@ -25,7 +25,7 @@ from icl_envs.vector_base import SeededVectorEnv
 
 OBS_MODES = ("image", "symbolic", "text", "multimodal")
 RENDER_MODES = ("rgb_array", "human")
-MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 150, 2048  # below 150 px the card indices stop being legible
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 128, 2048  # below 128 px the card indices stop being legible
 
 
 def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -> tuple[str, int, str | None]:
@@ -47,11 +47,15 @@ def check_card_generator(generator: Any) -> Any:
 def check_card_vector_arguments(
     obs_mode: Any, image_size: Any, render_mode: Any, generator: Any
 ) -> tuple[str, int, str | None]:
-    """Validate the arguments every native card vector env shares; return the first three normalised.
-
-    A vector env draws only what batches well (symbolic arrays or frames) and never opens a window.
-    """
+    """Validate the arguments every native card vector env shares; return the first three normalised."""
     obs_mode, image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
+    check_batched_modes(obs_mode, render_mode)
+    check_card_generator(generator)
+    return obs_mode, image_size, render_mode
+
+
+def check_batched_modes(obs_mode: str, render_mode: str | None) -> None:
+    """A vector env draws only what batches well (symbolic arrays or frames) and never opens a window."""
     if obs_mode not in ("symbolic", "image"):
         raise ValueError(
             f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
@@ -59,8 +63,6 @@ def check_card_vector_arguments(
         )
     if render_mode == "human":
         raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
-    check_card_generator(generator)
-    return obs_mode, image_size, render_mode
 
 
 def card_observation_space(
@@ -86,9 +88,12 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
     ``self.symbolic_space``, and implements ``symbolic_observation()``, ``state_text()`` (the
     visible state in words), ``frame()`` (an RGB array of the current state) and ``action_mask()``.
     It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``. For
-    ``reset`` it keeps ``self.generator`` and implements ``_task_from_options(options)`` (the task a
-    user sets through reset's options), ``_start(task)`` (check the task and set up its episode)
-    and ``_info()``; ``step`` raises ``ResetNeeded`` while ``self._episode_over``.
+    ``reset`` it keeps ``self.generator`` (or overrides ``_new_task()``, the task of a reset that
+    sets none) and implements ``_task_from_options(options)`` (the task a user sets through reset's
+    options), ``_start(task)`` (check the task and set up its episode) and ``_info()``; it may
+    override ``_reseeded()`` (drop what it drew ahead from the old ``np_random``) and
+    ``symbolic_text(obs)`` (a symbolic observation in words). ``step`` raises ``ResetNeeded`` while
+    ``self._episode_over``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
@@ -115,9 +120,18 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
     def _info(self) -> dict[str, Any]:  # pragma: no cover - every env overrides
         raise NotImplementedError
 
+    def _new_task(self) -> Any:
+        """The task of a reset whose options set none: the generator's next sample."""
+        return self.generator.sample(self.np_random)
+
+    def _reseeded(self) -> None:
+        """``reset(seed=...)`` gave ``np_random`` a new seed: forget anything drawn ahead from the old one."""
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        task = self._task_from_options(options) if options else self.generator.sample(self.np_random)
+        if seed is not None:
+            self._reseeded()
+        task = self._task_from_options(options) if options else self._new_task()
         self._start(task)
         self._episode_over = False
         if self.render_mode == "human":
@@ -147,8 +161,12 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
         if isinstance(obs, Mapping) and "text" in obs:
             return obs["text"]
         if self.obs_mode == "symbolic":
-            return self.state_text()
+            return self.symbolic_text(obs)
         return None
+
+    def symbolic_text(self, obs: Any) -> str:
+        """A symbolic observation in words: the current state's text, unless the env reads ``obs``."""
+        return self.state_text()
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
@@ -185,11 +203,25 @@ class CardVectorEnv(SeededVectorEnv):
     ``_setup_card_vector(num_envs, symbolic_space, num_actions, prefetch)`` in ``__init__``,
     implements ``_new_tasks(envs)`` (a new task for each env index in ``envs``, from
     ``self.draws`` when it is set, else from ``self.rngs[i]``), ``_observation()`` and
-    ``_info(present)``, and sets ``reset_hint``.
+    ``_info(present)``, and sets ``reset_hint``. A subclass whose single env validates its
+    arguments sets ``single_env_class`` and calls ``_setup_from_single_env(num_envs, **kwargs)``
+    instead of checking them again (Blackjack does; it deals from its own card streams).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array"]}
     draws: PrefetchedDraws | None = None
+    #: The single env that ``_setup_from_single_env`` builds to check the arguments.
+    single_env_class: type[CardGameEnv]
+
+    def _setup_from_single_env(self, num_envs: Any, **kwargs: Any) -> CardGameEnv:
+        """Build one single env from ``kwargs``, so that its argument checks are the only ones, refuse
+        the modes a vector env does not batch, and take its modes, image size and spaces; return it."""
+        template = self.single_env_class(**kwargs)
+        check_batched_modes(template.obs_mode, template.render_mode)
+        self.obs_mode, self.image_size = template.obs_mode, template.image_size
+        self.render_mode = template.render_mode
+        self._setup_vector(num_envs, template.observation_space, template.action_space)
+        return template
 
     def _setup_card_vector(
         self, num_envs: Any, symbolic_space: gym.spaces.Space, num_actions: int, prefetch: bool
