@@ -26,6 +26,13 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool, or raise naming ``name``: only True or False (numpy's too), not 0/1."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_float(
     name: str,
     value: Any,

@@ -34,7 +34,7 @@ def _play(env: BlackjackEnv, seed: int, policy) -> list[tuple]:
     env.reset(seed=seed)
     steps = []
     while True:
-        obs, reward, terminated, truncated, info = env.step(policy(env._symbolic()))
+        obs, reward, terminated, truncated, info = env.step(policy(env.symbolic_observation()))
         assert not truncated
         steps.append((obs, reward, terminated, info))
         if terminated:
@@ -242,13 +242,13 @@ def test_hole_card_is_not_visible_before_the_end():
     for hole in holes:
         _with_hole(env, hole)
         frames.append(env.render())
-        texts.append(env._text())
+        texts.append(env.state_text())
         assert CARD_NAMES[hole] not in texts[-1]
         assert CARD_NAMES[hole] not in repr(env._info())
     assert all(np.array_equal(frames[0], f) for f in frames[1:])
     assert len(set(texts)) == 1
     # The same state with the hand over shows the hole card: the frames now differ.
-    env._hand_over, env._reward = True, 0.0
+    env._episode_over, env._reward = True, 0.0
     revealed = []
     for hole in holes:
         _with_hole(env, hole)
@@ -298,7 +298,7 @@ def test_many_card_hands_stay_inside_the_frame(size):
     env._player = [0] * 21  # 21 aces: the longest hand that is not bust
     env._player_hard, env._player_ace = 21, True
     env._dealer = [1, 2, 3, 4, 0, 0, 0, 13, 14, 15]  # a long revealed dealer hand too
-    env._hand_over, env._reward = True, 0.0
+    env._episode_over, env._reward = True, 0.0
     frame = env.render()
     outside = np.concatenate(
         [frame[:, : renderer.margin - 1], frame[:, size - renderer.margin + 1 :]], axis=1

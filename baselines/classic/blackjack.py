@@ -16,8 +16,8 @@ What this module gives (all exact; floats are conversions of the fractions):
 - :func:`policy_outcome_probabilities`: P(win), P(draw), P(loss) of any policy table;
 - :class:`OptimalBlackjackAgent`: the harness agent acting from the symbolic observation.
 
-The payouts are not re-derived here: every hand is settled by ``icl_envs.cards.blackjack_rules``,
-so the DP and the environments share one definition of the rules.
+The rules are not re-derived here: totals, the dealer's draws and the payouts are those of
+``icl_envs.cards.blackjack.rules``, so the DP and the environments share one definition of them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from icl_envs.cards import blackjack_rules as rules
+from icl_envs.cards.blackjack import rules
+from icl_envs.cards.deck import RANK_VALUES
+from icl_envs.checks import check_bool
 from leaderboard.agent import Agent
 
 STAND, HIT = 0, 1
@@ -40,7 +42,7 @@ TABLE_SHAPE = (32, 11, 2)
 DEALER_CARDS = tuple(range(1, 11))  # 1 is the ace
 # Probability of each card value: 1/13 for A..9, 4/13 for a ten-card (10, J, Q, K).
 CARD_PROBABILITIES: dict[int, Fraction] = {
-    value: Fraction(int(np.sum(rules.RANK_VALUES == value)), len(rules.RANK_VALUES)) for value in range(1, 11)
+    value: Fraction(int(np.sum(RANK_VALUES == value)), len(RANK_VALUES)) for value in range(1, 11)
 }
 # The dealer's final hand: a total 17..21 (21 reached with three or more cards), a natural, or a bust.
 DEALER_OUTCOMES: tuple[int | str, ...] = (17, 18, 19, 20, 21, "natural", "bust")
@@ -48,7 +50,7 @@ OBJECTIVES = ("return", "win")
 
 
 # ---------------------------------------------------------------------------------------------
-# Hands as (total, usable_ace) and representative card lists for the shared settle() rule.
+# Hands as (total, usable_ace), read with the rules module
 # ---------------------------------------------------------------------------------------------
 
 
@@ -56,36 +58,22 @@ def _add_card(total: int, usable: bool, card: int) -> tuple[int, bool]:
     """The (total, usable_ace) after drawing ``card``; a total above 21 is a bust.
 
     A hand with a non-usable ace behaves like a hand without one from then on (its ace can never
-    become usable again as the hard total only grows), which is why (total, usable) is Markov.
+    become usable again as the hard total only grows), which is why (total, usable) is Markov: the
+    hand's hard total is ``total`` less the 10 of a usable ace, and only a usable ace matters.
     """
-    if usable:
-        total += card
-        return (total, True) if total <= 21 else (total - 10, False)
-    if card == 1 and total + 11 <= 21:
-        return total + 11, True
-    return total + card, False
+    hard = total - rules.ACE_BONUS * usable + card
+    has_ace = usable or card == 1
+    return rules.total(hard, has_ace), rules.soft(hard, has_ace)
 
 
-def _player_hand(total: int, natural: bool) -> list[int]:
-    """Card values of a standing player hand with this total (a natural is ace + ten)."""
-    if natural:
-        return [1, 10]
-    if total <= 12:
-        return [2, total - 2]
-    if total <= 20:
-        return [10, total - 10]
-    return [10, 5, 6]  # 21 without being a natural
-
-
-def _dealer_hand(outcome: int | str) -> list[int]:
-    """Card values of a finished dealer hand with this outcome."""
-    if outcome == "natural":
-        return [1, 10]
-    if outcome == "bust":
-        return [10, 6, 10]
-    if outcome == 21:
-        return [10, 5, 6]
-    return [10, int(outcome) - 10]
+def _stand_reward(total: int, is_natural: bool, outcome: int | str, *, natural: bool, sab: bool) -> float:
+    """The reward of standing on ``total`` (a natural or not) against the dealer's final ``outcome``."""
+    dealer_total = {"natural": rules.BLACKJACK, "bust": rules.BLACKJACK + 1}.get(
+        outcome, outcome
+    )  # 22: any bust
+    return rules.settle_totals(
+        total, dealer_total, is_natural, outcome == "natural", natural=natural, sab=sab
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,9 +84,9 @@ def _dealer_hand(outcome: int | str) -> list[int]:
 @cache
 def _dealer_play(total: int, usable: bool) -> dict[int | str, Fraction]:
     """Outcome distribution of a dealer hand of at least two cards (not a natural) from here on."""
-    if total > 21:
+    if rules.is_bust_total(total):
         return {"bust": Fraction(1)}
-    if total >= 17:  # rules.dealer_draws: the dealer stands on 17 and more, soft 17 included
+    if not rules.dealer_hits(total):
         return {total: Fraction(1)}
     distribution: dict[int | str, Fraction] = {}
     for card, p in CARD_PROBABILITIES.items():
@@ -143,10 +131,9 @@ def _stand_values(natural: bool, sab: bool, payoff: Callable[[float], Fraction])
         dealer = dealer_final_distribution(dealer_card)
         for total in range(4, 22):
             for is_nat in (False, True) if total == 21 else (False,):
-                player = _player_hand(total, is_nat)
                 values[total, is_nat, dealer_card] = sum(
                     (
-                        p * payoff(rules.settle(player, _dealer_hand(outcome), natural=natural, sab=sab))
+                        p * payoff(_stand_reward(total, is_nat, outcome, natural=natural, sab=sab))
                         for outcome, p in dealer.items()
                     ),
                     Fraction(0),
@@ -264,10 +251,7 @@ class BlackjackSolution:
 
 
 def _check_rules(natural: Any, sab: Any) -> tuple[bool, bool]:
-    for name, flag in (("natural", natural), ("sab", sab)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
-    return bool(natural), bool(sab)
+    return check_bool("natural", natural), check_bool("sab", sab)
 
 
 def _tables(values, actions, stand, hit_values):

@@ -55,7 +55,7 @@ def main() -> None:
     symbolic = BlackjackEnv(obs_mode="symbolic")
 
     def soft_after_hit(e):
-        total, _, soft = e._symbolic()
+        total, _, soft = e.symbolic_observation()
         if total > 11:
             return False
         obs, _, terminated, _, _ = e.step(1)

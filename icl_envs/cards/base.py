@@ -25,7 +25,7 @@ from icl_envs.vector_base import SeededVectorEnv
 
 OBS_MODES = ("image", "symbolic", "text", "multimodal")
 RENDER_MODES = ("rgb_array", "human")
-MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 150, 2048  # below 150 px the card indices stop being legible
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 128, 2048  # below 128 px the card indices stop being legible
 
 
 def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -> tuple[str, int, str | None]:
@@ -42,19 +42,6 @@ def check_card_generator(generator: Any) -> Any:
     if generator is not None and not callable(getattr(generator, "sample", None)):
         raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
     return generator
-
-
-def check_card_vector_arguments(
-    obs_mode: Any, image_size: Any, render_mode: Any, generator: Any
-) -> tuple[str, int, str | None]:
-    """Validate the arguments every native card vector env shares; return the first three normalised.
-
-    A vector env draws only what batches well (symbolic arrays or frames) and never opens a window.
-    """
-    obs_mode, image_size, render_mode = check_card_env_arguments(obs_mode, image_size, render_mode)
-    check_batched_modes(obs_mode, render_mode)
-    check_card_generator(generator)
-    return obs_mode, image_size, render_mode
 
 
 def check_batched_modes(obs_mode: str, render_mode: str | None) -> None:
@@ -91,9 +78,12 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
     ``self.symbolic_space``, and implements ``symbolic_observation()``, ``state_text()`` (the
     visible state in words), ``frame()`` (an RGB array of the current state) and ``action_mask()``.
     It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``. For
-    ``reset`` it keeps ``self.generator`` and implements ``_task_from_options(options)`` (the task a
-    user sets through reset's options), ``_start(task)`` (check the task and set up its episode)
-    and ``_info()``; ``step`` raises ``ResetNeeded`` while ``self._episode_over``.
+    ``reset`` it keeps ``self.generator`` (or overrides ``_new_task()``, the task of a reset that
+    sets none) and implements ``_task_from_options(options)`` (the task a user sets through reset's
+    options), ``_start(task)`` (check the task and set up its episode) and ``_info()``; it may
+    override ``_reseeded()`` (drop what it drew ahead from the old ``np_random``) and
+    ``symbolic_text(obs)`` (a symbolic observation in words). ``step`` raises ``ResetNeeded`` while
+    ``self._episode_over``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
@@ -120,9 +110,18 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
     def _info(self) -> dict[str, Any]:  # pragma: no cover - every env overrides
         raise NotImplementedError
 
+    def _new_task(self) -> Any:
+        """The task of a reset whose options set none: the generator's next sample."""
+        return self.generator.sample(self.np_random)
+
+    def _reseeded(self) -> None:
+        """``reset(seed=...)`` gave ``np_random`` a new seed: forget anything drawn ahead from the old one."""
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        task = self._task_from_options(options) if options else self.generator.sample(self.np_random)
+        if seed is not None:
+            self._reseeded()
+        task = self._task_from_options(options) if options else self._new_task()
         self._start(task)
         self._episode_over = False
         if self.render_mode == "human":
@@ -152,8 +151,12 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
         if isinstance(obs, Mapping) and "text" in obs:
             return obs["text"]
         if self.obs_mode == "symbolic":
-            return self.state_text()
+            return self.symbolic_text(obs)
         return None
+
+    def symbolic_text(self, obs: Any) -> str:
+        """A symbolic observation in words: the current state's text, unless the env reads ``obs``."""
+        return self.state_text()
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
@@ -188,9 +191,7 @@ class CardVectorEnv(SeededVectorEnv):
 
     A subclass sets ``single_env_class`` and calls ``_setup_from_single_env(num_envs, **kwargs)``
     in ``__init__``: one single env built from the same arguments validates them and gives the
-    modes, the generator and the spaces, so no vector env repeats its single env's checks. (Or,
-    without a single env class, it sets ``obs_mode``, ``image_size`` and ``generator`` and calls
-    ``_setup_card_vector(num_envs, symbolic_space, num_actions, prefetch)``.) It implements
+    modes, the generator and the spaces, so no vector env repeats its single env's checks. It implements
     ``_new_tasks(envs)`` (a new task for each env index in ``envs``, from ``self.draws`` when it is
     set, else from ``self.rngs[i]``), ``_info(present)`` (``_batched_info`` writes it) and either
     ``_observation()`` or ``_frames()`` and ``_symbolic_observation()``, and sets ``reset_hint``.
@@ -220,18 +221,6 @@ class CardVectorEnv(SeededVectorEnv):
         """Whether ``generator``'s draws may be fetched in blocks (``PrefetchedDraws``): it consumes
         one row ``np_random.integers(0, generator.bounds)`` per task. Else it is called per task."""
         return False
-
-    def _setup_card_vector(
-        self, num_envs: Any, symbolic_space: gym.spaces.Space, num_actions: int, prefetch: bool
-    ) -> None:
-        """Spaces and generators; ``prefetch``: the generator's draws are fetched in blocks (its
-        ``bounds`` give one task's row of draws), else it is called once per task."""
-        self._setup_vector(
-            num_envs,
-            card_observation_space(self.obs_mode, self.image_size, symbolic_space, num_actions),
-            gym.spaces.Discrete(num_actions),
-        )
-        self.draws = PrefetchedDraws(self.generator.bounds, self.rngs) if prefetch else None
 
     def _info(self, present: np.ndarray | None = None) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError
