@@ -1,6 +1,6 @@
 """CUDA checks: fla's kernels against the torch reference, the fused Triton step against autograd.
 
-Skipped without CUDA (CI); ``python -m baselines.icl.gpu_bench`` runs them on the device machine.
+Skipped without CUDA (CI); ``python -m benchmarks.gpu_bench`` runs them on the device machine.
 This file imports neither gymnasium nor the envs: the GPU machine has neither.
 """
 

@@ -267,7 +267,7 @@ def test_time_capped_runs_decay_the_learning_rate_by_the_clock():
 
 
 def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):
-    """``python -m baselines.icl.gpu_bench --smoke``: every part writes its results, and it never
+    """``python -m benchmarks.gpu_bench --smoke``: every part writes its results, and it never
     imports gymnasium, pygame or the envs (the GPU machine has none of them)."""
     import os
     import subprocess
@@ -276,7 +276,7 @@ def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):
     code = (
         "import sys\n"
         "for name in ('gymnasium', 'pygame', 'icl_envs', 'leaderboard'): sys.modules[name] = None\n"
-        "from baselines.icl import gpu_bench\n"
+        "from benchmarks import gpu_bench\n"
         f"gpu_bench.main(['--out', {str(tmp_path)!r}, '--smoke'])\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}
