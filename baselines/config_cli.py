@@ -114,10 +114,7 @@ class ConfigOptions:
         values = {}
         for item in items:
             key, sep, text = item.partition("=")
-            try:
-                f = self.field(key) if sep else None
-            except ValueError:
-                f = None
+            f = self.names.get(key.replace("-", "_")) if sep else None
             if f is None:
                 raise ValueError(
                     f"--set expects KEY=VALUE with KEY a {self.config_type.__name__} field; got {item!r}"

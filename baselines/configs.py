@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import inspect
 import textwrap
 import types
@@ -85,8 +86,8 @@ def config_fields(config_type: type) -> list[ConfigField]:
     """Every plain field of ``config_type`` and its groups, in declaration order."""
     defaults = values_by_path(config_type())
     return [
-        ConfigField(path, *_plain_type(annotation, f"{config_type.__name__}.{path}"), defaults[path], help)
-        for path, group, annotation, help in _groups_and_fields(config_type)
+        ConfigField(path, *_plain_type(annotation, f"{config_type.__name__}.{path}"), defaults[path], doc)
+        for path, group, annotation, doc in _groups_and_fields(config_type)
         if group is None
     ]
 
@@ -112,6 +113,7 @@ def field_names(config_type: type, aliases: Mapping[str, str] | None = None) -> 
     return {**names, **by_path}
 
 
+@functools.cache  # read once per class: validate() walks the fields on every run
 def _attribute_docs(cls: type) -> dict[str, str]:
     """The docstring under each field of a dataclass's source (empty where there is no source)."""
     try:

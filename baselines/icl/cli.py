@@ -51,7 +51,6 @@ def train_from_cli(
 ) -> Path:
     """``icl-bench train`` from Python: ``fields`` by option name (``layers=3``, ``model="softmax"``),
     ``options`` the ``--set KEY=VALUE`` texts."""
-    check_choice("task", task, TASKS)
     given = {name: value for name, value in {"d": d, "n": n, **fields}.items() if value is not None}
     values = {OPTIONS.field(name).path: value for name, value in given.items()}
     values.update(OPTIONS.assignments(options))

@@ -298,7 +298,12 @@ TASKS = tuple(TASK_SAMPLERS)
 @dataclass
 class PromptConfig:
     """The prompts a model learns from: the task and its env's keyword arguments. ``make_sampler``
-    turns it into the task's sampler, which reads its own options and ignores the other task's."""
+    turns it into the task's sampler, which reads its own options and ignores the other task's.
+
+    The fields are the two samplers' under the same names (what ``make_sampler`` passes by name), in
+    one flat group so that a run's config is plain data whatever its task; the samplers keep their
+    own defaults, their env's (d=4, n=30 for MRP, where this config's are regression's d=5, n=20).
+    """
 
     task: str = "icl-regression"
     """``icl-regression`` (icl/LinearRegression-v0's prompts) or ``icl-mrp`` (icl/MRPValue-v0's)."""
