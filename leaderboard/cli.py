@@ -7,6 +7,7 @@ These lazy imports point down like any other (``tests/test_layering.py`` checks 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 from typing import Annotated
@@ -58,45 +59,22 @@ def list_envs() -> None:
     console.print(table)
 
 
-@app.command("train")
-def train_command(
-    task: str = typer.Argument(..., help="icl-regression or icl-mrp"),
-    model: str = typer.Option("linear", help="linear | softmax | rebased | based"),
-    layers: int = typer.Option(1, help="attention layers"),
-    steps: int = typer.Option(2000, help="optimizer steps"),
-    batch_size: int = typer.Option(1024, help="prompts per step"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda"),
-    out: str = typer.Option("runs/icl", help="run folder (resumed when it holds a checkpoint)"),
-    d: int = typer.Option(None, help="input/feature dimension (default: the env's)"),
-    n: int = typer.Option(None, help="context examples before the last query (default: the env's)"),
-    lr: float = typer.Option(1e-3, help="AdamW learning rate"),
-    seed: int = typer.Option(0, help="seed"),
-    option: Annotated[
-        list[str] | None, typer.Option("--set", help="any other TrainConfig field, KEY=VALUE (repeatable)")
-    ] = None,
-) -> None:
-    """Train an in-context transformer (baselines/icl) into a run folder usable as agent run:DIR."""
-    from baselines.icl.train import train_from_cli
+#: The ``train`` command's typer app, with the baselines: imported when the command runs, by
+#: reference as agents are (``module:name``), so that ``leaderboard`` imports no ``baselines`` module.
+TRAIN_APP = "baselines.icl.cli:app"
 
-    try:
-        run_dir = train_from_cli(
-            task,
-            model=model,
-            layers=layers,
-            steps=steps,
-            batch_size=batch_size,
-            device=device,
-            out=out,
-            d=d,
-            n=n,
-            lr=lr,
-            seed=seed,
-            options=option or [],
-        )
-    except (ValueError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
-    console.print(f"run folder: [bold]{run_dir}[/bold]")
+
+@app.command(
+    "train",
+    # Every argument, --help included, goes to the baselines' command, which knows the options.
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def train_command(ctx: typer.Context) -> None:
+    """Train an in-context transformer (baselines/icl) into a run folder usable as agent run:DIR."""
+    module, _, name = TRAIN_APP.partition(":")
+    train_app = getattr(importlib.import_module(module), name)
+    typer.main.get_command(train_app).main(ctx.args, prog_name="icl-bench train")
 
 
 # ----------------------------------------------------------------------------------------------

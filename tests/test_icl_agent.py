@@ -11,6 +11,8 @@ import torch
 
 import icl_envs  # noqa: F401  (registers the envs)
 from baselines.icl.agent import RunAgent, load_run_agent
+from baselines.icl.models import ModelConfig
+from baselines.icl.samplers import PromptConfig
 from baselines.icl.train import TrainConfig, train
 
 # One torch thread for these tiny tensors (see tests/conftest.py).
@@ -22,14 +24,27 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     made = {}
     for name, config in {
-        "linear": TrainConfig(task="icl-regression", layers=2, steps=5, batch_size=16),
+        "linear": TrainConfig(
+            prompts=PromptConfig(task="icl-regression"), model=ModelConfig(layers=2), steps=5, batch_size=16
+        ),
         "softmax": TrainConfig(
-            task="icl-regression", model="softmax", layers=1, width=32, steps=5, batch_size=16
+            prompts=PromptConfig(task="icl-regression"),
+            model=ModelConfig(kind="softmax", layers=1, width=32),
+            steps=5,
+            batch_size=16,
         ),
         "mrp-rebased": TrainConfig(
-            task="icl-mrp", model="rebased", d=4, n=30, layers=1, width=32, steps=5, batch_size=8
+            prompts=PromptConfig(task="icl-mrp", d=4, n=30),
+            model=ModelConfig(kind="rebased", layers=1, width=32),
+            steps=5,
+            batch_size=8,
         ),
-        "mrp-linear": TrainConfig(task="icl-mrp", d=4, n=30, layers=3, steps=5, batch_size=8),
+        "mrp-linear": TrainConfig(
+            prompts=PromptConfig(task="icl-mrp", d=4, n=30),
+            model=ModelConfig(layers=3),
+            steps=5,
+            batch_size=8,
+        ),
     }.items():
         made[name] = train(dataclasses.replace(config, out=str(root / name), progress=False))
     return made

@@ -14,7 +14,7 @@ from baselines.icl.constructions import (
     td_weights,
     tokens_with_traces,
 )
-from baselines.icl.models import LinearTransformer, SequenceModel, build_model
+from baselines.icl.models import LinearTransformer, ModelConfig, SequenceModel, build_model
 from baselines.icl.samplers import MRPSampler, RegressionSampler
 
 # One torch thread for these tiny tensors (see tests/conftest.py).
@@ -116,7 +116,7 @@ def test_sequence_models_are_causal_and_consistent(kind):
     context, _ = regression_prompt(n=10)
     queries = context[..., :5].clone()
     torch.manual_seed(0)
-    model = build_model(kind, 6, 5, 2, max_steps=10).double()
+    model = build_model(ModelConfig(kind=kind, layers=2), 6, 5, max_steps=10).double()
     assert isinstance(model, SequenceModel)
     every = model.forward_all(context, queries)
     changed = context.clone()
@@ -135,11 +135,13 @@ def test_bad_model_arguments_are_named():
     with pytest.raises(ValueError, match="num_layers"):
         LinearTransformer(6, 5, 0)
     with pytest.raises(ValueError, match="width"):
-        build_model("softmax", 6, 5, 1, max_steps=4, width=30, heads=4)
+        build_model(ModelConfig(kind="softmax", layers=1, width=30, heads=4), 6, 5, max_steps=4)
     with pytest.raises(ValueError, match="model must be one of"):
-        build_model("mamba", 6, 5, 1, max_steps=4)
+        build_model(ModelConfig(kind="mamba", layers=1), 6, 5, max_steps=4)
     with pytest.raises(ValueError, match="max_steps"):
-        build_model("softmax", 6, 5, 1, max_steps=4).forward_all(torch.zeros(1, 5, 6), torch.zeros(1, 5, 5))
+        build_model(ModelConfig(kind="softmax", layers=1), 6, 5, max_steps=4).forward_all(
+            torch.zeros(1, 5, 6), torch.zeros(1, 5, 5)
+        )
 
 
 @pytest.mark.parametrize("fusable", [False, True])

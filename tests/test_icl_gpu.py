@@ -1,6 +1,6 @@
 """CUDA checks: fla's kernels against the torch reference, the fused Triton step against autograd.
 
-Skipped without CUDA (CI); ``python -m baselines.icl.gpu_bench`` runs them on the device machine.
+Skipped without CUDA (CI); ``python -m benchmarks.gpu_bench`` runs them on the device machine.
 This file imports neither gymnasium nor the envs: the GPU machine has neither.
 """
 
@@ -103,23 +103,28 @@ def test_fused_triton_step_draws_the_right_prompts():
 
 
 def test_training_on_cuda_with_bf16_and_compile(tmp_path):
+    from baselines.icl.models import ModelConfig
+    from baselines.icl.samplers import PromptConfig
     from baselines.icl.train import TrainConfig, train
 
     # compile for the GPT and the TD loss; ReBased runs fla's own kernels (their autotuning is what
     # takes time there).
     runs = {
-        "softmax": dict(model="softmax", compile=True),
-        "rebased": dict(model="rebased", compile=False),
-        "td": dict(model="linear", compile=True, task="icl-mrp", d=4, n=30, target="td"),
+        "softmax": dict(model=ModelConfig(kind="softmax", layers=2, width=64), compile=True),
+        "rebased": dict(model=ModelConfig(kind="rebased", layers=2, width=64), compile=False),
+        "td": dict(
+            model=ModelConfig(kind="linear", layers=2, width=64),
+            compile=True,
+            prompts=PromptConfig(task="icl-mrp", d=4, n=30),
+            target="td",
+        ),
     }
     for name, fields in runs.items():
         config = TrainConfig(
-            layers=2,
             steps=20,
             batch_size=256,
             device="cuda",
             bf16=True,
-            width=64,
             out=str(tmp_path / name),
             progress=False,
             log_every=10,

@@ -10,17 +10,17 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from baselines.icl.cli import train_from_cli
 from baselines.icl.constructions import cosine, preconditioner_of
-from baselines.icl.samplers import MRPSampler, RegressionSampler
+from baselines.icl.models import ModelConfig
+from baselines.icl.samplers import MRPSampler, PromptConfig, RegressionSampler, make_sampler
 from baselines.icl.train import (
     TrainConfig,
     evaluate_prefixes,
     load_model,
     make_loss,
     make_model,
-    make_sampler,
     train,
-    train_from_cli,
     validate,
 )
 from leaderboard.cli import app
@@ -34,7 +34,13 @@ ONE_LAYER_OPTIMUM = 5 * 6 / (20 + 5 + 1)  # d(d+1)/(n+d+1), Ahn et al. 2023, iso
 
 def test_one_layer_linear_transformer_learns_preconditioned_gd(tmp_path):
     config = TrainConfig(
-        layers=1, steps=800, batch_size=512, lr=3e-3, lr_final=3e-4, out=str(tmp_path / "run"), progress=False
+        model=ModelConfig(layers=1),
+        steps=800,
+        batch_size=512,
+        lr=3e-3,
+        lr_final=3e-4,
+        out=str(tmp_path / "run"),
+        progress=False,
     )
     model, _ = load_model(train(config))
     errors = evaluate_prefixes(model, RegressionSampler(d=5, n=20), batch_size=20000)
@@ -59,7 +65,7 @@ def test_multi_task_td_training_learns_batch_td(tmp_path):
     from baselines.icl import reproduce
 
     config = TrainConfig(
-        task="icl-mrp", d=4, n=30, layers=3, steps=1000, batch_size=512, lr=3e-3, target="td",
+        prompts=PromptConfig(task="icl-mrp", d=4, n=30), model=ModelConfig(layers=3), steps=1000, batch_size=512, lr=3e-3, target="td",
         out=str(tmp_path / "td"), progress=False,
     )  # fmt: skip
     model, _ = load_model(train(config))
@@ -74,10 +80,12 @@ def test_td_loss_bootstraps_without_gradient():
     """The TD target is r(s_n) + γ·(the model's prediction for φ(s_{n+1})), held fixed: the gradient is
     (prediction - target)·∂prediction alone."""
     torch.manual_seed(0)
-    config = TrainConfig(task="icl-mrp", d=4, n=6, layers=2, target="td", gamma=0.8)
+    config = TrainConfig(
+        prompts=PromptConfig(task="icl-mrp", d=4, n=6, gamma=0.8), model=ModelConfig(layers=2), target="td"
+    )
     model = make_model(config)
     loss_fn, num_steps = make_loss(config)
-    prompts = make_sampler(config).sample(16, torch.Generator().manual_seed(1), num_steps=num_steps)
+    prompts = make_sampler(config.prompts).sample(16, torch.Generator().manual_seed(1), num_steps=num_steps)
     assert num_steps == 8
     n, length = 6, torch.full((16,), 6)
     prediction = model(prompts.context[:, :n], length, prompts.queries[:, n])
@@ -95,7 +103,14 @@ def test_td_loss_bootstraps_without_gradient():
 
 
 def test_resume_continues_exactly(tmp_path):
-    base = dict(layers=2, steps=30, batch_size=64, log_every=10, checkpoint_every=10, progress=False)
+    base = dict(
+        model=ModelConfig(layers=2),
+        steps=30,
+        batch_size=64,
+        log_every=10,
+        checkpoint_every=10,
+        progress=False,
+    )
     straight = train(TrainConfig(out=str(tmp_path / "a"), **base))
     first = TrainConfig(out=str(tmp_path / "b"), **{**base, "steps": 20})
     train(first)
@@ -127,20 +142,22 @@ def test_resume_continues_exactly(tmp_path):
 )
 def test_bad_configs_name_the_field(field, value, tmp_path):
     with pytest.raises(ValueError, match=field):
-        validate(TrainConfig(out=str(tmp_path), **{field: value}))
+        validate(TrainConfig.from_dict({"out": str(tmp_path), field: value}))
 
 
 def test_bad_combinations_are_explained(tmp_path):
     with pytest.raises(ValueError, match="activation applies to the linear model only"):
-        validate(TrainConfig(model="softmax", activation="relu"))
+        validate(TrainConfig(model=ModelConfig(kind="softmax", activation="relu")))
     with pytest.raises(ValueError, match="tied"):
-        validate(TrainConfig(model="rebased", tied=True))
+        validate(TrainConfig(model=ModelConfig(kind="rebased", tied=True)))
     with pytest.raises(ValueError, match="target 'td' applies to task 'icl-mrp' only"):
         validate(TrainConfig(target="td"))
     with pytest.raises(ValueError, match="target 'td' bootstraps with the discount"):
-        validate(TrainConfig(task="icl-mrp", target="td", objective="average_reward"))
+        validate(TrainConfig(prompts=PromptConfig(task="icl-mrp", objective="average_reward"), target="td"))
     with pytest.raises(ValueError, match="target 'td' bootstraps the query after n examples"):
-        validate(TrainConfig(task="icl-mrp", target="td", model="softmax"))
+        validate(
+            TrainConfig(prompts=PromptConfig(task="icl-mrp"), target="td", model=ModelConfig(kind="softmax"))
+        )
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             validate(TrainConfig(device="cuda"))
@@ -150,7 +167,7 @@ def test_bad_combinations_are_explained(tmp_path):
     run = tmp_path / "run"
     train(TrainConfig(out=str(run), steps=2, batch_size=8, progress=False))
     with pytest.raises(ValueError, match="differs in layers"):
-        train(TrainConfig(out=str(run), steps=4, batch_size=8, layers=3, progress=False))
+        train(TrainConfig(out=str(run), steps=4, batch_size=8, model=ModelConfig(layers=3), progress=False))
     with pytest.raises(ValueError, match="--set expects KEY=VALUE"):
         train_from_cli("icl-regression", d=None, n=None, options=["colour=blue"], out=str(tmp_path / "x"))
 
@@ -185,7 +202,13 @@ def test_cli_trains_a_run_folder(tmp_path):
     )
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert (config["task"], config["model"], config["d"], config["n"], config["width"]) == (
+    assert (
+        config["prompts"]["task"],
+        config["model"]["kind"],
+        config["prompts"]["d"],
+        config["prompts"]["n"],
+        config["model"]["width"],
+    ) == (
         "icl-mrp",
         "softmax",
         4,
@@ -215,12 +238,14 @@ def test_bad_set_values_name_the_field(option, message, tmp_path):
 def test_wrong_types_name_the_field(tmp_path):
     for field, value in (("log_every", "10"), ("bf16", "yes"), ("steps", 2.5), ("out", 3), ("gamma", None)):
         with pytest.raises(ValueError, match=f"^{field} must be"):
-            validate(TrainConfig(**{"out": str(tmp_path), field: value}))
-    validate(TrainConfig(activation=None, gamma=0, lr=1))  # None where allowed, ints for floats
+            validate(TrainConfig.from_dict({"out": str(tmp_path), field: value}))
+    validate(
+        TrainConfig(model=ModelConfig(activation=None), prompts=PromptConfig(gamma=0), lr=1)
+    )  # None where allowed, ints for floats
 
 
 def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
-    base = dict(layers=1, batch_size=16, log_every=10, checkpoint_every=10, progress=False)
+    base = dict(model=ModelConfig(layers=1), batch_size=16, log_every=10, checkpoint_every=10, progress=False)
     run = train(TrainConfig(out=str(tmp_path / "run"), steps=20, **base))
     # A run killed after logging step 25 but before its next checkpoint left this line behind.
     with (run / "metrics.jsonl").open("a") as metrics:
@@ -242,7 +267,7 @@ def test_time_capped_runs_decay_the_learning_rate_by_the_clock():
 
 
 def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):
-    """``python -m baselines.icl.gpu_bench --smoke``: every part writes its results, and it never
+    """``python -m benchmarks.gpu_bench --smoke``: every part writes its results, and it never
     imports gymnasium, pygame or the envs (the GPU machine has none of them)."""
     import os
     import subprocess
@@ -251,7 +276,7 @@ def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):
     code = (
         "import sys\n"
         "for name in ('gymnasium', 'pygame', 'icl_envs', 'leaderboard'): sys.modules[name] = None\n"
-        "from baselines.icl import gpu_bench\n"
+        "from benchmarks import gpu_bench\n"
         f"gpu_bench.main(['--out', {str(tmp_path)!r}, '--smoke'])\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}

@@ -28,17 +28,16 @@ class RunAgent(Agent):
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
         self.model, self.config = load_model(self.run_dir, self.device)
-        self.env_id = TASK_ENV_IDS[self.config.task]
+        self.env_id = TASK_ENV_IDS[self.config.prompts.task]
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
         """Refuse envs the model was not trained for (another task, another dimension, longer episodes)."""
         if env_id is not None and env_id.split(":")[-1] != self.env_id:
             raise ValueError(f"run {self.run_dir} was trained for {self.env_id}, not env_id={env_id!r}")
         kwargs = dict(env_kwargs or {})
-        if kwargs.get("d", self.config.d) != self.config.d:
-            raise ValueError(
-                f"run {self.run_dir} was trained with d={self.config.d}, env has d={kwargs['d']}"
-            )
+        d = self.config.prompts.d
+        if kwargs.get("d", d) != d:
+            raise ValueError(f"run {self.run_dir} was trained with d={d}, env has d={kwargs['d']}")
         max_steps = getattr(self.model, "max_steps", None)
         if max_steps is not None and kwargs.get("n", 0) > max_steps:
             raise ValueError(

@@ -25,12 +25,70 @@ Models:
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.configs import check_choice, fail
+
 ACTIVATIONS = (None, "softmax", "relu")
 MIXERS = ("softmax", "rebased", "based")
+MODELS = ("linear", *MIXERS)
+BACKENDS = ("auto", "torch", "fla")
+NORMALIZERS = ("n", "length")
+
+
+@dataclass
+class ModelConfig:
+    """The network ``build_model`` builds; the prompts' sizes come with them (``build_model``'s other
+    arguments). The linear model reads the first group of options, the sequence models the second."""
+
+    kind: str = "linear"
+    """``linear`` (P, Q linear self-attention), ``softmax`` (GPT), ``rebased`` or ``based``; named
+    ``model`` on the command line and in messages."""
+    layers: int = 1
+    """Number of attention layers."""
+    tied: bool = False
+    """Linear model: one (P, Q) shared by all layers."""
+    activation: str | None = None
+    """Linear model: ``None``, ``softmax`` or ``relu`` on the attention scores."""
+    init_std: float = 0.02
+    """Linear model: standard deviation of the initial P and Q entries."""
+    normalize_by: str = "n"
+    """Linear model: the attention sum's 1/m uses m = ``n`` (fixed; shorter contexts count as
+    zero-padded) or m = ``length`` (the number of examples present)."""
+    width: int = 64
+    """Sequence models: residual width."""
+    heads: int = 4
+    """Sequence models: attention heads."""
+    feature_dim: int = 16
+    """ReBased/Based: q and k feature size per head."""
+    backend: str = "auto"
+    """ReBased/Based: ``auto`` (fla on CUDA when importable), ``torch`` or ``fla``."""
+
+    def validate(self) -> None:
+        """Raise a ``ValueError`` naming the first bad field (the types are checked already)."""
+        check_choice("model", self.kind, MODELS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("normalize_by", self.normalize_by, NORMALIZERS)
+        for name in ("layers", "width", "heads", "feature_dim"):
+            if getattr(self, name) < 1:
+                fail(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        if not math.isfinite(self.init_std) or self.init_std <= 0:
+            fail("init_std", f"must be a finite number > 0, got {self.init_std!r}")
+        if self.kind != "linear":
+            if self.activation is not None:
+                fail("activation", f"applies to the linear model only, not model={self.kind!r}")
+            if self.tied:
+                fail("tied", f"applies to the linear model only, not model={self.kind!r}")
+            if self.width % self.heads:
+                fail("width", f"({self.width}) must be divisible by heads ({self.heads})")
+        if self.backend == "fla" and self.kind not in ("rebased", "based"):
+            fail("backend", f"'fla' applies to rebased/based models, not model={self.kind!r}")
 
 
 def _queries_with(context: torch.Tensor, length: torch.Tensor, query: torch.Tensor, query_dim: int):
@@ -238,8 +296,7 @@ class KernelAttention(nn.Module):
 
     def __init__(self, width: int, heads: int, feature_dim: int, kind: str, backend: str = "auto") -> None:
         super().__init__()
-        if backend not in ("auto", "torch", "fla"):
-            raise ValueError(f"backend must be 'auto', 'torch' or 'fla'; got {backend!r}")
+        check_choice("backend", backend, BACKENDS)
         self.heads, self.feature_dim, self.kind, self.backend = heads, feature_dim, kind, backend
         self.q_proj = nn.Linear(width, heads * feature_dim, bias=False)
         self.k_proj = nn.Linear(width, heads * feature_dim, bias=False)
@@ -365,54 +422,44 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build_model(
-    kind: str,
-    context_dim: int,
-    query_dim: int,
-    num_layers: int,
-    *,
-    max_steps: int,
-    tied: bool = False,
-    activation: str | None = None,
-    width: int = 64,
-    heads: int = 4,
-    feature_dim: int = 16,
-    backend: str = "auto",
-    init_std: float = 0.02,
-    normalizer: int | None = None,
-) -> InContextModel:
-    """``kind``: ``linear`` (P, Q linear transformer), ``softmax`` (GPT), ``rebased`` or ``based``."""
-    if kind == "linear":
+def build_model(config: ModelConfig, context_dim: int, query_dim: int, *, max_steps: int) -> InContextModel:
+    """The model ``config`` describes, for prompts of ``context_dim``-wide rows and ``query_dim``-wide
+    queries, at most ``max_steps`` steps long (so at most ``max_steps - 1`` examples in context: the
+    m of ``normalize_by="n"``)."""
+    if config.kind == "linear":
         return LinearTransformer(
             context_dim,
             query_dim,
-            num_layers,
-            tied=tied,
-            activation=activation,
-            init_std=init_std,
-            normalizer=normalizer,
+            config.layers,
+            tied=config.tied,
+            activation=config.activation,
+            init_std=config.init_std,
+            normalizer=max_steps - 1 if config.normalize_by == "n" else None,
         )
-    if kind in MIXERS:
+    if config.kind in MIXERS:
         return SequenceModel(
             context_dim,
             query_dim,
-            num_layers,
+            config.layers,
             max_steps=max_steps,
-            mixer=kind,
-            width=width,
-            heads=heads,
-            feature_dim=feature_dim,
-            backend=backend,
+            mixer=config.kind,
+            width=config.width,
+            heads=config.heads,
+            feature_dim=config.feature_dim,
+            backend=config.backend,
         )
-    raise ValueError(f"model must be one of 'linear', {', '.join(map(repr, MIXERS))}; got {kind!r}")
+    raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {config.kind!r}")
 
 
 __all__ = [
     "ACTIVATIONS",
+    "BACKENDS",
     "MIXERS",
+    "MODELS",
     "InContextModel",
     "KernelAttention",
     "LinearTransformer",
+    "ModelConfig",
     "SequenceModel",
     "build_model",
     "count_parameters",

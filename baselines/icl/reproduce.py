@@ -28,7 +28,8 @@ from baselines.icl.constructions import (
     preconditioned_gd,
     preconditioner_of,
 )
-from baselines.icl.samplers import MRPSampler, RegressionSampler
+from baselines.icl.models import ModelConfig
+from baselines.icl.samplers import MRPSampler, PromptConfig, make_sampler
 from baselines.icl.train import TrainConfig, evaluate_prefixes, load_model, prefix_errors, train
 
 
@@ -95,23 +96,32 @@ ONE_LAYER_OPTIMUM = D * (D + 1) / (N + D + 1)
 STEP_SIZES = torch.logspace(-2, 0.5, 41).tolist()
 
 
-def _train(out: Path, scale: Scale, seconds: float | None = None, **fields) -> torch.nn.Module:
-    """Train one model of the reproduction; ``seconds`` overrides the scale's cap for its kind."""
+def _train(
+    out: Path,
+    scale: Scale,
+    prompts: PromptConfig,
+    model: ModelConfig,
+    seconds: float | None = None,
+    **training,
+) -> torch.nn.Module:
+    """Train one model of the reproduction; ``seconds`` overrides the scale's cap for its kind,
+    ``training`` the other ``TrainConfig`` fields."""
     if seconds is None:
-        linear = fields.get("model", "linear") == "linear"
-        seconds = scale.linear_seconds if linear else scale.sequence_seconds
+        seconds = scale.linear_seconds if model.kind == "linear" else scale.sequence_seconds
     print(f"[reproduce] training {out.name} (cap {seconds or 'none'} s)", flush=True)
     config = TrainConfig(
+        prompts=prompts,
+        model=model,
         max_seconds=seconds,
-        steps=fields.pop("steps", scale.linear_steps),
-        batch_size=fields.pop("batch_size", scale.linear_batch),
+        steps=training.pop("steps", scale.linear_steps),
+        batch_size=training.pop("batch_size", scale.linear_batch),
         device=scale.device,
         bf16=False,  # the reproductions compare errors to 3 digits: float32 throughout
         progress=False,
         log_every=100,
         checkpoint_every=10**9,
         out=str(out),
-        **fields,
+        **training,
     )
     start = time.perf_counter()
     run = train(config)
@@ -149,7 +159,8 @@ def regression_layers(
     }
     results: dict = {"scale": scale.name, "rows": []}
     for setting, task in settings.items():
-        sampler = RegressionSampler(d=D, n=N, **task)
+        task_prompts = PromptConfig(d=D, n=N, **task)
+        sampler = make_sampler(task_prompts)
         generator = torch.Generator(device=scale.device).manual_seed(99)
         prompts = sampler.sample(scale.eval_batch, generator, num_steps=N + 1, device=scale.device)
         context, query, target = prompts.context[:, :N], prompts.queries[:, N], prompts.targets[:, N]
@@ -157,7 +168,11 @@ def regression_layers(
         for layers in range(1, scale.max_layers + 1):
             with torch.enable_grad():
                 model = _train(
-                    work / f"regression-{setting}-L{layers}", scale, layers=layers, lr=3e-3, **task
+                    work / f"regression-{setting}-L{layers}",
+                    scale,
+                    task_prompts,
+                    ModelConfig(layers=layers),
+                    lr=3e-3,
                 )
             length = torch.full((scale.eval_batch,), N, device=scale.device)
             errors = (model(context, length, query) - target).square()
@@ -187,10 +202,10 @@ def regression_layers(
             if partial is not None:
                 partial(results)
     # One fixed anisotropic Σ with w ~ N(0, I): the learned Γ against the closed-form optimum.
-    fixed = dict(covariance="rotated", weight_prior="identity", rotation="fixed")
+    fixed = PromptConfig(d=D, n=N, covariance="rotated", weight_prior="identity", rotation="fixed")
     with torch.enable_grad():
-        model = _train(work / "regression-fixed-sigma-L1", scale, layers=1, lr=3e-3, **fixed)
-    fixed_sampler = RegressionSampler(d=D, n=N, **fixed)
+        model = _train(work / "regression-fixed-sigma-L1", scale, fixed, ModelConfig(layers=1), lr=3e-3)
+    fixed_sampler = make_sampler(fixed)
     sigma = fixed_sampler.sample(1, torch.Generator().manual_seed(0)).extras["covariance"][0].double()
     optimum = torch.linalg.inv(
         (N + 1) / N * sigma + torch.trace(sigma) / N * torch.eye(D, dtype=torch.float64)
@@ -283,21 +298,18 @@ def mrp_td(
 def _mrp_setting(
     scale: Scale, work: Path, rewards: str, layers: int, target: str = "value"
 ) -> tuple[dict, torch.nn.Module]:
-    n = 30
+    prompts = PromptConfig(task="icl-mrp", d=4, n=30, rewards=rewards)
     with torch.enable_grad():
         model = _train(
             work / f"mrp-{target}-{rewards}-linear-L{layers}",
             scale,
+            prompts,
+            ModelConfig(layers=layers),
             seconds=scale.mrp_seconds or scale.linear_seconds,
-            task="icl-mrp",
-            d=4,
-            n=n,
-            layers=layers,
             lr=3e-3,
-            rewards=rewards,
             target=target,
         )
-    sampler = MRPSampler(d=4, n=n, rewards=rewards)
+    sampler = make_sampler(prompts)
     batch = min(scale.eval_batch, 20_000)
     return mrp_agreement(model, sampler, layers, batch, scale.device), model
 
@@ -402,29 +414,28 @@ def context_lengths(
     degree 2L+1 in the prompt, so its mean is ruled by rare prompts. ``partial`` (if given) receives
     the results so far after each trained model."""
     tasks = {
-        "icl-regression": (RegressionSampler(d=5, n=20), dict(task="icl-regression", d=5, n=20)),
-        "icl-mrp": (MRPSampler(d=4, n=30), dict(task="icl-mrp", d=4, n=30)),
+        "icl-regression": PromptConfig(task="icl-regression", d=5, n=20),
+        "icl-mrp": PromptConfig(task="icl-mrp", d=4, n=30),
     }
     results: dict = {"scale": scale.name, "medians": {}}
-    for task, (sampler, fields) in tasks.items():
+    for task, prompts in tasks.items():
+        sampler = make_sampler(prompts)
         errors = {}
         for kind in ("linear", "softmax", "rebased"):
+            # The torch path of ReBased: the same function as fla's kernels (the GPU tests compare
+            # them), without their minutes of Triton autotuning in a time-capped run.
+            model_config = ModelConfig(kind=kind, layers=layers, width=scale.width, backend="torch")
             with torch.enable_grad():
                 model = _train(
                     work / f"{task}-{kind}-all",
                     scale,
+                    prompts,
+                    model_config,
                     seconds=scale.sequence_seconds,
-                    model=kind,
-                    layers=layers,
                     loss_on="all",
                     steps=scale.sequence_steps,
                     batch_size=scale.sequence_batch,
-                    width=scale.width,
                     lr=1e-3,
-                    # The torch path of ReBased: the same function as fla's kernels (the GPU tests
-                    # compare them), without their minutes of Triton autotuning in a time-capped run.
-                    backend="torch",
-                    **fields,
                 )
             errors[kind] = prefix_errors(
                 model, sampler, batch_size=min(scale.eval_batch, 8192), device=scale.device

@@ -18,13 +18,17 @@ The prediction at step t may use ``context[b, :t]`` only.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import torch
 
+from baselines.configs import check_choice, fail
+
 REGRESSION_COVARIANCES = ("identity", "rotated")
 REGRESSION_WEIGHT_PRIORS = ("identity", "inverse_covariance")
+REGRESSION_ROTATIONS = ("per_task", "fixed")
 DEFAULT_EIGENVALUES = (1.0, 1.0, 0.25, 0.0625, 1.0)
 MRP_KINDS = ("boyan", "loop")
 MRP_REWARDS = ("random", "representable")
@@ -35,12 +39,6 @@ def _check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
-
-
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-    return value  # type: ignore[return-value]
 
 
 @dataclass
@@ -104,9 +102,9 @@ class RegressionSampler:
             isinstance(self.noise_std, (int, float)) and math.isfinite(self.noise_std) and self.noise_std >= 0
         ):
             raise ValueError(f"noise_std must be a finite number >= 0, got {self.noise_std!r}")
-        _check_choice("covariance", self.covariance, REGRESSION_COVARIANCES)
-        _check_choice("weight_prior", self.weight_prior, REGRESSION_WEIGHT_PRIORS)
-        _check_choice("rotation", self.rotation, ("per_task", "fixed"))
+        check_choice("covariance", self.covariance, REGRESSION_COVARIANCES)
+        check_choice("weight_prior", self.weight_prior, REGRESSION_WEIGHT_PRIORS)
+        check_choice("rotation", self.rotation, REGRESSION_ROTATIONS)
         self.eigenvalues = tuple(float(v) for v in (self.eigenvalues or default_eigenvalues(self.d)))
         if len(self.eigenvalues) != self.d or min(self.eigenvalues) <= 0:
             raise ValueError(
@@ -203,9 +201,9 @@ class MRPSampler:
             raise ValueError(f"num_states must be >= 2, got {self.num_states}")
         if not (isinstance(self.gamma, (int, float)) and 0 <= self.gamma < 1):
             raise ValueError(f"gamma must be a number in [0, 1), got {self.gamma!r}")
-        _check_choice("mrp", self.mrp, MRP_KINDS)
-        _check_choice("rewards", self.rewards, MRP_REWARDS)
-        _check_choice("objective", self.objective, MRP_OBJECTIVES)
+        check_choice("mrp", self.mrp, MRP_KINDS)
+        check_choice("rewards", self.rewards, MRP_REWARDS)
+        check_choice("objective", self.objective, MRP_OBJECTIVES)
 
     @property
     def context_dim(self) -> int:
@@ -290,3 +288,72 @@ class MRPSampler:
             "states": states,
         }
         return Prompts(context.to(dtype), phi[:, :steps].to(dtype), v.to(dtype), extras)
+
+
+#: Each task's sampler (its defaults are its env's: d=5, n=20 for regression; d=4, n=30 for MRP).
+TASK_SAMPLERS = {"icl-regression": RegressionSampler, "icl-mrp": MRPSampler}
+TASKS = tuple(TASK_SAMPLERS)
+
+
+@dataclass
+class PromptConfig:
+    """The prompts a model learns from: the task and its env's keyword arguments. ``make_sampler``
+    turns it into the task's sampler, which reads its own options and ignores the other task's.
+
+    The fields are the two samplers' under the same names (what ``make_sampler`` passes by name), in
+    one flat group so that a run's config is plain data whatever its task; the samplers keep their
+    own defaults, their env's (d=4, n=30 for MRP, where this config's are regression's d=5, n=20).
+    """
+
+    task: str = "icl-regression"
+    """``icl-regression`` (icl/LinearRegression-v0's prompts) or ``icl-mrp`` (icl/MRPValue-v0's)."""
+    d: int = 5
+    """Input dimension (regression x) or feature dimension (MRP φ)."""
+    n: int = 20
+    """Context examples before the last query; prompts hold n + 1 steps."""
+    noise_std: float = 0.0
+    """Regression label noise."""
+    covariance: str = "identity"
+    """Regression: ``identity`` or ``rotated``."""
+    weight_prior: str = "identity"
+    """Regression: ``identity`` (w ~ N(0, I)) or ``inverse_covariance`` (w ~ N(0, Σ⁻¹))."""
+    rotation: str = "per_task"
+    """Regression with ``rotated``: a new Haar rotation per task (the env) or one ``fixed`` Σ."""
+    num_states: int = 10
+    """MRP: number of states."""
+    gamma: float = 0.9
+    """MRP: discount."""
+    mrp: str = "boyan"
+    """MRP: ``boyan`` or ``loop``."""
+    rewards: str = "random"
+    """MRP: ``random`` or ``representable``."""
+    objective: str = "discounted"
+    """MRP: ``discounted`` (target v) or ``average_reward`` (target the differential value)."""
+
+    def validate(self) -> None:
+        """Raise a ``ValueError`` naming the first bad field (the types are checked already)."""
+        choices = {
+            "task": TASKS,
+            "covariance": REGRESSION_COVARIANCES,
+            "weight_prior": REGRESSION_WEIGHT_PRIORS,
+            "rotation": REGRESSION_ROTATIONS,
+            "mrp": MRP_KINDS,
+            "rewards": MRP_REWARDS,
+            "objective": MRP_OBJECTIVES,
+        }
+        for name, allowed in choices.items():
+            check_choice(name, getattr(self, name), allowed)
+        for name in ("d", "n", "num_states"):
+            if getattr(self, name) < 1:
+                fail(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        if not math.isfinite(self.noise_std) or self.noise_std < 0:
+            fail("noise_std", f"must be a finite number >= 0, got {self.noise_std!r}")
+        if not 0 <= self.gamma < 1:
+            fail("gamma", f"must be in [0, 1), got {self.gamma!r}")
+
+
+def make_sampler(prompts: PromptConfig) -> RegressionSampler | MRPSampler:
+    """The sampler of ``prompts.task`` with the options of ``prompts`` that it has."""
+    sampler = TASK_SAMPLERS[prompts.task]
+    options = {f.name for f in dataclasses.fields(sampler)} & {f.name for f in dataclasses.fields(prompts)}
+    return sampler(**{name: getattr(prompts, name) for name in options})

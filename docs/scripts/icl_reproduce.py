@@ -3,7 +3,7 @@
     python docs/scripts/icl_reproduce.py [OUT]      # plots into OUT (default runs/icl_reproduce_cpu),
                                                     # prints the tables
 
-The page shows the full-size runs, made by ``python -m baselines.icl.gpu_bench --out DIR`` on a GPU;
+The page shows the full-size runs, made by ``python -m benchmarks.gpu_bench --out DIR`` on a GPU;
 this script never overwrites their plots in docs/img.
 """
 

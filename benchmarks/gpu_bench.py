@@ -1,7 +1,10 @@
 """The GPU script: training speed, the GPU tests and the full-size reproductions, in one run.
 
-    python -m baselines.icl.gpu_bench --out DIR            # on a CUDA machine, at most --budget s
-    python -m baselines.icl.gpu_bench --out DIR --smoke    # tiny sizes; runs on CPU too
+    python -m benchmarks.gpu_bench --out DIR            # on a CUDA machine, at most --budget s
+    python -m benchmarks.gpu_bench --out DIR --smoke    # tiny sizes; runs on CPU too
+
+Run from a checkout's root: it runs pytest on ``tests/test_icl_gpu.py``, so it lives beside the
+benchmarks rather than in the installed ``baselines`` package.
 
 Time: ``--budget`` (default 330 s) bounds the whole run. The speed part stops starting new
 measurements after a quarter of it (or ``--speed-seconds``), every reproduction model stops at its
