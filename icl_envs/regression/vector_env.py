@@ -1,7 +1,7 @@
 """Native numpy vector envs for in-context regression.
 
-Stepping is one set of array operations for all envs. Each env keeps its own ``np.random.Generator``
-(env i seeded with seed + i, as ``SyncVectorEnv`` seeds its copies) and draws its tasks from it with
+Stepping is one set of array operations for all envs. Seeding and ``reset`` come from
+:class:`~icl_envs.vector_base.SeededVectorEnv`: env i draws its tasks from its own generator with
 ``generator.sample_each``, a block of tasks at a time as the single env does, so the numbers are
 exactly those of ``SyncVectorEnv`` over the single env.
 Autoreset is next-step: the step after an episode ends resets that env (reward 0, no info).
@@ -9,37 +9,25 @@ Autoreset is next-step: the step after an episode ends resets that env (reward 0
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.error import ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_batch_actions, check_int, vector_reset_mask, vector_rngs, vector_seeds
+from icl_envs.checks import check_batch_actions
 from icl_envs.regression import env as single
 from icl_envs.regression.generators import RegressionTasks
+from icl_envs.vector_base import SeededVectorEnv
 
 
-class RegressionVectorEnv(VectorEnv):
+class RegressionVectorEnv(SeededVectorEnv):
     """``num_envs`` copies of a :class:`~icl_envs.regression.env.RegressionEnv` stepped as arrays."""
 
-    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
     single_env_class: type[single.RegressionEnv] = single.RegressionEnv
 
     def __init__(self, num_envs: int, **kwargs: Any):
-        self.num_envs = check_int("num_envs", num_envs, minimum=1)
-        # Build one single env for its validated arguments, spaces and generator.
-        template = self.single_env_class(**kwargs)
+        template = self._setup_from_single_env(num_envs, kwargs)
         self.generator = template.generator
         self.n, self.d, self.action_bound = template.n, template.d, template.action_bound
-        self.render_mode = template.render_mode
-        self.single_observation_space = template.observation_space
-        self.single_action_space = template.action_space
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._rngs: list[np.random.Generator] | None = None
         # Tasks drawn ahead, per env (see RegressionEnv._next_task); position == block: used up.
         self._block_size = (
             self.generator.block_size(self.n) if isinstance(self.generator, RegressionTasks) else 1
@@ -51,9 +39,7 @@ class RegressionVectorEnv(VectorEnv):
         self._targets = np.zeros((self.num_envs, self.n))
         self._context = np.zeros((self.num_envs, self.n, self.d + 1), dtype=np.float32)
         self._t = np.zeros(self.num_envs, dtype=np.int64)
-        self._autoreset = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
-        self._lockstep = True
+        self._lockstep = True  # every env at the same step t: slices replace gathers
         self._all = np.arange(self.num_envs)
 
     # ------------------------------------------------------------------------------------ helpers
@@ -63,16 +49,17 @@ class RegressionVectorEnv(VectorEnv):
         if isinstance(self.generator, RegressionTasks):
             inputs, targets = self._next_from_blocks(envs)
         elif hasattr(self.generator, "sample_each"):
-            tasks = self.generator.sample_each([self._rngs[i] for i in envs], self.n)
+            tasks = self.generator.sample_each([self.rngs[i] for i in envs], self.n)
             single.check_task(tasks, self.n, self.d, batch=len(envs))
             inputs, targets = tasks.inputs, tasks.targets
         else:  # a user's generator with only sample(rng, n)
-            tasks = [self.generator.sample(self._rngs[i], self.n) for i in envs]
+            tasks = [self.generator.sample(self.rngs[i], self.n) for i in envs]
             for task in tasks:
                 single.check_task(task, self.n, self.d)
             inputs = np.stack([task.inputs for task in tasks])
             targets = np.stack([task.targets for task in tasks])
-        if len(envs) == self.num_envs:  # all envs at once (the lockstep autoreset): no scatter
+        every = len(envs) == self.num_envs
+        if every:  # all envs at once (the lockstep autoreset): no scatter
             self._inputs, self._targets = (
                 np.array(inputs, dtype=np.float64),
                 np.array(targets, dtype=np.float64),
@@ -83,14 +70,18 @@ class RegressionVectorEnv(VectorEnv):
             self._targets[envs] = targets
         self._context[envs] = 0.0
         self._t[envs] = 0
-        self._autoreset[envs] = False
+        # Envs stay in step with each other (fixed-length episodes) unless only some are reset.
+        self._lockstep = every or (self._lockstep and bool(np.all(self._t == self._t[0])))
+
+    def _reseeded(self, i: int) -> None:
+        self._block_next[i] = self._block_size  # a seed starts a fresh stream of tasks
 
     def _next_from_blocks(self, envs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Serve the next task of each env's block, drawing a new block where one is used up."""
         block = self._block_size
         refill = envs[self._block_next[envs] == block]
         if refill.size:
-            tasks = self.generator.sample_each([self._rngs[i] for i in refill], self.n, block)
+            tasks = self.generator.sample_each([self.rngs[i] for i in refill], self.n, block)
             inputs = tasks.inputs.reshape(refill.size, block, self.n, self.d)
             targets = tasks.targets.reshape(refill.size, block, self.n)
             if refill.size == self.num_envs:
@@ -117,27 +108,10 @@ class RegressionVectorEnv(VectorEnv):
         return {"context": self._context.copy(), "length": self._t.copy(), "query": queries}
 
     # ---------------------------------------------------------------------------------------- API
-    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
-        seeds = vector_seeds(seed, self.num_envs)
-        mask = vector_reset_mask(options, self.num_envs)
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not self._started and not mask.all():
-            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
-        self._rngs = vector_rngs(self._rngs, seeds, mask)
-        seeded = mask & np.array([s is not None for s in seeds])
-        self._block_next[seeded] = self._block_size  # a seed starts a fresh stream of tasks
-        self._new_tasks(np.flatnonzero(mask))
-        self._started = True
-        # Envs stay in step with each other (fixed-length episodes) unless only some are reset.
-        self._lockstep = bool(mask.all()) or (self._lockstep and bool(np.all(self._t == self._t[0])))
-        return self._observation(), {}
-
     def step(self, actions: Any):
-        if not self._started:
-            raise ResetNeeded("call reset() before step()")
+        self._check_started()
         predictions = check_batch_actions(actions, self.num_envs, self.action_bound)
-        resetting = self._autoreset.copy()
+        resetting = self.needs_reset.copy()
         stepping = np.flatnonzero(~resetting)
         rewards = np.zeros(self.num_envs)
         terminated = np.zeros(self.num_envs, dtype=bool)
@@ -166,7 +140,7 @@ class RegressionVectorEnv(VectorEnv):
             infos = {"target": target_info, "_target": ~resetting}
         if resetting.any():
             self._new_tasks(np.flatnonzero(resetting))
-        self._autoreset = terminated.copy()
+        self.needs_reset = terminated.copy()
         truncated = np.zeros(self.num_envs, dtype=bool)
         return self._observation(), rewards, terminated, truncated, infos
 
