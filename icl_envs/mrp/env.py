@@ -10,25 +10,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
-from icl_envs.mrp.generators import MRP_KINDS, OBJECTIVES, REWARD_KINDS, MRPTask, MRPTasks, stack_tasks
-
-
-def check_mrp_arguments(
-    num_states: int, d: int, n: int, gamma: float, mrp: str, rewards: str, objective: str, action_bound: float
-) -> dict[str, Any]:
-    """Validate the env arguments (shared by the single and the vector env); return them normalised."""
-    if check_float("action_bound", action_bound) <= 0.0:
-        raise ValueError(f"action_bound must be > 0, got {action_bound}")
-    return {
-        "num_states": check_int("num_states", num_states, minimum=2),
-        "d": check_int("d", d, minimum=1),
-        "n": check_int("n", n, minimum=1),
-        "gamma": check_float("gamma", gamma, minimum=0.0, below=1.0),
-        "mrp": check_choice("mrp", mrp, MRP_KINDS),
-        "rewards": check_choice("rewards", rewards, REWARD_KINDS),
-        "objective": check_choice("objective", objective, OBJECTIVES),
-        "action_bound": float(action_bound),
-    }
+from icl_envs.mrp.generators import MRPTask, MRPTasks, stack_tasks
 
 
 def check_generator(generator: Any, d: int, objective: str) -> None:
@@ -187,13 +169,17 @@ class MRPValueEnv(gym.Env):
         generator: Any = None,
         render_mode: str | None = None,
     ) -> None:
-        args = check_mrp_arguments(num_states, d, n, gamma, mrp, rewards, objective, action_bound)
-        self.num_states, self.d, self.n = args["num_states"], args["d"], args["n"]
-        self.gamma, self.objective, self.action_bound = args["gamma"], args["objective"], args["action_bound"]
-        if generator is None:
-            generator = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
-        check_generator(generator, self.d, self.objective)
-        self.generator = generator
+        if check_float("action_bound", action_bound) <= 0.0:
+            raise ValueError(f"action_bound must be > 0, got {action_bound}")
+        self.action_bound = float(action_bound)
+        # The generator the arguments describe checks them, even when a plugged-in generator is used
+        # instead: the env keeps d and objective (which that generator must share) and gamma.
+        tasks = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
+        self.num_states, self.d = tasks.num_states, tasks.d
+        self.gamma, self.objective = tasks.gamma, tasks.objective
+        self.n = check_int("n", n, minimum=1)
+        self.generator = tasks if generator is None else generator
+        check_generator(self.generator, self.d, self.objective)
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
