@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
 
-from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
+from icl_envs.checks import check_choice, check_float, check_int
 from icl_envs.mrp.generators import MRPTask, MRPTasks, stack_tasks
+from icl_envs.prediction import PredictionEnv, prediction_action_space, prediction_observation_space
 
 
 def check_generator(generator: Any, d: int, objective: str) -> None:
@@ -53,16 +51,6 @@ def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
         raise ValueError(f"generator: a task's states must be integers in [0, {num_states}), got {states!r}")
 
 
-def mrp_observation_space(n: int, d: int) -> spaces.Dict:
-    return spaces.Dict(
-        {
-            "context": spaces.Box(-np.inf, np.inf, shape=(n, 2 * d + 1), dtype=np.float32),
-            "length": spaces.Discrete(n + 1),
-            "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
-        }
-    )
-
-
 def episode_arrays(
     tasks: MRPTask, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,7 +87,7 @@ def episode_arrays(
     return rows, queries, targets
 
 
-class MRPValueEnv(gym.Env):
+class MRPValueEnv(PredictionEnv):
     """In-context policy evaluation on a random Markov reward process (MRP) with features.
 
     ## Description
@@ -184,38 +172,16 @@ class MRPValueEnv(gym.Env):
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
 
-        self.observation_space = mrp_observation_space(self.n, self.d)
-        self.action_space = spaces.Box(-self.action_bound, self.action_bound, shape=(1,), dtype=np.float32)
-
-        self.task: MRPTask | None = None
-        self._t = 0
-        self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
-        self._last: tuple[float, float] | None = None  # (prediction, target) of the last step, for render
+        self.observation_space = prediction_observation_space(self.n, 2 * self.d + 1, self.d)
+        self.action_space = prediction_action_space(self.action_bound)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self.task = self.generator.sample(self.np_random, self.n)
         if not isinstance(self.generator, MRPTasks):  # a user's generator: check what it gives
             check_task(self.task, self.n, self.d)
-        batch = stack_tasks([self.task])
-        self._rows, self._queries, self._targets = (array[0] for array in episode_arrays(batch))
-        self._t = 0
-        self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
-        self._last = None
-        return self._observation(), {}
-
-    def step(self, action: Any):
-        if self.task is None or self._t >= self.n:
-            raise ResetNeeded("call reset() before step(): the episode has ended (or never started)")
-        prediction = check_scalar_action(action, self.action_bound)
-        t = self._t
-        target = float(self._targets[t])
-        error = prediction - target
-        reward = -(error * error)  # not error ** 2: C pow() may round differently from numpy's square
-        self._context[t] = self._rows[t]  # reveal the transition just scored
-        self._t = t + 1
-        self._last = (prediction, target)
-        return self._observation(), reward, self._t == self.n, False, {"target": target}
+        rows, queries, targets = (array[0] for array in episode_arrays(stack_tasks([self.task])))
+        return self._start_episode(rows, queries, targets), {}
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -226,10 +192,3 @@ class MRPValueEnv(gym.Env):
         if self._last is not None:
             text += f"; last prediction {self._last[0]:+.4f}, target {self._last[1]:+.4f}"
         return text
-
-    def _observation(self) -> dict[str, Any]:
-        return {
-            "context": self._context.copy(),
-            "length": np.int64(self._t),
-            "query": self._queries[self._t].copy(),
-        }

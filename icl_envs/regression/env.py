@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
 
-from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
+from icl_envs.checks import check_choice, check_float, check_int
+from icl_envs.prediction import PredictionEnv, prediction_action_space, prediction_observation_space
 from icl_envs.regression.generators import (
     DecisionTreeTasks,
     LinearRegressionTasks,
@@ -64,19 +62,26 @@ def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
             )
 
 
-def observation_space(n: int, d: int) -> spaces.Dict:
-    """Dict(context=Box(n, d+1), length=Discrete(n+1), query=Box(d)), float32 boxes."""
-    return spaces.Dict(
-        {
-            "context": spaces.Box(-np.inf, np.inf, shape=(n, d + 1), dtype=np.float32),
-            "length": spaces.Discrete(n + 1),
-            "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
-        }
-    )
-
-
-def action_space(action_bound: float) -> spaces.Box:
-    return spaces.Box(-action_bound, action_bound, shape=(1,), dtype=np.float32)
+def episode_arrays(
+    inputs: Any, targets: Any, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The episode arrays (see :mod:`icl_envs.prediction`) of tasks with ``inputs`` (..., n, d) and
+    ``targets`` (..., n): row i = [x_i, y_i] and query i = x_i in float32 (the final query is
+    zeros), target i = y_i in float64. ``out`` optionally gives the three arrays to write into."""
+    *lead, n, d = np.shape(inputs)
+    if out is None:
+        out = (
+            np.empty((*lead, n, d + 1), dtype=np.float32),
+            np.empty((*lead, n + 1, d), dtype=np.float32),
+            np.empty((*lead, n)),
+        )
+    rows, queries, scored = out
+    rows[..., :d] = inputs
+    rows[..., d] = targets
+    queries[..., :n, :] = inputs
+    queries[..., n, :] = 0.0
+    scored[...] = targets
+    return out
 
 
 _DOC_TEMPLATE = """{title}
@@ -125,7 +130,7 @@ _DOC_TEMPLATE = """{title}
     """
 
 
-class RegressionEnv(gym.Env[dict, np.ndarray]):
+class RegressionEnv(PredictionEnv):
     """In-context regression over any task generator (the registered ids subclass this)."""
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -140,30 +145,17 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
         if self.action_bound == 0.0:
             raise ValueError("action_bound must be > 0, got 0.0")
         self.render_mode = check_choice("render_mode", render_mode, (None,))
-        self.observation_space = observation_space(self.n, self.d)
-        self.action_space = action_space(self.action_bound)
-        self.task: Any = None
+        self.observation_space = prediction_observation_space(self.n, self.d + 1, self.d)
+        self.action_space = prediction_action_space(self.action_bound)
         self._block: Any = None  # tasks drawn ahead (our own generators draw a block at a time)
         self._block_next = 0
-        self._context = np.zeros((self.n, self.d + 1), dtype=np.float32)
-        self._t = self.n  # no episode running until reset
-
-    def _observation(self) -> dict[str, Any]:
-        query = self.task.inputs[self._t] if self._t < self.n else np.zeros(self.d)
-        return {
-            "context": self._context.copy(),
-            "length": np.int64(self._t),
-            "query": np.asarray(query, dtype=np.float32),
-        }
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         if seed is not None:
             self._block = None  # a seed starts a fresh stream of tasks
         self.task = self._next_task()
-        self._context[:] = 0.0
-        self._t = 0
-        return self._observation(), {}
+        return self._start_episode(*episode_arrays(self.task.inputs, self.task.targets)), {}
 
     def _next_task(self) -> Any:
         """The next task: from the current block for our generators, else ``sample(np_random, n)``."""
@@ -176,18 +168,6 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
             self._block, self._block_next = self.generator.sample_batch(self.np_random, block, self.n), 0
         self._block_next += 1
         return self._block.index(self._block_next - 1)
-
-    def step(self, action: Any):
-        if self.task is None or self._t >= self.n:
-            raise ResetNeeded("call reset() before step(): the episode has ended or not started")
-        prediction = check_scalar_action(action, self.action_bound)
-        target = float(self.task.targets[self._t])
-        error = prediction - target
-        reward = -(error * error)  # the vector env computes the same product, bit for bit
-        self._context[self._t, : self.d] = self.task.inputs[self._t]
-        self._context[self._t, self.d] = target
-        self._t += 1
-        return self._observation(), reward, self._t == self.n, False, {"target": target}
 
 
 class LinearRegressionEnv(RegressionEnv):
