@@ -13,13 +13,13 @@ same seeds. That rests on three rules, which live here and nowhere else:
   ``step`` starts its new task instead of stepping it (its action is ignored, reward 0).
 
 A subclass calls ``_setup_vector(num_envs, single_observation_space, single_action_space)`` in its
-``__init__`` (or ``_setup_from_single_env(num_envs, kwargs)``, which builds one single env of
-``single_env_class`` from the vector env's kwargs, so that the single env's argument checks and
-spaces serve the vector env too, and returns it) and implements ``_new_tasks(envs)`` (draw a new task for each env index in ``envs``
-from ``self.rngs[i]`` and start its episode) and ``_observation()``. It may override
-``_reseeded(i)`` (drop what it drew ahead from env ``i``'s old generator), ``_reset_info(mask)``
-(the info ``reset`` returns; empty by default) and ``reset_hint`` (what to do instead of passing
-other reset options).
+``__init__``, or ``_setup_from_single_env(num_envs, kwargs)``: that builds one single env of
+``single_env_class`` from the vector env's kwargs and returns it, so the single env's argument
+checks, spaces and generator serve the vector env too and nothing is checked twice. It implements
+``_new_tasks(envs)`` (draw a new task for each env index in ``envs`` from ``self.rngs[i]`` and
+start its episode) and ``_observation()``. It may override ``_reseeded(i)`` (drop what it drew
+ahead from env ``i``'s old generator), ``_reset_info(mask)`` (the info ``reset`` returns; empty by
+default) and ``reset_hint`` (what to do instead of passing other reset options).
 """
 
 from __future__ import annotations
