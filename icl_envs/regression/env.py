@@ -114,7 +114,9 @@ _DOC_TEMPLATE = """{title}
     Terminates after n predictions; never truncates.
 
     ## Arguments
+        d: input dimension, >= 1.
         {arguments}
+        noise_std: standard deviation of the Gaussian noise added to y, >= 0.
         n: number of examples (= predictions) per episode, >= 1.
         action_bound: finite bound B of the action space, > 0.
         generator: a task generator (any object with ``d`` and ``sample(rng, n)``); when given it
@@ -177,9 +179,7 @@ class LinearRegressionEnv(RegressionEnv):
             "A task is a weight vector w and inputs x ~ N(0, Σ); y = <w, x> + noise.\n"
             "    See ``LinearRegressionTasks`` for the exact distribution."
         ),
-        arguments="""d: input dimension, >= 1.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.
-        covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task).
+        arguments="""covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task).
         weight_prior: "identity" (w ~ N(0, I)) or "inverse_covariance" (w ~ N(0, Σ⁻¹)).
         eigenvalues: d positive numbers for "rotated"; default (1, 1, 1/4, 1/16, 1) repeated to d.""",
     )
@@ -208,9 +208,7 @@ class SparseRegressionEnv(RegressionEnv):
             "A task is a k-sparse weight vector w (Garg et al. 2022) and inputs x ~ N(0, I);\n"
             "    y = <w, x> + noise. See ``SparseLinearTasks``."
         ),
-        arguments="""d: input dimension, >= 1.
-        k: number of nonzero weights, 1 <= k <= d.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+        arguments="""k: number of nonzero weights, 1 <= k <= d.""",
     )
 
     def __init__(
@@ -235,9 +233,7 @@ class ReLUNetRegressionEnv(RegressionEnv):
             "A task is a random network y = Σ_j a_j relu(<v_j, x>) (Garg et al. 2022) with\n"
             "    inputs x ~ N(0, I). See ``ReLUNetTasks``."
         ),
-        arguments="""d: input dimension, >= 1.
-        hidden: number of hidden units, >= 1.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+        arguments="""hidden: number of hidden units, >= 1.""",
     )
 
     def __init__(
@@ -263,9 +259,7 @@ class DecisionTreeRegressionEnv(RegressionEnv):
             "    and whose leaves hold N(0, 1) values (Garg et al. 2022); x ~ N(0, I).\n"
             "    See ``DecisionTreeTasks``."
         ),
-        arguments="""d: input dimension, >= 1.
-        depth: depth of the tree (4: 15 tests, 16 leaves), 1..12.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+        arguments="""depth: depth of the tree (4: 15 tests, 16 leaves), 1..12.""",
     )
 
     def __init__(
