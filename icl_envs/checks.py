@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium.error import InvalidAction
-from gymnasium.utils import seeding
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -148,23 +147,6 @@ def vector_seeds(seed: Any, num_envs: int) -> list[int | None]:
         if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0):
             raise ValueError(f"seed must hold non-negative integers or None, got {s!r} in {seed!r}")
     return [None if s is None else int(s) for s in seeds]
-
-
-def vector_rngs(
-    rngs: list[np.random.Generator] | None, seeds: list[int | None], mask: np.ndarray
-) -> list[np.random.Generator]:
-    """A vector env's per-env generators after ``reset``, as ``SyncVectorEnv`` seeds its copies.
-
-    The first reset (``rngs`` None) gives every env a generator from its seed (fresh entropy for
-    None); a later one replaces the generator of each env in ``mask`` that got a seed and keeps
-    the others' streams going. ``seeds`` comes from :func:`vector_seeds`.
-    """
-    if rngs is None:
-        return [seeding.np_random(s)[0] for s in seeds]
-    for i in np.flatnonzero(mask):
-        if seeds[i] is not None:
-            rngs[i] = seeding.np_random(seeds[i])[0]
-    return rngs
 
 
 def vector_reset_mask(options: Any, num_envs: int) -> np.ndarray | None:

@@ -13,11 +13,13 @@ same seeds. That rests on three rules, which live here and nowhere else:
   ``step`` starts its new task instead of stepping it (its action is ignored, reward 0).
 
 A subclass calls ``_setup_vector(num_envs, single_observation_space, single_action_space)`` in its
-``__init__`` and implements ``_new_tasks(envs)`` (draw a new task for each env index in ``envs``
-from ``self.rngs[i]`` and start its episode) and ``_observation()``. It may override
-``_reseeded(i)`` (drop what it drew ahead from env ``i``'s old generator), ``_reset_info(mask)``
-(the info ``reset`` returns; empty by default) and ``reset_hint`` (what to do instead of passing
-other reset options).
+``__init__``, or ``_setup_from_single_env(num_envs, kwargs)``: that builds one single env of
+``single_env_class`` from the vector env's kwargs and returns it, so the single env's argument
+checks, spaces and generator serve the vector env too and nothing is checked twice. It implements
+``_new_tasks(envs)`` (draw a new task for each env index in ``envs`` from ``self.rngs[i]`` and
+start its episode) and ``_observation()``. It may override ``_reseeded(i)`` (drop what it drew
+ahead from env ``i``'s old generator), ``_reset_info(mask)`` (the info ``reset`` returns; empty by
+default) and ``reset_hint`` (what to do instead of passing other reset options).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
@@ -42,6 +45,8 @@ class SeededVectorEnv(VectorEnv):
     #: Appended to the error for a reset option other than ``reset_mask``.
     reset_hint = "reset a single env (gym.make) to set its task"
 
+    #: The single env this vector env batches (for ``_setup_from_single_env``).
+    single_env_class: type[gym.Env]
     rngs: list[np.random.Generator]
     needs_reset: np.ndarray
     _started: bool
@@ -58,6 +63,25 @@ class SeededVectorEnv(VectorEnv):
         self.rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
         self.needs_reset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
+
+    def _setup_from_single_env(self, num_envs: Any, kwargs: dict[str, Any]) -> gym.Env:
+        """``_setup_vector`` with the spaces of one ``single_env_class(**kwargs)``, which is returned:
+        the vector env takes its validated arguments and generator from it instead of checking its
+        kwargs a second time. ``render_mode`` must be one of this vector env's own render modes."""
+        num_envs = check_int("num_envs", num_envs, minimum=1)  # named before the env's arguments
+        kwargs = dict(kwargs)
+        render_mode = kwargs.pop("render_mode", None)
+        template = self.single_env_class(**kwargs)
+        allowed = [None, *self.metadata["render_modes"]]
+        if render_mode not in allowed:
+            no_rendering = "" if len(allowed) > 1 else " (no rendering)"
+            raise ValueError(
+                f"render_mode must be {' or '.join(map(repr, allowed))} for the vector env{no_rendering}, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self._setup_vector(num_envs, template.observation_space, template.action_space)
+        return template
 
     # -- what a subclass supplies ---------------------------------------------------------------
     def _new_tasks(self, envs: np.ndarray) -> None:  # pragma: no cover - every env overrides

@@ -356,7 +356,7 @@ def test_generator_and_vector_arguments_are_checked():
         MRPTasks().sample_batch(np.random.default_rng(0), 0, 5)
     with pytest.raises(ValueError, match="num_envs"):
         MRPValueVectorEnv(0)
-    with pytest.raises(ValueError, match="reset_mask"):
+    with pytest.raises(ResetNeeded, match="reset_mask"):
         MRPValueVectorEnv(2).reset(seed=0, options={"reset_mask": np.array([True, False])})
 
 

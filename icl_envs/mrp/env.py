@@ -4,31 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
 
-from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
-from icl_envs.mrp.generators import MRP_KINDS, OBJECTIVES, REWARD_KINDS, MRPTask, MRPTasks, stack_tasks
-
-
-def check_mrp_arguments(
-    num_states: int, d: int, n: int, gamma: float, mrp: str, rewards: str, objective: str, action_bound: float
-) -> dict[str, Any]:
-    """Validate the env arguments (shared by the single and the vector env); return them normalised."""
-    if check_float("action_bound", action_bound) <= 0.0:
-        raise ValueError(f"action_bound must be > 0, got {action_bound}")
-    return {
-        "num_states": check_int("num_states", num_states, minimum=2),
-        "d": check_int("d", d, minimum=1),
-        "n": check_int("n", n, minimum=1),
-        "gamma": check_float("gamma", gamma, minimum=0.0, below=1.0),
-        "mrp": check_choice("mrp", mrp, MRP_KINDS),
-        "rewards": check_choice("rewards", rewards, REWARD_KINDS),
-        "objective": check_choice("objective", objective, OBJECTIVES),
-        "action_bound": float(action_bound),
-    }
+from icl_envs.checks import check_choice, check_float, check_int
+from icl_envs.mrp.generators import MRPTask, MRPTasks, stack_tasks
+from icl_envs.prediction import PredictionEnv, prediction_action_space, prediction_observation_space
 
 
 def check_generator(generator: Any, d: int, objective: str) -> None:
@@ -71,16 +51,6 @@ def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
         raise ValueError(f"generator: a task's states must be integers in [0, {num_states}), got {states!r}")
 
 
-def mrp_observation_space(n: int, d: int) -> spaces.Dict:
-    return spaces.Dict(
-        {
-            "context": spaces.Box(-np.inf, np.inf, shape=(n, 2 * d + 1), dtype=np.float32),
-            "length": spaces.Discrete(n + 1),
-            "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
-        }
-    )
-
-
 def episode_arrays(
     tasks: MRPTask, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +87,7 @@ def episode_arrays(
     return rows, queries, targets
 
 
-class MRPValueEnv(gym.Env):
+class MRPValueEnv(PredictionEnv):
     """In-context policy evaluation on a random Markov reward process (MRP) with features.
 
     ## Description
@@ -187,49 +157,31 @@ class MRPValueEnv(gym.Env):
         generator: Any = None,
         render_mode: str | None = None,
     ) -> None:
-        args = check_mrp_arguments(num_states, d, n, gamma, mrp, rewards, objective, action_bound)
-        self.num_states, self.d, self.n = args["num_states"], args["d"], args["n"]
-        self.gamma, self.objective, self.action_bound = args["gamma"], args["objective"], args["action_bound"]
-        if generator is None:
-            generator = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
-        check_generator(generator, self.d, self.objective)
-        self.generator = generator
+        if check_float("action_bound", action_bound) <= 0.0:
+            raise ValueError(f"action_bound must be > 0, got {action_bound}")
+        self.action_bound = float(action_bound)
+        # The generator the arguments describe checks them, even when a plugged-in generator is used
+        # instead: the env keeps d and objective (which that generator must share) and gamma.
+        tasks = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
+        self.num_states, self.d = tasks.num_states, tasks.d
+        self.gamma, self.objective = tasks.gamma, tasks.objective
+        self.n = check_int("n", n, minimum=1)
+        self.generator = tasks if generator is None else generator
+        check_generator(self.generator, self.d, self.objective)
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
 
-        self.observation_space = mrp_observation_space(self.n, self.d)
-        self.action_space = spaces.Box(-self.action_bound, self.action_bound, shape=(1,), dtype=np.float32)
-
-        self.task: MRPTask | None = None
-        self._t = 0
-        self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
-        self._last: tuple[float, float] | None = None  # (prediction, target) of the last step, for render
+        self.observation_space = prediction_observation_space(self.n, 2 * self.d + 1, self.d)
+        self.action_space = prediction_action_space(self.action_bound)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self.task = self.generator.sample(self.np_random, self.n)
         if not isinstance(self.generator, MRPTasks):  # a user's generator: check what it gives
             check_task(self.task, self.n, self.d)
-        batch = stack_tasks([self.task])
-        self._rows, self._queries, self._targets = (array[0] for array in episode_arrays(batch))
-        self._t = 0
-        self._context = np.zeros((self.n, 2 * self.d + 1), dtype=np.float32)
-        self._last = None
-        return self._observation(), {}
-
-    def step(self, action: Any):
-        if self.task is None or self._t >= self.n:
-            raise ResetNeeded("call reset() before step(): the episode has ended (or never started)")
-        prediction = check_scalar_action(action, self.action_bound)
-        t = self._t
-        target = float(self._targets[t])
-        error = prediction - target
-        reward = -(error * error)  # not error ** 2: C pow() may round differently from numpy's square
-        self._context[t] = self._rows[t]  # reveal the transition just scored
-        self._t = t + 1
-        self._last = (prediction, target)
-        return self._observation(), reward, self._t == self.n, False, {"target": target}
+        rows, queries, targets = (array[0] for array in episode_arrays(stack_tasks([self.task])))
+        return self._start_episode(rows, queries, targets), {}
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -240,10 +192,3 @@ class MRPValueEnv(gym.Env):
         if self._last is not None:
             text += f"; last prediction {self._last[0]:+.4f}, target {self._last[1]:+.4f}"
         return text
-
-    def _observation(self) -> dict[str, Any]:
-        return {
-            "context": self._context.copy(),
-            "length": np.int64(self._t),
-            "query": self._queries[self._t].copy(),
-        }

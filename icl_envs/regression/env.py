@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
 
-from icl_envs.checks import check_choice, check_float, check_int, check_scalar_action
+from icl_envs.checks import check_choice, check_float, check_int
+from icl_envs.prediction import PredictionEnv, prediction_action_space, prediction_observation_space
 from icl_envs.regression.generators import (
     DecisionTreeTasks,
     LinearRegressionTasks,
@@ -64,19 +62,26 @@ def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
             )
 
 
-def observation_space(n: int, d: int) -> spaces.Dict:
-    """Dict(context=Box(n, d+1), length=Discrete(n+1), query=Box(d)), float32 boxes."""
-    return spaces.Dict(
-        {
-            "context": spaces.Box(-np.inf, np.inf, shape=(n, d + 1), dtype=np.float32),
-            "length": spaces.Discrete(n + 1),
-            "query": spaces.Box(-np.inf, np.inf, shape=(d,), dtype=np.float32),
-        }
-    )
-
-
-def action_space(action_bound: float) -> spaces.Box:
-    return spaces.Box(-action_bound, action_bound, shape=(1,), dtype=np.float32)
+def episode_arrays(
+    inputs: Any, targets: Any, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The episode arrays (see :mod:`icl_envs.prediction`) of tasks with ``inputs`` (..., n, d) and
+    ``targets`` (..., n): row i = [x_i, y_i] and query i = x_i in float32 (the final query is
+    zeros), target i = y_i in float64. ``out`` optionally gives the three arrays to write into."""
+    *lead, n, d = np.shape(inputs)
+    if out is None:
+        out = (
+            np.empty((*lead, n, d + 1), dtype=np.float32),
+            np.empty((*lead, n + 1, d), dtype=np.float32),
+            np.empty((*lead, n)),
+        )
+    rows, queries, scored = out
+    rows[..., :d] = inputs
+    rows[..., d] = targets
+    queries[..., :n, :] = inputs
+    queries[..., n, :] = 0.0
+    scored[...] = targets
+    return out
 
 
 _DOC_TEMPLATE = """{title}
@@ -109,7 +114,9 @@ _DOC_TEMPLATE = """{title}
     Terminates after n predictions; never truncates.
 
     ## Arguments
+        d: input dimension, >= 1.
         {arguments}
+        noise_std: standard deviation of the Gaussian noise added to y, >= 0.
         n: number of examples (= predictions) per episode, >= 1.
         action_bound: finite bound B of the action space, > 0.
         generator: a task generator (any object with ``d`` and ``sample(rng, n)``); when given it
@@ -125,7 +132,7 @@ _DOC_TEMPLATE = """{title}
     """
 
 
-class RegressionEnv(gym.Env[dict, np.ndarray]):
+class RegressionEnv(PredictionEnv):
     """In-context regression over any task generator (the registered ids subclass this)."""
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -140,30 +147,17 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
         if self.action_bound == 0.0:
             raise ValueError("action_bound must be > 0, got 0.0")
         self.render_mode = check_choice("render_mode", render_mode, (None,))
-        self.observation_space = observation_space(self.n, self.d)
-        self.action_space = action_space(self.action_bound)
-        self.task: Any = None
+        self.observation_space = prediction_observation_space(self.n, self.d + 1, self.d)
+        self.action_space = prediction_action_space(self.action_bound)
         self._block: Any = None  # tasks drawn ahead (our own generators draw a block at a time)
         self._block_next = 0
-        self._context = np.zeros((self.n, self.d + 1), dtype=np.float32)
-        self._t = self.n  # no episode running until reset
-
-    def _observation(self) -> dict[str, Any]:
-        query = self.task.inputs[self._t] if self._t < self.n else np.zeros(self.d)
-        return {
-            "context": self._context.copy(),
-            "length": np.int64(self._t),
-            "query": np.asarray(query, dtype=np.float32),
-        }
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         if seed is not None:
             self._block = None  # a seed starts a fresh stream of tasks
         self.task = self._next_task()
-        self._context[:] = 0.0
-        self._t = 0
-        return self._observation(), {}
+        return self._start_episode(*episode_arrays(self.task.inputs, self.task.targets)), {}
 
     def _next_task(self) -> Any:
         """The next task: from the current block for our generators, else ``sample(np_random, n)``."""
@@ -177,18 +171,6 @@ class RegressionEnv(gym.Env[dict, np.ndarray]):
         self._block_next += 1
         return self._block.index(self._block_next - 1)
 
-    def step(self, action: Any):
-        if self.task is None or self._t >= self.n:
-            raise ResetNeeded("call reset() before step(): the episode has ended or not started")
-        prediction = check_scalar_action(action, self.action_bound)
-        target = float(self.task.targets[self._t])
-        error = prediction - target
-        reward = -(error * error)  # the vector env computes the same product, bit for bit
-        self._context[self._t, : self.d] = self.task.inputs[self._t]
-        self._context[self._t, self.d] = target
-        self._t += 1
-        return self._observation(), reward, self._t == self.n, False, {"target": target}
-
 
 class LinearRegressionEnv(RegressionEnv):
     __doc__ = _DOC_TEMPLATE.format(
@@ -197,9 +179,7 @@ class LinearRegressionEnv(RegressionEnv):
             "A task is a weight vector w and inputs x ~ N(0, Σ); y = <w, x> + noise.\n"
             "    See ``LinearRegressionTasks`` for the exact distribution."
         ),
-        arguments="""d: input dimension, >= 1.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.
-        covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task).
+        arguments="""covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task).
         weight_prior: "identity" (w ~ N(0, I)) or "inverse_covariance" (w ~ N(0, Σ⁻¹)).
         eigenvalues: d positive numbers for "rotated"; default (1, 1, 1/4, 1/16, 1) repeated to d.""",
     )
@@ -228,9 +208,7 @@ class SparseRegressionEnv(RegressionEnv):
             "A task is a k-sparse weight vector w (Garg et al. 2022) and inputs x ~ N(0, I);\n"
             "    y = <w, x> + noise. See ``SparseLinearTasks``."
         ),
-        arguments="""d: input dimension, >= 1.
-        k: number of nonzero weights, 1 <= k <= d.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+        arguments="""k: number of nonzero weights, 1 <= k <= d.""",
     )
 
     def __init__(
@@ -255,9 +233,7 @@ class ReLUNetRegressionEnv(RegressionEnv):
             "A task is a random network y = Σ_j a_j relu(<v_j, x>) (Garg et al. 2022) with\n"
             "    inputs x ~ N(0, I). See ``ReLUNetTasks``."
         ),
-        arguments="""d: input dimension, >= 1.
-        hidden: number of hidden units, >= 1.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+        arguments="""hidden: number of hidden units, >= 1.""",
     )
 
     def __init__(
@@ -283,9 +259,7 @@ class DecisionTreeRegressionEnv(RegressionEnv):
             "    and whose leaves hold N(0, 1) values (Garg et al. 2022); x ~ N(0, I).\n"
             "    See ``DecisionTreeTasks``."
         ),
-        arguments="""d: input dimension, >= 1.
-        depth: depth of the tree (4: 15 tests, 16 leaves), 1..12.
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.""",
+        arguments="""depth: depth of the tree (4: 15 tests, 16 leaves), 1..12.""",
     )
 
     def __init__(

@@ -1,45 +1,32 @@
 """Native numpy vector envs for in-context regression.
 
-Stepping is one set of array operations for all envs. Each env keeps its own ``np.random.Generator``
-(env i seeded with seed + i, as ``SyncVectorEnv`` seeds its copies) and draws its tasks from it with
-``generator.sample_each``, a block of tasks at a time as the single env does, so the numbers are
-exactly those of ``SyncVectorEnv`` over the single env.
-Autoreset is next-step: the step after an episode ends resets that env (reward 0, no info).
+Stepping is one set of array operations for all envs and seeding follows ``SyncVectorEnv``, both
+written once in :class:`~icl_envs.prediction.PredictionVectorEnv`. What is regression's own is how
+env i draws its tasks from its own generator: with ``generator.sample_each``, a block of tasks at
+a time as the single env does, so the numbers are exactly those of ``SyncVectorEnv`` over the
+single env. Autoreset is next-step: the step after an episode ends resets that env (reward 0, no
+info).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.error import ResetNeeded
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_batch_actions, check_int, vector_reset_mask, vector_rngs, vector_seeds
+from icl_envs.prediction import PredictionVectorEnv
 from icl_envs.regression import env as single
 from icl_envs.regression.generators import RegressionTasks
 
 
-class RegressionVectorEnv(VectorEnv):
+class RegressionVectorEnv(PredictionVectorEnv):
     """``num_envs`` copies of a :class:`~icl_envs.regression.env.RegressionEnv` stepped as arrays."""
 
-    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
     single_env_class: type[single.RegressionEnv] = single.RegressionEnv
 
     def __init__(self, num_envs: int, **kwargs: Any):
-        self.num_envs = check_int("num_envs", num_envs, minimum=1)
-        # Build one single env for its validated arguments, spaces and generator.
-        template = self.single_env_class(**kwargs)
-        self.generator = template.generator
-        self.n, self.d, self.action_bound = template.n, template.d, template.action_bound
-        self.render_mode = template.render_mode
-        self.single_observation_space = template.observation_space
-        self.single_action_space = template.action_space
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._rngs: list[np.random.Generator] | None = None
+        template = self._setup_prediction(num_envs, kwargs)
+        self.generator, self.d = template.generator, template.d
         # Tasks drawn ahead, per env (see RegressionEnv._next_task); position == block: used up.
         self._block_size = (
             self.generator.block_size(self.n) if isinstance(self.generator, RegressionTasks) else 1
@@ -47,50 +34,34 @@ class RegressionVectorEnv(VectorEnv):
         self._block_inputs = np.zeros((self.num_envs, self._block_size, self.n, self.d))
         self._block_targets = np.zeros((self.num_envs, self._block_size, self.n))
         self._block_next = np.full(self.num_envs, self._block_size)
-        self._inputs = np.zeros((self.num_envs, self.n, self.d))
-        self._targets = np.zeros((self.num_envs, self.n))
-        self._context = np.zeros((self.num_envs, self.n, self.d + 1), dtype=np.float32)
-        self._t = np.zeros(self.num_envs, dtype=np.int64)
-        self._autoreset = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
-        self._lockstep = True
-        self._all = np.arange(self.num_envs)
 
-    # ------------------------------------------------------------------------------------ helpers
-    def _new_tasks(self, envs: np.ndarray) -> None:
-        """Give each env index in ``envs`` its next task, drawn from its own generator exactly as the
-        single env draws it, and clear its context."""
+    def _draw_episodes(
+        self, envs: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each env's next task, drawn from its own generator exactly as the single env draws it."""
         if isinstance(self.generator, RegressionTasks):
             inputs, targets = self._next_from_blocks(envs)
         elif hasattr(self.generator, "sample_each"):
-            tasks = self.generator.sample_each([self._rngs[i] for i in envs], self.n)
+            tasks = self.generator.sample_each([self.rngs[i] for i in envs], self.n)
             single.check_task(tasks, self.n, self.d, batch=len(envs))
             inputs, targets = tasks.inputs, tasks.targets
         else:  # a user's generator with only sample(rng, n)
-            tasks = [self.generator.sample(self._rngs[i], self.n) for i in envs]
+            tasks = [self.generator.sample(self.rngs[i], self.n) for i in envs]
             for task in tasks:
                 single.check_task(task, self.n, self.d)
             inputs = np.stack([task.inputs for task in tasks])
             targets = np.stack([task.targets for task in tasks])
-        if len(envs) == self.num_envs:  # all envs at once (the lockstep autoreset): no scatter
-            self._inputs, self._targets = (
-                np.array(inputs, dtype=np.float64),
-                np.array(targets, dtype=np.float64),
-            )
-            envs = slice(None)
-        else:
-            self._inputs[envs] = inputs
-            self._targets[envs] = targets
-        self._context[envs] = 0.0
-        self._t[envs] = 0
-        self._autoreset[envs] = False
+        return single.episode_arrays(inputs, targets, out=out)
+
+    def _reseeded(self, i: int) -> None:
+        self._block_next[i] = self._block_size  # a seed starts a fresh stream of tasks
 
     def _next_from_blocks(self, envs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Serve the next task of each env's block, drawing a new block where one is used up."""
         block = self._block_size
         refill = envs[self._block_next[envs] == block]
         if refill.size:
-            tasks = self.generator.sample_each([self._rngs[i] for i in refill], self.n, block)
+            tasks = self.generator.sample_each([self.rngs[i] for i in refill], self.n, block)
             inputs = tasks.inputs.reshape(refill.size, block, self.n, self.d)
             targets = tasks.targets.reshape(refill.size, block, self.n)
             if refill.size == self.num_envs:
@@ -103,72 +74,6 @@ class RegressionVectorEnv(VectorEnv):
         if len(envs) == self.num_envs and np.all(position == position[0]):  # lockstep: a slice
             return self._block_inputs[:, position[0]], self._block_targets[:, position[0]]
         return self._block_inputs[envs, position], self._block_targets[envs, position]
-
-    def _observation(self) -> dict[str, np.ndarray]:
-        if self._lockstep:  # every env at the same step: slices instead of fancy indexing
-            t = int(self._t[0])
-            if t < self.n:
-                queries = self._inputs[:, t].astype(np.float32)
-            else:
-                queries = np.zeros((self.num_envs, self.d), dtype=np.float32)
-        else:
-            queries = self._inputs[self._all, np.minimum(self._t, self.n - 1)].astype(np.float32)
-            queries[self._t >= self.n] = 0.0
-        return {"context": self._context.copy(), "length": self._t.copy(), "query": queries}
-
-    # ---------------------------------------------------------------------------------------- API
-    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
-        seeds = vector_seeds(seed, self.num_envs)
-        mask = vector_reset_mask(options, self.num_envs)
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        elif not self._started and not mask.all():
-            raise ResetNeeded("the first reset must reset every env (no reset_mask)")
-        self._rngs = vector_rngs(self._rngs, seeds, mask)
-        seeded = mask & np.array([s is not None for s in seeds])
-        self._block_next[seeded] = self._block_size  # a seed starts a fresh stream of tasks
-        self._new_tasks(np.flatnonzero(mask))
-        self._started = True
-        # Envs stay in step with each other (fixed-length episodes) unless only some are reset.
-        self._lockstep = bool(mask.all()) or (self._lockstep and bool(np.all(self._t == self._t[0])))
-        return self._observation(), {}
-
-    def step(self, actions: Any):
-        if not self._started:
-            raise ResetNeeded("call reset() before step()")
-        predictions = check_batch_actions(actions, self.num_envs, self.action_bound)
-        resetting = self._autoreset.copy()
-        stepping = np.flatnonzero(~resetting)
-        rewards = np.zeros(self.num_envs)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        infos: dict[str, Any] = {}
-        if self._lockstep and not resetting[0]:  # the common case: every env scores step t
-            t = int(self._t[0])
-            targets = self._targets[:, t]
-            errors = predictions - targets
-            rewards = -(errors * errors)
-            self._context[:, t, : self.d] = self._inputs[:, t]
-            self._context[:, t, self.d] = targets
-            self._t += 1
-            terminated[:] = t + 1 == self.n
-            infos = {"target": targets.copy(), "_target": np.ones(self.num_envs, dtype=bool)}
-        elif stepping.size:
-            t = self._t[stepping]
-            targets = self._targets[stepping, t]
-            errors = predictions[stepping] - targets
-            rewards[stepping] = -(errors * errors)
-            self._context[stepping, t, : self.d] = self._inputs[stepping, t]
-            self._context[stepping, t, self.d] = targets
-            self._t[stepping] = t + 1
-            terminated[stepping] = self._t[stepping] == self.n
-            target_info = np.zeros(self.num_envs)
-            target_info[stepping] = targets
-            infos = {"target": target_info, "_target": ~resetting}
-        if resetting.any():
-            self._new_tasks(np.flatnonzero(resetting))
-        self._autoreset = terminated.copy()
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        return self._observation(), rewards, terminated, truncated, infos
 
 
 class LinearRegressionVectorEnv(RegressionVectorEnv):
