@@ -44,15 +44,14 @@ def check_card_generator(generator: Any) -> Any:
     return generator
 
 
-def check_batched_modes(obs_mode: str, render_mode: str | None) -> None:
-    """Refuse the modes a native card vector env cannot batch: text observations and a window."""
+def check_batched_modes(obs_mode: str) -> None:
+    """Refuse the observation modes a native card vector env cannot batch (text); the vector env's
+    render modes are checked by ``SeededVectorEnv._setup_from_single_env``."""
     if obs_mode not in ("symbolic", "image"):
         raise ValueError(
             f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
             "use gym.make_vec(..., vectorization_mode='sync') for text observations"
         )
-    if render_mode == "human":
-        raise ValueError("render_mode must be None or 'rgb_array' for the vector env, got 'human'")
 
 
 def card_observation_space(
@@ -189,7 +188,7 @@ class CardVectorEnv(SeededVectorEnv):
     """Shared plumbing of the native number-and-card vector envs: the batched modes' spaces and
     prefetched draws; seeding and ``reset`` come from :class:`SeededVectorEnv`.
 
-    A subclass sets ``single_env_class`` and calls ``_setup_from_single_env(num_envs, **kwargs)``
+    A subclass sets ``single_env_class`` and calls ``_setup_from_single_env(num_envs, kwargs)``
     in ``__init__``: one single env built from the same arguments validates them and gives the
     modes, the generator and the spaces, so no vector env repeats its single env's checks. It implements
     ``_new_tasks(envs)`` (a new task for each env index in ``envs``, from ``self.draws`` when it is
@@ -201,18 +200,13 @@ class CardVectorEnv(SeededVectorEnv):
     draws: PrefetchedDraws | None = None
     single_env_class: type[CardGameEnv]
 
-    def _setup_from_single_env(self, num_envs: Any, **kwargs: Any) -> CardGameEnv:
-        """Build ``single_env_class(**kwargs)``, refuse the modes a vector env cannot batch, and take
-        from it ``obs_mode``, ``image_size``, ``render_mode``, ``generator`` and the single spaces.
-
-        Returns that env, from which the subclass reads its game's own settings.
-        """
-        template = self.single_env_class(**kwargs)
-        check_batched_modes(template.obs_mode, template.render_mode)
+    def _setup_from_single_env(self, num_envs: Any, kwargs: dict[str, Any]) -> CardGameEnv:
+        """The base's set-up from one single env, then refuse the modes a vector env cannot batch
+        and take from that env ``obs_mode``, ``image_size`` and ``generator``; return it."""
+        template = super()._setup_from_single_env(num_envs, kwargs)
+        check_batched_modes(template.obs_mode)
         self.obs_mode, self.image_size = template.obs_mode, template.image_size
-        self.render_mode = template.render_mode
         self.generator = getattr(template, "generator", None)
-        self._setup_vector(num_envs, template.observation_space, template.action_space)
         prefetch = self.generator is not None and self._prefetchable(self.generator)
         self.draws = PrefetchedDraws(self.generator.bounds, self.rngs) if prefetch else None
         return template

@@ -47,11 +47,13 @@ class BlackjackVectorEnv(CardVectorEnv):
     ):
         template = self._setup_from_single_env(
             num_envs,
-            natural=natural,
-            sab=sab,
-            obs_mode=obs_mode,
-            image_size=image_size,
-            render_mode=render_mode,
+            {
+                "natural": natural,
+                "sab": sab,
+                "obs_mode": obs_mode,
+                "image_size": image_size,
+                "render_mode": render_mode,
+            },
         )
         self.natural, self.sab = template.natural, template.sab
         n = self.num_envs

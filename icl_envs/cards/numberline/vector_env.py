@@ -28,7 +28,7 @@ class NumberLineVectorEnv(CardVectorEnv):
     reset_hint = "reset single envs to set a task"
 
     def __init__(self, num_envs: int, **kwargs: Any):
-        self.max_position = self._setup_from_single_env(num_envs, **kwargs).max_position
+        self.max_position = self._setup_from_single_env(num_envs, kwargs).max_position
         self.position = np.zeros(self.num_envs, dtype=np.int64)
         self.target = np.zeros(self.num_envs, dtype=np.int64)
         self.steps = np.zeros(self.num_envs, dtype=np.int64)

@@ -30,7 +30,7 @@ class PointsVectorEnv(CardVectorEnv):
     reset_hint = "reset single envs to deal given cards"
 
     def __init__(self, num_envs: int, **kwargs: Any):
-        self._setup_from_single_env(num_envs, **kwargs)
+        self._setup_from_single_env(num_envs, kwargs)
         self.rules = self.single_env_class.rules
         rules = self.rules
         n, length = self.num_envs, rules.max_formula_length
