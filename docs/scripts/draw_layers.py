@@ -22,9 +22,9 @@ OUTPUT = ROOT / "docs" / "img" / "layers.png"
 # Each package: its layers from the bottom up, each layer a list of module names.
 PACKAGES = {
     "icl_envs": [
-        ["checks", "vector_base"],
-        ["regression/", "mrp/", "cards/ base, deck, sprites, text_protocol"],
-        ["cards/numberline/", "cards/points/", "cards/blackjack/"],
+        ["checks", "vector_base", "cards/deck"],
+        ["prediction", "cards/ base, sprites, text_protocol"],
+        ["regression/", "mrp/", "cards/numberline/", "cards/points/", "cards/blackjack/"],
         ["multi/blackjack_table/", "__init__ (ENVIRONMENTS)"],
     ],
     "leaderboard": [
@@ -34,8 +34,8 @@ PACKAGES = {
         ["compute_references", "report", "run_all", "cli"],
     ],
     "baselines": [
-        ["classic/ (exact and classic solvers)"],
-        ["icl/ samplers, models", "config_cli"],
+        ["configs", "config_cli", "classic/ (exact and classic solvers)"],
+        ["icl/ samplers, models"],
         ["icl/ train, agent, reproduce", "icl/cli (icl-bench train)"],
     ],
 }
