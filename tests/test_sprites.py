@@ -128,3 +128,13 @@ def test_sprites_module_needs_no_window():
     card_surface("DQ", 40)
     assert not pygame.display.get_init() or pygame.display.get_surface() is None
     assert sprites.CARD_ASPECT == 0.7
+
+
+def test_text_still_draws_after_another_library_quits_pygame():
+    # Gymnasium's Blackjack-v1 calls pygame.quit() in close(), which kills every open font.
+    import pygame
+
+    before = sprites.text_surface("Total 17", 30)
+    pygame.quit()
+    after = sprites.text_surface("Total 18 after quit", 30)
+    assert after.get_width() > before.get_width() > 0

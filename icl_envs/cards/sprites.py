@@ -61,14 +61,21 @@ def _check_width(width: int) -> int:
     return int(width)
 
 
-def _init_font() -> None:
+def _font(size_px: int, bold: bool) -> pygame.font.Font:
+    """pygame's bundled font at ``size_px``, created once per size while the font module lives.
+
+    Another library in the same process may call ``pygame.quit()`` (Gymnasium's Blackjack-v1 does
+    in ``close()``), which kills every font created so far: then start the module again and forget
+    the dead fonts. Rendered text, card sprites and surfaces survive it and stay cached.
+    """
     if not pygame.font.get_init():
         pygame.font.init()
+        _open_font.cache_clear()
+    return _open_font(size_px, bold)
 
 
 @functools.lru_cache(maxsize=256)
-def _font(size_px: int, bold: bool) -> pygame.font.Font:
-    _init_font()
+def _open_font(size_px: int, bold: bool) -> pygame.font.Font:
     font = pygame.font.Font(None, max(1, size_px))  # pygame's bundled sans font: same pixels everywhere
     font.set_bold(bold)
     return font
