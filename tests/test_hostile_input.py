@@ -101,7 +101,9 @@ def test_control_characters_are_refused_in_every_string(valid, character):
     data["agent"]["reference"] += character
     rejected(json.dumps(data), "agent.reference", f"control character {escaped}")
     rejected(with_config(valid, {"note": f"x{character}"}), "agent.config.note", escaped)
-    rejected(with_config(valid, {f"k{character}": 1}), "agent.config", f"a key holds control character {escaped}")
+    rejected(
+        with_config(valid, {f"k{character}": 1}), "agent.config", f"a key holds control character {escaped}"
+    )
     data = copy.deepcopy(valid)
     data["hardware"]["cpu"] = ["fine", {"model": character}]
     rejected(data, "hardware.cpu.1.model", escaped)
@@ -281,7 +283,9 @@ def test_lone_surrogates_are_refused_before_the_store_sees_them(tmp_path, valid)
 
 def test_duplicate_keys_are_refused(valid):
     text = json.dumps(valid)
-    rejected(text.replace('"complete": ', '"complete": false, "complete": ', 1), "file", "duplicate key 'complete'")
+    rejected(
+        text.replace('"complete": ', '"complete": false, "complete": ', 1), "file", "duplicate key 'complete'"
+    )
     rejected(text.replace('"hardware": {', '"hardware": {"a": 1, "a": 1, ', 1), "file", "duplicate key 'a'")
 
 
