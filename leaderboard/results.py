@@ -41,7 +41,7 @@ TOLERANCE = 1e-9
 REQUIRED_VERSIONS = ("python", "numpy", "gymnasium", "icl-envs")
 #: Longest agent reference accepted (the store's column size).
 MAX_REFERENCE_LENGTH = 500
-#: Largest results file read, in bytes: a complete core-v0 file (47,500 episodes) is about 1.5 MB.
+#: Largest results file read, in bytes: a complete core-v0 file (47,500 episodes) is roughly 2 MB.
 MAX_FILE_BYTES = 16 * 2**20
 #: Deepest nesting of a free-form field (agent.config, an entry's kwargs, hardware): the field's own
 #: object or list counts as one level. The store's JSON serializer gives up near 255 levels.
