@@ -3,6 +3,10 @@
 Each command is a thin shell: it parses arguments and calls into the module that owns the work,
 imported lazily (inside the command) so that ``icl-bench list`` starts fast and needs no torch.
 These lazy imports point down like any other (``tests/test_layering.py`` checks it).
+
+Whatever a command prints that it did not write itself (an agent reference, a path, an error
+message quoting a file) goes through :func:`leaderboard.untrusted.plain`: no rich markup, and no
+control character reaches the terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from leaderboard.untrusted import plain
 
 app = typer.Typer(
     help="icl-envs: environments, baselines and a leaderboard for in-context learning.",
@@ -22,6 +29,11 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+
+
+def _error(label: str, message: object) -> None:
+    """Print ``label: message`` with the label in red and the message as plain text."""
+    console.print(Text.assemble((f"{label}:", "red"), " ", plain(message)))
 
 
 def _signature_arguments(entry_point: str) -> str:
@@ -93,7 +105,7 @@ def _open_store(db: str | None):
     try:
         return ResultsStore(db)
     except (SQLAlchemyError, ImportError, OSError, ValueError) as error:
-        console.print(f"[red]error:[/red] --db {db or '(default)'}: cannot open the results store: {error}")
+        _error("error", f"--db {db or '(default)'}: cannot open the results store: {error}")
         raise typer.Exit(2) from None
 
 
@@ -118,17 +130,17 @@ def evaluate_command(
         try:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            console.print(f"[red]error:[/red] --out {out}: cannot create its folder: {error}")
+            _error("error", f"--out {out}: cannot create its folder: {error}")
             raise typer.Exit(2) from None
     try:
         results = evaluate(agent, suite, envs=envs, config=load_config(config))
     except (AgentError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        _error("error", error)
         console.print("[red]nothing was written or stored[/red]")
         raise typer.Exit(1) from None
     if out:
         results.write(out)
-        console.print(f"results file: [bold]{out}[/bold]")
+        console.print(Text.assemble("results file: ", plain(out, "bold")))
     if results_store is not None:
         outcome = results_store.add(results)
         console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
@@ -137,18 +149,28 @@ def evaluate_command(
 
 @app.command("validate")
 def validate_command(file: str = typer.Argument(..., help="results file (JSON)")) -> None:
-    """Check a results file: schema, suite, seeds, and every aggregate recomputed from the returns."""
-    from leaderboard.results import ResultsValidationError, read_results
+    """Check a results file: schema, suite, seeds, and every aggregate recomputed from the returns.
+
+    Exit code 0: valid; 1: a results file that breaks a rule; 2: unreadable or not a results file.
+    """
+    from leaderboard.results import ResultsValidationError, UnreadableResultsError, read_results
 
     try:
         results = read_results(file)
+    except UnreadableResultsError as error:
+        _error("unreadable", error)
+        raise typer.Exit(2) from None
     except ResultsValidationError as error:
-        console.print(f"[red]invalid:[/red] {error}")
+        _error("invalid", error)
         raise typer.Exit(1) from None
     iqm = results.aggregates.iqm
     console.print(
-        f"[green]valid[/green]: {results.agent.reference} on {results.suite}, {len(results.entries)} entries, "
-        f"IQM {iqm.value:.2f} [{iqm.low:.2f}, {iqm.high:.2f}]"
+        Text.assemble(
+            ("valid", "green"),
+            ": ",
+            plain(f"{results.agent.reference} on {results.suite}, {len(results.entries)} entries, "),
+            f"IQM {iqm.value:.2f} [{iqm.low:.2f}, {iqm.high:.2f}]",
+        )
     )
 
 
@@ -178,7 +200,7 @@ def leaderboard_command(
     store = _open_store(db)
     results = store.latest(suite)
     if not results:
-        console.print(f"no results in {store.url}" + (f" for suite {suite}" if suite else ""))
+        console.print(plain(f"no results in {store.url}" + (f" for suite {suite}" if suite else "")))
         raise typer.Exit(0)
     print_tables(console, leaderboard_tables(results))
 
@@ -205,7 +227,7 @@ def play_command(
             raise ValueError(f"--kwargs must be a JSON object, got {kwargs!r}")
         play(env_id, seed=seed, image_size=image_size, **env_kwargs)
     except (ValueError, TypeError, GymError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        _error("error", error)
         raise typer.Exit(1) from None
 
 

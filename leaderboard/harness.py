@@ -33,7 +33,8 @@ from leaderboard.loading import load_agent, load_config, load_object  # noqa: F4
 from leaderboard.protocol import Suite, SuiteEntry, get_suite
 from leaderboard.provenance import hardware, package_versions
 from leaderboard.references import reference_for
-from leaderboard.results import build_results
+from leaderboard.results import build_results, check_free_form
+from leaderboard.untrusted import visible
 
 #: A batch that has not finished after this many steps is an env (or agent) that never ends.
 MAX_STEPS = 10_000
@@ -236,11 +237,17 @@ def play_suite(
     if not progress or not Console(stderr=True).is_terminal:  # no bar (nor blank lines) in logs
         return [play_entry(agent, e, agent_name=agent_name, text_actions=text_actions) for e in entries]
     runs = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # The description is plain text: an agent reference is no rich markup, and shows no control character.
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         # The class name only: a full `package.module:Name` squeezed the bar and its counts to
         # a few characters on an 80-column terminal.
-        name = agent_name if agent_name.startswith("run:") else agent_name.rsplit(":", 1)[-1]
+        name = visible(agent_name if agent_name.startswith("run:") else agent_name.rsplit(":", 1)[-1])
         task = bar.add_task(name, total=sum(len(e.seeds) for e in entries))
         for entry in entries:
             bar.update(task, description=f"{name} · {suite.name} · {entry.label}")
@@ -274,6 +281,9 @@ def evaluate(
     entries = suite.select(envs)
     _check_references(suite, entries)
     config = dict(config or {})
+    # Refused now, not after playing: the results file could not hold them.
+    check_free_form("agent.reference", reference)
+    check_free_form("agent.config", config)
     if agent is None:
         agent = load_agent(reference, config)
     start = time.perf_counter()

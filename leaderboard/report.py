@@ -1,11 +1,14 @@
 """Leaderboard tables (terminal and Markdown) and the static HTML report with its plots.
 
 Everything here reads validated :class:`~leaderboard.results.ResultsFile` objects, so a table printed
-from the store and one printed right after ``icl-bench run`` are the same table.
+from the store and one printed right after ``icl-bench run`` are the same table. Their strings were
+written by whoever submitted them, and are shown as plain text everywhere: rich ``Text`` cells (no
+markup), HTML-escaped cells, Markdown code spans, and matplotlib labels whose ``$`` starts no math.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from collections.abc import Sequence
@@ -16,6 +19,7 @@ from rich.table import Table
 
 from leaderboard.protocol import get_suite, suites
 from leaderboard.results import ResultsFile
+from leaderboard.untrusted import for_matplotlib, plain
 
 #: Normalized scores shown on the score plot's axis; lower ones are marked on its lower edge.
 SCORE_AXIS = (-60.0, 110.0)
@@ -87,14 +91,14 @@ def leaderboard_tables(results: Sequence[ResultsFile]):
     for suite_name, group in _by_suite(results).items():
         header, rows = _table(suite_name, group)
         table = Table(
-            title=f"{suite_name} — normalized score (0 random, 100 reference)", title_justify="left"
+            title=plain(f"{suite_name} — normalized score (0 random, 100 reference)"), title_justify="left"
         )
-        table.add_column(header[0], style="bold cyan", no_wrap=True)
-        table.add_column(header[1], justify="right", style="bold")
+        table.add_column(plain(header[0]), style="bold cyan", no_wrap=True)
+        table.add_column(plain(header[1]), justify="right", style="bold")
         for column in header[2:]:
-            table.add_column(column, justify="right")
+            table.add_column(plain(column), justify="right")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*map(plain, row))
         tables.append(table)
     return tables
 
@@ -121,6 +125,13 @@ def print_tables(console, tables) -> None:
         wide.print(table)
 
 
+def _markdown_code(text: str) -> str:
+    """``text`` as a Markdown code span inside a table cell: a ``|`` would end the cell, and a
+    backtick the span (it is then fenced by two backticks)."""
+    text = text.replace("|", r"\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def markdown_tables(results: Sequence[ResultsFile]) -> str:
     """The same tables in Markdown, for the docs' results page."""
     parts = []
@@ -128,7 +139,7 @@ def markdown_tables(results: Sequence[ResultsFile]) -> str:
         header, rows = _table(suite_name, group)
         lines = [f"### {suite_name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for agent, *cells in rows:
-            lines.append("| " + " | ".join([f"`{agent}`", *cells]) + " |")
+            lines.append("| " + " | ".join([_markdown_code(agent), *cells]) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -151,6 +162,19 @@ def _pyplot():
     return plt
 
 
+def _plain_labels(plot):
+    """Draw ``plot`` with TeX off whatever the user's matplotlibrc says: its labels are untrusted
+    text, passed through :func:`~leaderboard.untrusted.for_matplotlib` so that no ``$`` starts math."""
+
+    @functools.wraps(plot)
+    def plot_with_plain_labels(*args, **kwargs):
+        with _pyplot().rc_context({"text.usetex": False}):
+            return plot(*args, **kwargs)
+
+    return plot_with_plain_labels
+
+
+@_plain_labels
 def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.PathLike) -> Path:
     """Normalized score per env with 95% intervals, one marker per agent."""
     plt = _pyplot()
@@ -178,7 +202,7 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
                 continue
             error = [[score.value - max(score.low, low_edge)], [max(score.high - score.value, 0.0)]]
             ax.errorbar([x], [score.value], yerr=error, fmt=marker, ms=4, capsize=2, color=colour)
-        ax.plot([], [], marker, color=colour, label=agent_label(r))
+        ax.plot([], [], marker, color=colour, label=for_matplotlib(agent_label(r)))
     ax.set_ylim(
         low_edge - 5,
         max(
@@ -189,9 +213,9 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
     )
     ax.axhline(0, color="grey", lw=0.8, ls=":")
     ax.axhline(100, color="grey", lw=0.8, ls="--")
-    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    ax.set_xticks(range(len(columns)), [for_matplotlib(c) for c in columns], rotation=30, ha="right")
     ax.set_ylabel("normalized score")
-    ax.set_title(f"{suite_name}: normalized score per env (95% bootstrap CI)")
+    ax.set_title(for_matplotlib(f"{suite_name}: normalized score per env (95% bootstrap CI)"))
     ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     path = Path(path)
@@ -200,6 +224,7 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
     return path
 
 
+@_plain_labels
 def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path | None:
     """Mean squared error against context length for each in-context entry, one line per agent."""
     plt = _pyplot()
@@ -210,7 +235,9 @@ def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path
     for k, r in enumerate(ranked(results)):
         for entry in r.entries:
             if entry.errors_by_context is not None:
-                curves.setdefault(entry.label, []).append((agent_label(r), k, entry.errors_by_context))
+                curves.setdefault(entry.label, []).append(
+                    (for_matplotlib(agent_label(r)), k, entry.errors_by_context)
+                )
     if not curves:
         return None
     columns = min(3, len(curves))
@@ -227,7 +254,7 @@ def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path
             ax.set_yscale("log")
         else:
             ax.set_yscale("symlog", linthresh=1e-3)
-        ax.set_title(label, fontsize=9)
+        ax.set_title(for_matplotlib(label), fontsize=9)
         ax.set_xlabel("context length (examples seen)")
         ax.set_ylabel("mean squared error")
         ax.legend(fontsize=6)

@@ -6,6 +6,10 @@ hash), the seeds, every episode's return and length, the derived scores and aggr
 and the wall time. :func:`validate_results` parses a file strictly (no extra or missing fields, no
 type coercion, no NaN or infinity), then checks it against the published suite and recomputes every
 derived number from the raw returns. The leaderboard server reuses it unchanged.
+
+A results file is untrusted input: its size, nesting depth and numbers are bounded, duplicate keys
+and control characters are refused, and every problem is a :class:`ResultsValidationError` (an
+:class:`UnreadableResultsError` when the file is not a results file at all), never another exception.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from leaderboard import scoring
 from leaderboard.protocol import Suite, entry_key, get_suite, sha256_of
 from leaderboard.references import REFERENCES_VERSION, reference_for
+from leaderboard.untrusted import first_control_character
 
 FORMAT = "icl-bench-results"
 FORMAT_VERSION = 1
@@ -35,6 +41,16 @@ TOLERANCE = 1e-9
 REQUIRED_VERSIONS = ("python", "numpy", "gymnasium", "icl-envs")
 #: Longest agent reference accepted (the store's column size).
 MAX_REFERENCE_LENGTH = 500
+#: Largest results file read, in bytes: a complete core-v0 file (47,500 episodes) is roughly 2 MB.
+MAX_FILE_BYTES = 16 * 2**20
+#: Deepest nesting of a free-form field (agent.config, an entry's kwargs, hardware): the field's own
+#: object or list counts as one level. The store's JSON serializer gives up near 255 levels.
+MAX_FREE_FORM_DEPTH = 32
+#: Deepest nesting anywhere in a file (free-form fields sit at most 3 levels down).
+MAX_DEPTH = 64
+#: Longest integer literal: any longer one is outside the float64 range that every number must fit
+#: (Python refuses to convert literals over 4,300 digits; a JavaScript reader turns them into Infinity).
+MAX_INTEGER_DIGITS = 309
 
 
 class ResultsValidationError(ValueError):
@@ -43,6 +59,11 @@ class ResultsValidationError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class UnreadableResultsError(ResultsValidationError):
+    """Not a results file at all: it cannot be read, is too large, is not UTF-8 JSON, does not hold
+    a JSON object, or its ``format`` is not ``icl-bench-results`` (``icl-bench validate`` exits 2)."""
 
 
 class _Strict(BaseModel):
@@ -223,38 +244,131 @@ def build_results(
 # Validation
 
 
-def _reject_non_finite(value: Any, field: str = "") -> None:
-    """Raise naming the first NaN or infinity anywhere in ``value``.
+def _field(path: Sequence[Any]) -> str:
+    shown = ".".join(map(str, path[:8])) + (".…" if len(path) > 8 else "")
+    return shown or "file"
 
-    The strict model rejects them in its float fields, but ``agent.config``, entry ``kwargs`` and
-    ``hardware`` hold free-form JSON: there a NaN would crash the config hash, or be written back
-    as ``null`` by the store, silently changing the submission.
+
+#: The fields whose string values may be multi-line text (a language agent's prompt): an agent's
+#: config, as the file spells it and as ``check_free_form`` names it.
+_MULTILINE_FIELDS = (["agent", "config"], ["agent.config"])
+
+
+def _check_values(value: Any, path: list[Any], depth: int = 1, layout_ok: bool = False) -> None:
+    """Raise naming the first string with a control character, dict key with one, number outside
+    the float64 range (NaN, infinity, a huge integer) or container nested deeper than MAX_DEPTH.
+
+    The strict model rejects non-finite numbers in its float fields, but ``agent.config``, entry
+    ``kwargs`` and ``hardware`` hold free-form JSON: there a NaN would crash the config hash, or be
+    written back as ``null`` by the store, silently changing the submission.
     """
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ResultsValidationError(field or "file", f"numbers must be finite, got {value}")
+    if isinstance(value, str):
+        found = first_control_character(value, layout_ok)
+        if found is not None:
+            raise ResultsValidationError(
+                _field(path), f"control character {found[1]} at position {found[0]} is not allowed"
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ResultsValidationError(_field(path), f"numbers must be finite, got {value}")
+    elif isinstance(value, int):
+        if abs(value) > sys.float_info.max:
+            raise ResultsValidationError(_field(path), "numbers must be within the float64 range (±1.8e308)")
+    elif isinstance(value, (dict, list, tuple)):
+        if depth > MAX_DEPTH:
+            raise ResultsValidationError(_field(path), f"nested deeper than {MAX_DEPTH} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str):
+                found = first_control_character(key)
+                if found is not None:
+                    raise ResultsValidationError(
+                        _field(path), f"a key holds control character {found[1]} at position {found[0]}"
+                    )
+            in_config = layout_ok or path in _MULTILINE_FIELDS
+            _check_values(item, [*path, key], depth + 1, in_config)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of JSON data: 0 for a scalar, 1 for a flat list or object."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            _reject_non_finite(item, f"{field}.{key}" if field else str(key))
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _reject_non_finite(item, f"{field}.{i}" if field else str(i))
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, (list, tuple)):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def check_free_form(field: str, value: Any) -> None:
+    """Raise unless ``value`` may stand in a free-form field of a results file (an agent config,
+    env kwargs, hardware): no control characters, finite float64 numbers, at most MAX_FREE_FORM_DEPTH
+    levels deep. The harness checks an agent's config with it before playing."""
+    _check_values(value, [field])
+    depth = _depth(value)
+    if depth > MAX_FREE_FORM_DEPTH:
+        raise ResultsValidationError(
+            field, f"nested {depth} levels deep; free-form fields nest at most {MAX_FREE_FORM_DEPTH}"
+        )
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names each key once: with a repeated key, which value counts would depend
+    on the reader (Python keeps the last, others the first)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ResultsValidationError("file", f"duplicate key {key!r} in a JSON object")
+            seen.add(key)
+    return data
+
+
+def _integer(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise ResultsValidationError(
+            "file", f"an integer of {digits} digits: numbers must be within the float64 range (±1.8e308)"
+        )
+    return int(literal)
+
+
+def _loads(data: str | bytes | bytearray) -> Any:
+    """Parse JSON text strictly: UTF-8, at most MAX_FILE_BYTES, no duplicate key, bounded integers."""
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableResultsError("file", f"larger than {MAX_FILE_BYTES} bytes")
+    if not isinstance(data, str):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UnreadableResultsError(
+                "file", f"not UTF-8 text: {error.reason} at byte {error.start}"
+            ) from None
+    try:
+        # json accepts NaN/Infinity literals; they are rejected by _check_values, naming the field.
+        return json.loads(data, object_pairs_hook=_object, parse_int=_integer)
+    except json.JSONDecodeError as error:
+        raise UnreadableResultsError("file", f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise ResultsValidationError("file", f"nested deeper than {MAX_DEPTH} levels") from None
 
 
 def _parse(data: Any) -> ResultsFile:
     if isinstance(data, ResultsFile):
-        _reject_non_finite(data.model_dump())  # before a JSON dump could turn NaN into null
-        data = data.model_dump(mode="json")
-    if isinstance(data, (bytes, str)):
         try:
-            # json accepts NaN/Infinity literals; they are rejected below, naming the field.
-            data = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ResultsValidationError("file", f"not valid JSON: {error}") from None
+            dumped = data.model_dump()
+        except ValueError as error:  # e.g. pydantic's "maximum serialization depth exceeded"
+            raise ResultsValidationError("file", f"cannot be serialized: {error}") from None
+        _check_values(dumped, [])  # before a JSON dump could turn NaN into null
+        data = data.model_dump(mode="json")
+    if isinstance(data, (bytes, bytearray, str)):
+        data = _loads(data)
     if not isinstance(data, dict):
-        raise ResultsValidationError("file", f"must hold a JSON object, got {type(data).__name__}")
-    _reject_non_finite(data)
+        raise UnreadableResultsError("file", f"must hold a JSON object, got {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        raise UnreadableResultsError("format", f"not an icl-bench results file (format must be {FORMAT!r})")
+    _check_values(data, [])
     try:
-        return ResultsFile.model_validate(data)
+        results = ResultsFile.model_validate(data)
     except ValidationError as error:
         problems = [
             f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors(include_url=False)
@@ -264,6 +378,11 @@ def _parse(data: Any) -> ResultsFile:
         raise ResultsValidationError(
             ".".join(map(str, first["loc"])) or "file", f"{first['msg']}{more}"
         ) from None
+    check_free_form("agent.config", results.agent.config)
+    for i, entry in enumerate(results.entries):
+        check_free_form(f"entries.{i}.kwargs", entry.kwargs)
+    check_free_form("hardware", results.hardware)
+    return results
 
 
 def _close(recorded: float, recomputed: float) -> bool:
@@ -413,8 +532,19 @@ def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds)
 
 
 def read_results(path: str | os.PathLike) -> ResultsFile:
-    """Read and validate a results file from disk."""
+    """Read and validate a results file from disk (at most MAX_FILE_BYTES of UTF-8 JSON).
+
+    Raises :class:`UnreadableResultsError` for a file that cannot be read or is not a results file,
+    :class:`ResultsValidationError` for a results file that breaks a rule.
+    """
     path = Path(path)
+    if not path.exists():
+        raise UnreadableResultsError("file", f"no such file {str(path)!r}")
     if not path.is_file():
-        raise ResultsValidationError("file", f"no such file {str(path)!r}")
-    return validate_results(path.read_text())
+        raise UnreadableResultsError("file", f"{str(path)!r} is not a regular file")
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # one byte more tells a file that is too large
+    except OSError as error:
+        raise UnreadableResultsError("file", f"cannot read {str(path)!r}: {error.strerror}") from None
+    return validate_results(data)

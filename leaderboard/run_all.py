@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from leaderboard.harness import AgentError, evaluate
 from leaderboard.report import agent_label, leaderboard_tables, print_tables, write_html_report
 from leaderboard.results import ResultsFile
 from leaderboard.store import ResultsStore
+from leaderboard.untrusted import plain
 
 #: Labels of the core-v0 entries each family of baselines plays.
 REGRESSION = ("LinReg", "LinReg σ=0.5", "Sparse", "ReLUNet", "DecisionTree")
@@ -121,7 +123,7 @@ def run_all(
             )
         except (AgentError, ValueError, ImportError) as error:
             failures.append((baseline, str(error)))
-            console.print(f"[red]✗ {baseline.reference} on {baseline.suite}: {error}[/red]")
+            console.print(plain(f"✗ {baseline.reference} on {baseline.suite}: {error}", "red"))
             continue
         outcome = store.add(results)
         added += outcome.new
@@ -129,9 +131,15 @@ def run_all(
         results.write(out_dir / "results" / file_name(len(collected), results))
         collected.append(results)
         console.print(
-            f"[green]✓[/green] {baseline.reference} on {baseline.suite} "
-            f"({len(results.entries)} envs, {results.wall_time_s:.1f} s): IQM {results.aggregates.iqm.value:.1f}"
-            + ("" if outcome.new else " (already stored)")
+            Text.assemble(
+                ("✓", "green"),
+                " ",
+                plain(
+                    f"{baseline.reference} on {baseline.suite} ({len(results.entries)} envs, "
+                    f"{results.wall_time_s:.1f} s): IQM {results.aggregates.iqm.value:.1f}"
+                    + ("" if outcome.new else " (already stored)")
+                ),
+            )
         )
     store.close()
     print_tables(console, leaderboard_tables(collected))
@@ -145,7 +153,9 @@ def run_all(
     }
     (out_dir / "run.json").write_text(json.dumps(run_record, indent=1) + "\n")
     console.print(
-        f"{len(collected)} results ({added} new, {duplicates} already stored) in {store.url}; "
-        f"report: {index}; {elapsed:.0f} s"
+        plain(
+            f"{len(collected)} results ({added} new, {duplicates} already stored) in {store.url}; "
+            f"report: {index}; {elapsed:.0f} s"
+        )
     )
     return RunSummary(collected, failures, added, duplicates, elapsed)

@@ -90,12 +90,12 @@ def test_validate_rejects_a_bad_file_with_exit_code_1_naming_the_field(runner, t
     assert "Traceback" not in result.output
 
 
-def test_validate_rejects_a_file_that_is_not_json(runner, tmp_path):
+def test_validate_rejects_a_file_that_is_not_json_with_exit_code_2(runner, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("IQM 97, trust me")
     result = runner.invoke(app, ["validate", str(path)])
-    assert result.exit_code == 1
-    assert "invalid: file: not valid JSON" in result.output
+    assert result.exit_code == 2  # not a results file at all (1 is for a results file that breaks a rule)
+    assert "unreadable: file: not valid JSON" in result.output
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ PACKAGES = ("icl_envs", "leaderboard", "baselines")
 
 #: The modules of ``leaderboard``, lowest first: a module imports only modules below it.
 LEADERBOARD_LAYERS = (
+    "untrusted",  # control characters refused in results files; untrusted strings shown as plain text
     "protocol",  # suites, entries, seeds, content hashes
     "scoring",  # normalized scores and bootstrap aggregates (pure functions of arrays)
     "references",  # the frozen normalization references and their lookup

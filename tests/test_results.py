@@ -178,8 +178,8 @@ def test_validate_command(tmp_path, valid):
     assert result.exit_code == 1
     assert "aggregates.mean.value" in result.output
     result = runner.invoke(app, ["validate", str(tmp_path / "missing.json")])
-    assert result.exit_code == 1
-    assert "no such file" in result.output
+    assert result.exit_code == 2  # unreadable, not an invalid results file
+    assert "unreadable: file: no such file" in result.output
 
 
 @pytest.mark.parametrize(
