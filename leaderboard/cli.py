@@ -100,10 +100,13 @@ def _open_store(db: str | None):
     driver, a folder that cannot be created): checked before an evaluation, not after it."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from leaderboard.store import ResultsStore
+    from leaderboard.store import ResultsStore, SchemaTooNewError
 
     try:
         return ResultsStore(db)
+    except SchemaTooNewError as error:
+        _error("error", f"--db {db or '(default)'}: {error}")
+        raise typer.Exit(2) from None
     except (SQLAlchemyError, ImportError, OSError, ValueError) as error:
         _error("error", f"--db {db or '(default)'}: cannot open the results store: {error}")
         raise typer.Exit(2) from None
@@ -203,6 +206,125 @@ def leaderboard_command(
         console.print(plain(f"no results in {store.url}" + (f" for suite {suite}" if suite else "")))
         raise typer.Exit(0)
     print_tables(console, leaderboard_tables(results))
+
+
+# ----------------------------------------------------------------------------------------------
+# The leaderboard server: serve, token, submit (leaderboard/server/)
+
+
+@app.command("serve")
+def serve_command(
+    db: str = typer.Option(None, help=_DB_HELP),
+    host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: every interface)"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    workers: int = typer.Option(1, min=1, help="worker processes (use PostgreSQL for more than a few)"),
+    rate_limit: int = typer.Option(60, min=1, help="submissions per token per minute"),
+    access_log: bool = typer.Option(True, help="log every request (uvicorn's access log)"),
+) -> None:
+    """Run the leaderboard server: the API under /api/v1, the pages, the API's description at /docs."""
+    import os
+
+    import uvicorn
+
+    from leaderboard.migrations import HEAD
+    from leaderboard.server.settings import Settings
+
+    store = _open_store(db)  # migrates an older schema, refuses a newer one, before anything listens
+    if store.migrated_from != HEAD:
+        console.print(plain(f"database schema upgraded from {store.migrated_from or '(empty)'} to {HEAD}"))
+    settings = Settings(db=store.url, rate_limit=rate_limit)
+    store.close()
+    os.environ.update(settings.environment())  # read by every worker (leaderboard/server/settings.py)
+    console.print(plain(f"serving {settings.db} on http://{host}:{port} with {workers} worker(s)"))
+    uvicorn.run(
+        "leaderboard.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
+
+
+token_app = typer.Typer(help="Submission tokens of a leaderboard server.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Argument(..., help="who the token is for (unique, shown beside submissions)"),
+    db: str = typer.Option(None, help=_DB_HELP),
+) -> None:
+    """Create a token and print it: it is stored hashed and shown only this once."""
+    from leaderboard.server.tokens import TokenError, create_token
+
+    try:
+        token = create_token(_open_store(db), name)
+    except TokenError as error:
+        _error("error", error)
+        raise typer.Exit(1) from None
+    console.print(plain(f"token for {name} (shown once; the server keeps only its hash):"))
+    print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: str = typer.Argument(..., help="the token's name"), db: str = typer.Option(None, help=_DB_HELP)
+) -> None:
+    """Revoke a token: it can submit nothing more (its submissions stay)."""
+    from leaderboard.server.tokens import TokenError, revoke_token
+
+    try:
+        revoke_token(_open_store(db), name)
+    except TokenError as error:
+        _error("error", error)
+        raise typer.Exit(1) from None
+    console.print(plain(f"revoked the token of {name}"))
+
+
+@token_app.command("list")
+def token_list(db: str = typer.Option(None, help=_DB_HELP)) -> None:
+    """List the tokens: name, created, revoked, submissions stored."""
+    from leaderboard.server.tokens import list_tokens
+
+    table = Table(title="tokens")
+    for column in ("name", "created", "revoked", "submissions"):
+        table.add_column(column)
+    for info in list_tokens(_open_store(db)):
+        revoked = "" if info.revoked_at is None else f"{info.revoked_at:%Y-%m-%d %H:%M}"
+        table.add_row(plain(info.name), f"{info.created_at:%Y-%m-%d %H:%M}", revoked, str(info.submissions))
+    console.print(table)
+
+
+@app.command("submit")
+def submit_command(
+    file: str = typer.Argument(..., help="results file (JSON) from icl-bench evaluate --out"),
+    server: str = typer.Option(..., help="the leaderboard's URL, e.g. https://leaderboard.example.org"),
+    token: str = typer.Option(..., envvar="ICL_BENCH_TOKEN", help="your token (or $ICL_BENCH_TOKEN)"),
+    retries: int = typer.Option(5, min=0, help="attempts after the first (a retry never duplicates)"),
+    timeout: float = typer.Option(60.0, help="seconds to wait for each answer"),
+) -> None:
+    """Submit a results file to a leaderboard server; checked here first, as icl-bench validate does.
+
+    Exit code 0: stored (or already there); 1: refused (the field is named); 2: unreadable;
+    3: the server could not be reached or kept failing.
+    """
+    from leaderboard.results import ResultsValidationError, UnreadableResultsError, read_results
+    from leaderboard.server.client import SubmitError, submit
+
+    try:
+        read_results(file)
+    except ResultsValidationError as error:  # the exit codes of icl-bench validate
+        unreadable = isinstance(error, UnreadableResultsError)
+        _error("unreadable" if unreadable else "invalid", error)
+        raise typer.Exit(2 if unreadable else 1) from None
+    try:
+        outcome = submit(Path(file).read_bytes(), server, token, retries=retries, timeout=timeout)
+    except SubmitError as error:
+        _error("refused" if error.status else "error", error)
+        raise typer.Exit(1 if error.status else 3) from None
+    what = "stored as" if outcome.new else "already on the server (same content) as"
+    console.print(plain(f"{what} #{outcome.id}: {outcome.url}"))
 
 
 @app.command("play")

@@ -18,24 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from leaderboard.protocol import get_suite, suites
-from leaderboard.results import ResultsFile
+from leaderboard.results import ResultsFile, agent_label
 from leaderboard.untrusted import for_matplotlib, plain
 
 #: Normalized scores shown on the score plot's axis; lower ones are marked on its lower edge.
 SCORE_AXIS = (-60.0, 110.0)
-
-
-def agent_label(results: ResultsFile) -> str:
-    """``regression:Ridge`` or ``regression:GD(steps=3)``: module, class and any config it was built with."""
-    reference = results.agent.reference
-    if reference.startswith("run:"):
-        name = reference
-    else:  # the module's last part keeps regression:ZeroPredictor apart from mrp:ZeroPredictor
-        module, _, attribute = reference.partition(":")
-        name = f"{module.rsplit('.', 1)[-1]}:{attribute}"
-    if results.agent.config:
-        name += "(" + ", ".join(f"{k}={v}" for k, v in sorted(results.agent.config.items())) + ")"
-    return name
 
 
 def ranked(results: Sequence[ResultsFile]) -> list[ResultsFile]:

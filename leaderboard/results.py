@@ -154,6 +154,42 @@ class ResultsFile(_Strict):
             }
         )
 
+    @property
+    def scored_hash(self) -> str:
+        """Identity of the set of entries scored: a quick run on one env (``--envs``) and the same
+        agent's full run are different leaderboard rows."""
+        return sha256_of([entry_key(e.env_id, e.kwargs) for e in self.entries])
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of the game episodes won (return > 0: a hand won, a correct formula, the target
+        reached), averaged over the game entries; None without games. Game entries are those
+        without an error curve (the in-context prediction envs record one)."""
+        games = [e.returns for e in self.entries if e.errors_by_context is None]
+        if not games:
+            return None
+        return float(np.mean([np.mean(np.asarray(returns) > 0) for returns in games]))
+
+
+#: Longest agent label the store keeps (its column size): a config may hold a whole prompt.
+MAX_LABEL_LENGTH = 200
+
+
+def agent_label(results: ResultsFile, max_length: int | None = None) -> str:
+    """``regression:Ridge`` or ``regression:GD(steps=3)``: module, class and any config it was built
+    with; cut to ``max_length`` characters (ending in "…") if given."""
+    reference = results.agent.reference
+    if reference.startswith("run:"):
+        name = reference
+    else:  # the module's last part keeps regression:ZeroPredictor apart from mrp:ZeroPredictor
+        module, _, attribute = reference.partition(":")
+        name = f"{module.rsplit('.', 1)[-1]}:{attribute}"
+    if results.agent.config:
+        name += "(" + ", ".join(f"{k}={v}" for k, v in sorted(results.agent.config.items())) + ")"
+    if max_length is not None and len(name) > max_length:
+        return name[: max_length - 1] + "…"
+    return name
+
 
 # ----------------------------------------------------------------------------------------------
 # Derived numbers: one implementation shared by building and validating

@@ -9,6 +9,10 @@
   race to insert it.
 - SQLite writers wait for each other (``busy timeout``) instead of failing, so concurrent
   ``icl-bench`` processes lose no row.
+- The schema is migrated by Alembic (``leaderboard/migrations``) when a store is opened: an older
+  store is upgraded in place, and one of a newer schema is refused (:class:`SchemaTooNewError`).
+- The leaderboard server's tables live here too (tokens, verifications), so that one schema and one
+  migration history describe the whole database; their logic is in ``leaderboard/server``.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -35,8 +41,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from leaderboard.protocol import entry_key
-from leaderboard.results import MAX_REFERENCE_LENGTH, ResultsFile, validate_results
+from leaderboard import migrations
+from leaderboard.migrations import SchemaTooNewError
+from leaderboard.results import (
+    MAX_LABEL_LENGTH,
+    MAX_REFERENCE_LENGTH,
+    ResultsFile,
+    agent_label,
+    validate_results,
+)
+
+__all__ = ["Added", "ResultsStore", "SchemaTooNewError", "database_url", "default_database"]
 
 DB_ENV = "ICL_BENCH_DB"
 #: Seconds a SQLite writer waits for another writer's lock before giving up.
@@ -51,17 +66,28 @@ class Submission(Base):
     """One accepted results file, with its headline numbers as columns for sorting."""
 
     __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_leaderboard", "suite", "agent_reference", "config_hash", "scored_hash"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     suite: Mapped[str] = mapped_column(String(64), index=True)
     agent_reference: Mapped[str] = mapped_column(String(MAX_REFERENCE_LENGTH), index=True)
     config_hash: Mapped[str] = mapped_column(String(64))
-    complete: Mapped[bool]
+    complete: Mapped[bool] = mapped_column(Boolean)
     iqm: Mapped[float] = mapped_column(Float)
     iqm_low: Mapped[float] = mapped_column(Float)
     iqm_high: Mapped[float] = mapped_column(Float)
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Revision 0002: what the server's pages show and group by without reading results_json.
+    agent_label: Mapped[str] = mapped_column(String(MAX_LABEL_LENGTH))
+    scored_hash: Mapped[str] = mapped_column(String(64))
+    success_rate: Mapped[float | None] = mapped_column(Float)
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tokens.id", name="fk_submissions_token_id_tokens"), index=True
+    )
+    #: Last: on SQLite the columns after a large value are slower to read.
     results_json: Mapped[str] = mapped_column(Text)
     entries: Mapped[list[EntryScore]] = relationship(
         back_populates="submission", order_by="EntryScore.position"
@@ -87,6 +113,40 @@ class EntryScore(Base):
     score_low: Mapped[float] = mapped_column(Float)
     score_high: Mapped[float] = mapped_column(Float)
     submission: Mapped[Submission] = relationship(back_populates="entries")
+
+
+class Token(Base):
+    """A submission token of the leaderboard server: only its SHA-256 hash is kept.
+
+    ``window_start`` and ``window_count`` hold its rate limit's current window (see
+    ``leaderboard/server/tokens.py``), shared by every worker process through the database.
+    """
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[float] = mapped_column(Float)
+    window_count: Mapped[int] = mapped_column(Integer)
+
+
+class Verification(Base):
+    """A re-evaluation of a submission on the suite's held-out test seeds (appended, never updated;
+    the newest one of a submission counts). ``status``: ``verified`` or ``flagged``."""
+
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    iqm: Mapped[float] = mapped_column(Float)
+    iqm_low: Mapped[float] = mapped_column(Float)
+    iqm_high: Mapped[float] = mapped_column(Float)
+    results_json: Mapped[str] = mapped_column(Text)
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -124,8 +184,54 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One row of a suite's leaderboard, read from columns only (never from the results file)."""
+
+    id: int
+    agent_reference: str
+    agent_label: str
+    config_hash: str
+    complete: bool
+    iqm: tuple[float, float, float]
+    success_rate: float | None
+    #: Normalized score (value, low, high) by entry label.
+    scores: dict[str, tuple[float, float, float]]
+    status: str
+    submitted_at: datetime
+    submitted_by: str | None
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    """A stored submission: its results file as stored (JSON text) and what the server knows of it."""
+
+    id: int
+    content_hash: str
+    suite: str
+    status: str
+    submitted_at: datetime
+    submitted_by: str | None
+    results_json: str
+
+    @property
+    def results(self) -> ResultsFile:
+        return ResultsFile.model_validate_json(self.results_json)
+
+
+#: The newest ids of the two tables that only grow (built once: it is asked for often).
+_VERSION = select(
+    select(func.max(Submission.id)).scalar_subquery(), select(func.max(Verification.id)).scalar_subquery()
+)
+#: A submission's status when no verification of it exists.
+SELF_REPORTED = "self-reported"
+
+
 class ResultsStore:
-    """Add and read results; ``db`` is a path, a SQLAlchemy URL, or ``None`` for the default."""
+    """Add and read results; ``db`` is a path, a SQLAlchemy URL, or ``None`` for the default.
+
+    Opening migrates the database to the current schema (see :mod:`leaderboard.migrations`).
+    """
 
     def __init__(self, db: str | os.PathLike | None = None) -> None:
         self.url = database_url(db)
@@ -135,11 +241,21 @@ class ResultsStore:
         )
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            self.migrated_from, _ = migrations.upgrade(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
-    def add(self, results: ResultsFile | str | dict) -> Added:
-        """Validate and insert ``results`` in one transaction; a duplicate returns the existing id."""
-        results = validate_results(results)
+    def add(self, results: ResultsFile | str | bytes | dict, token_id: int | None = None) -> Added:
+        """Validate and insert ``results`` in one transaction; a duplicate returns the existing id.
+
+        ``token_id``: the server's token that submitted it (None for a local store).
+        """
+        return self._insert(validate_results(results), token_id)
+
+    def _insert(self, results: ResultsFile, token_id: int | None = None) -> Added:
+        """Insert a results file that :func:`validate_results` accepted (:meth:`add` is the way in)."""
         content_hash = results.content_hash
         existing = self._find(content_hash)
         if existing is not None:
@@ -155,6 +271,10 @@ class ResultsStore:
             iqm_high=results.aggregates.iqm.high,
             submitted_at=datetime.now(timezone.utc),
             results_json=results.to_json(indent=None),
+            agent_label=agent_label(results, MAX_LABEL_LENGTH),
+            scored_hash=results.scored_hash,
+            success_rate=results.success_rate,
+            token_id=token_id,
             entries=[
                 EntryScore(
                     position=i,
@@ -185,34 +305,139 @@ class ResultsStore:
         with Session(self.engine) as session:
             return session.scalar(select(Submission.id).where(Submission.content_hash == content_hash))
 
-    def count(self) -> int:
+    def count(self, suite: str | None = None) -> int:
+        query = select(func.count()).select_from(Submission)
+        if suite is not None:
+            query = query.where(Submission.suite == suite)
         with Session(self.engine) as session:
-            return session.scalar(select(func.count()).select_from(Submission)) or 0
+            return session.scalar(query) or 0
+
+    def counts(self) -> dict[str, int]:
+        """Stored submissions by suite."""
+        with Session(self.engine) as session:
+            rows = session.execute(select(Submission.suite, func.count()).group_by(Submission.suite))
+            return {suite: count for suite, count in rows}
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever a submission or a verification is added (both tables only grow), so a
+        reader can cache anything computed from the store until it changes."""
+        with self.engine.connect() as connection:
+            submissions, verifications = connection.execute(_VERSION).one()
+        return submissions or 0, verifications or 0
 
     def get(self, submission_id: int) -> ResultsFile:
+        return self.submission(submission_id).results
+
+    def submission(self, submission_id: int) -> StoredSubmission:
+        """The submission with this id; KeyError if there is none."""
+        query = (
+            select(
+                Submission.id,
+                Submission.content_hash,
+                Submission.suite,
+                Submission.submitted_at,
+                Token.name,
+                Submission.results_json,
+            )
+            .outerjoin(Token, Submission.token_id == Token.id)
+            .where(Submission.id == submission_id)
+        )
         with Session(self.engine) as session:
-            submission = session.get(Submission, submission_id)
-            if submission is None:
+            row = session.execute(query).one_or_none()
+            if row is None:
                 raise KeyError(f"no submission with id {submission_id}")
-            return submission.results
+            status = self._statuses(session, [submission_id]).get(submission_id, SELF_REPORTED)
+        id_, content_hash, suite, submitted_at, submitted_by, results_json = row
+        return StoredSubmission(
+            id_, content_hash, suite, status, _aware(submitted_at), submitted_by, results_json
+        )
+
+    @staticmethod
+    def _newest_ids(suite: str | None):
+        """The newest submission of each (suite, agent reference, config, entries scored): the rows a
+        leaderboard shows. The entries scored count, so that a quick run on one env (``--envs``)
+        does not hide the same agent's full run: both rows are shown, with their env counts."""
+        query = select(func.max(Submission.id)).group_by(
+            Submission.suite, Submission.agent_reference, Submission.config_hash, Submission.scored_hash
+        )
+        return query if suite is None else query.where(Submission.suite == suite)
 
     def latest(self, suite: str | None = None) -> list[ResultsFile]:
-        """The newest submission of each (agent reference, config, entries scored) on ``suite``
-        (all suites if None).
-
-        The entries scored are part of the key: a quick run on one env (``--envs``) must not hide
-        the same agent's full run from the leaderboard; both rows are shown, with their env counts.
-        """
+        """The results files of the leaderboard's rows on ``suite`` (all suites if None)."""
+        query = select(Submission.results_json).where(Submission.id.in_(self._newest_ids(suite)))
         with Session(self.engine) as session:
-            query = select(Submission).order_by(Submission.id)
-            if suite is not None:
-                query = query.where(Submission.suite == suite)
-            newest: dict[tuple[str, str, str, tuple[str, ...]], ResultsFile] = {}
-            for submission in session.scalars(query):
-                results = submission.results
-                scored = tuple(entry_key(entry.env_id, entry.kwargs) for entry in results.entries)
-                newest[(results.suite, results.agent.reference, results.agent.config_hash, scored)] = results
-            return list(newest.values())
+            return [
+                ResultsFile.model_validate_json(stored)
+                for stored in session.scalars(query.order_by(Submission.id))
+            ]
+
+    def leaderboard(self, suite: str) -> list[LeaderboardRow]:
+        """The leaderboard's rows on ``suite``, in id order, read from columns only."""
+        newest = self._newest_ids(suite).scalar_subquery()
+        rows_query = (
+            select(
+                Submission.id,
+                Submission.agent_reference,
+                Submission.agent_label,
+                Submission.config_hash,
+                Submission.complete,
+                Submission.iqm,
+                Submission.iqm_low,
+                Submission.iqm_high,
+                Submission.success_rate,
+                Submission.submitted_at,
+                Token.name,
+            )
+            .outerjoin(Token, Submission.token_id == Token.id)
+            .where(Submission.id.in_(newest))
+            .order_by(Submission.id)
+        )
+        scores_query = select(
+            EntryScore.submission_id,
+            EntryScore.label,
+            EntryScore.score,
+            EntryScore.score_low,
+            EntryScore.score_high,
+        ).where(EntryScore.submission_id.in_(newest))
+        with Session(self.engine) as session:
+            rows = session.execute(rows_query).all()
+            scores: dict[int, dict[str, tuple[float, float, float]]] = {}
+            for submission_id, label, value, low, high in session.execute(scores_query):
+                scores.setdefault(submission_id, {})[label] = (value, low, high)
+            statuses = self._statuses(session, newest)
+        return [
+            LeaderboardRow(
+                id=id_,
+                agent_reference=reference,
+                agent_label=label,
+                config_hash=config_hash,
+                complete=complete,
+                iqm=(iqm, low, high),
+                success_rate=success_rate,
+                scores=scores.get(id_, {}),
+                status=statuses.get(id_, SELF_REPORTED),
+                submitted_at=_aware(submitted_at),
+                submitted_by=submitted_by,
+            )
+            for id_, reference, label, config_hash, complete, iqm, low, high, success_rate, submitted_at, submitted_by in rows
+        ]
+
+    @staticmethod
+    def _statuses(session: Session, ids) -> dict[int, str]:
+        """The status of the newest verification of each submission in ``ids`` (a list or a
+        subquery) that has one."""
+        newest = (
+            select(func.max(Verification.id))
+            .where(Verification.submission_id.in_(ids))
+            .group_by(Verification.submission_id)
+        )
+        query = select(Verification.submission_id, Verification.status).where(Verification.id.in_(newest))
+        return dict(session.execute(query).all())
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their time zone; they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

@@ -32,13 +32,33 @@ LEADERBOARD_LAYERS = (
     "loading",  # agents, configs and objects loaded by reference
     "provenance",  # package versions and hardware recorded with a result
     "results",  # the results file: building and validating it
+    "migrations",  # Alembic revisions of the database schema (a subpackage; revisions are frozen)
     "store",  # the results database
     "harness",  # playing a suite's episodes and evaluating an agent
     "compute_references",  # recomputing the references by solvers and by episodes through the harness
     "report",  # tables, plots and the HTML report
     "run_all",  # the main job: every baseline evaluated, stored and reported
+    "server",  # the leaderboard web server (a subpackage, layered by SUBPACKAGE_LAYERS)
     "cli",  # the icl-bench command line
 )
+
+#: The modules of a leaderboard subpackage, lowest first: the same rule holds inside it. A subpackage
+#: without an entry (migrations) has no imports between its modules.
+SUBPACKAGE_LAYERS = {
+    "server": (
+        "client",  # icl-bench submit: HTTP with safe retries (standard library only)
+        "settings",  # the server's configuration, shared with its workers through the environment
+        "tokens",  # submission tokens and their rate limit
+        "templating",  # the Jinja2 environment (autoescaped)
+        "errors",  # errors as JSON naming the field, or as a page
+        "cache",  # responses kept until the store changes
+        "tables",  # a suite's leaderboard as columns and sorted rows
+        "charts",  # inline SVG drawn on the server
+        "api",  # the JSON API v1
+        "pages",  # the HTML pages
+        "app",  # the application factory
+    ),
+}
 
 #: Known upward imports, each with the change that removes it. An entry that no longer matches an
 #: import fails the test below, so that it is deleted rather than left to excuse a new one.
@@ -183,25 +203,52 @@ def test_envs_import_no_deep_learning_framework():
     assert not found, "; ".join(sorted(set(found)))
 
 
+def _leaderboard_layer(module: str) -> tuple[int, int]:
+    """(rank of the module's layer in LEADERBOARD_LAYERS, rank inside its subpackage or -1)."""
+    parts = module.split(".")[1:]
+    inner = SUBPACKAGE_LAYERS.get(parts[0])
+    return LEADERBOARD_LAYERS.index(parts[0]), -1 if inner is None or len(parts) == 1 else inner.index(
+        parts[1]
+    )
+
+
+def _leaderboard_modules() -> list[str]:
+    return sorted(m for m in _modules() if _package(m) == "leaderboard" and "." in m)
+
+
 def test_every_leaderboard_module_has_a_layer():
-    modules = {m.split(".", 1)[1] for m in _modules() if _package(m) == "leaderboard" and "." in m}
+    modules = {m.split(".")[1] for m in _leaderboard_modules()}
     assert modules == set(LEADERBOARD_LAYERS), (
         f"not in LEADERBOARD_LAYERS: {sorted(modules - set(LEADERBOARD_LAYERS))}; "
         f"no such module: {sorted(set(LEADERBOARD_LAYERS) - modules)}"
     )
+    for subpackage, layers in SUBPACKAGE_LAYERS.items():
+        inside = {
+            m.split(".")[2]
+            for m in _leaderboard_modules()
+            if m.split(".")[1] == subpackage and m.count(".") > 1
+        }
+        assert inside == set(layers), (
+            f"leaderboard/{subpackage}: not in SUBPACKAGE_LAYERS: {sorted(inside - set(layers))}; "
+            f"no such module: {sorted(set(layers) - inside)}"
+        )
 
 
-@pytest.mark.parametrize("layer", LEADERBOARD_LAYERS)
-def test_leaderboard_modules_import_only_layers_below_them(layer):
-    module = f"leaderboard.{layer}"
-    if module not in _graph():
-        pytest.skip(f"{module} does not exist here")
-    rank = LEADERBOARD_LAYERS.index(layer)
+@pytest.mark.parametrize("module", _leaderboard_modules())
+def test_leaderboard_modules_import_only_layers_below_them(module):
+    rank = _leaderboard_layer(module)
     upward = [
         _where(module, target)
         for target in _graph()[module]
         if _package(target) == "leaderboard"
         and target != "leaderboard"
-        and LEADERBOARD_LAYERS.index(target.split(".", 1)[1]) >= rank
+        and _leaderboard_layer(target) >= rank
     ]
-    assert not upward, f"{layer} may import only {list(LEADERBOARD_LAYERS[:rank])}: " + "; ".join(upward)
+    assert not upward, f"{module} may import only layers below it: " + "; ".join(upward)
+
+
+def test_the_layer_rule_sees_an_upward_import_inside_the_server():
+    """The rule can fail: pages above api, api below pages."""
+    assert _leaderboard_layer("leaderboard.server.api") < _leaderboard_layer("leaderboard.server.pages")
+    assert _leaderboard_layer("leaderboard.store") < _leaderboard_layer("leaderboard.server.client")
+    assert _leaderboard_layer("leaderboard.server.app") < _leaderboard_layer("leaderboard.cli")

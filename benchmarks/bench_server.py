@@ -1,0 +1,157 @@
+"""Leaderboard server: reads of a leaderboard of 1,000 submissions against a bare FastAPI endpoint.
+
+``GET /api/v1/leaderboard?suite=tiny-v0`` (100 rows of JSON) and the HTML leaderboard page (100 rows)
+are each loaded with 16 keep-alive connections, in rounds interleaved with the anchor: a bare FastAPI
+app returning a constant JSON object, served by uvicorn in the same configuration (one worker on
+127.0.0.1). The issue asks each read to reach at least 50% of the anchor's requests per second; p99
+latencies are reported. SQLite and PostgreSQL, all inside a loopback-only network namespace.
+
+The 1,000 submissions are one validated results file of the tiny test suite under 1,000 agent
+configs: their content hashes differ, so each is its own leaderboard row. Only the first is
+validated through ``ResultsStore.add``; the others differ from it in the agent's config alone (no
+number the validator checks), so they go in through the store's insert without spending a minute
+re-running the same bootstrap 999 times.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+
+from benchmarks.live import (
+    ROOT,
+    ServerProcess,
+    free_port,
+    get_load,
+    in_loopback_namespace,
+    postgres_binaries,
+    throwaway_postgres,
+    wait_for_port,
+)
+
+SUBMISSIONS = 1_000
+CLIENTS = 8
+ROUNDS = 3
+WARMUP_REQUESTS = 300
+REQUESTS_PER_ROUND = 2_000
+MAX_ROUND_S = 8.0
+MIN_RATIO = 0.5  # the issue's requirement
+PATHS = {
+    "api": "/api/v1/leaderboard?suite=tiny-v0",
+    "page": "/leaderboard/tiny-v0",
+}
+
+
+def fill(db: str, submissions: int) -> None:
+    from leaderboard_fixtures import tiny_results_json
+
+    from leaderboard.protocol import sha256_of
+    from leaderboard.results import AgentInfo, validate_results
+    from leaderboard.store import ResultsStore
+
+    store = ResultsStore(db)
+    base = validate_results(tiny_results_json())
+    store.add(base)
+    for k in range(1, submissions):
+        config = {"variant": k}
+        agent = AgentInfo(reference=base.agent.reference, config=config, config_hash=sha256_of(config))
+        store._insert(base.model_copy(update={"agent": agent}))
+    assert validate_results(base.model_copy(update={"agent": agent})).agent.config == config
+    assert store.count() == submissions
+    store.close()
+
+
+def _anchor(port: int, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.live:constant_json_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )  # noqa: SIM115
+
+
+def _load(port: int, path: str, requests: int = REQUESTS_PER_ROUND) -> dict:
+    result = get_load(port, [path], CLIENTS, requests, MAX_ROUND_S)
+    assert set(result.statuses) == {200}, result.statuses
+    return {
+        "per_second": result.per_second,
+        "p50_ms": result.percentile_ms(50),
+        "p99_ms": result.percentile_ms(99),
+    }
+
+
+def _first_answer_ms(port: int, path: str) -> float:
+    """One request to a server that has not built the answer yet: the cost of a rebuild."""
+    return get_load(port, [path], 1, 1, 60.0).percentile_ms(50)
+
+
+def scenario(backend: str) -> dict:
+    """Runs inside the loopback namespace: fill, serve, measure."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    database = (
+        throwaway_postgres(tcp=True) if backend == "postgresql" else nullcontext(str(folder / "bench.sqlite"))
+    )
+    with database as db:
+        start = time.perf_counter()
+        fill(db, SUBMISSIONS)
+        fill_s = time.perf_counter() - start
+        # The same configuration on both sides: one uvicorn worker on 127.0.0.1, no access log.
+        server = ServerProcess(db, log=folder / "server.log", access_log=False).start()
+        anchor_port = free_port()
+        anchor = _anchor(anchor_port, folder / "anchor.log")
+        try:
+            wait_for_port(anchor_port, anchor, 30.0)
+            first = {name: _first_answer_ms(server.port, path) for name, path in PATHS.items()}
+            for port, path in [(anchor_port, "/constant"), *((server.port, path) for path in PATHS.values())]:
+                _load(port, path, WARMUP_REQUESTS)
+            rounds = []
+            for _ in range(ROUNDS):  # interleaved, so that the machine's load hits all alike
+                rounds.append(
+                    {
+                        "anchor": _load(anchor_port, "/constant"),
+                        **{name: _load(server.port, path) for name, path in PATHS.items()},
+                    }
+                )
+        finally:
+            server.stop()
+            anchor.terminate()
+            anchor.wait()
+    names = ("anchor", *PATHS)
+    best = {name: max(r[name]["per_second"] for r in rounds) for name in names}
+    p99 = {name: min(r[name]["p99_ms"] for r in rounds) for name in names}
+    return {
+        "backend": backend,
+        "fill_s": fill_s,
+        "first_answer_ms": first,
+        "rounds": rounds,
+        "best_per_s": best,
+        "p99_ms": p99,
+        "cpus": os.cpu_count(),
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_leaderboard_reads_against_a_bare_fastapi_endpoint(benchmark, backend):
+    if backend == "postgresql" and postgres_binaries() is None:
+        pytest.skip("PostgreSQL is not installed")
+    result = in_loopback_namespace("benchmarks.bench_server:scenario", timeout=300, backend=backend)
+    # The figures go into the benchmark's extra_info (--benchmark-json); the timing itself is ours.
+    benchmark.extra_info.update(result)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    best = result["best_per_s"]
+    for name in PATHS:
+        ratio = best[name] / best["anchor"]
+        print(
+            f"\n[{backend} {name}] {best[name]:,.0f}/s against the bare endpoint's {best['anchor']:,.0f}/s: "
+            f"ratio {ratio:.2f}; p99 {result['p99_ms'][name]:.1f} ms (bare: {result['p99_ms']['anchor']:.1f} ms); "
+            f"first answer {result['first_answer_ms'][name]:.0f} ms; {CLIENTS} connections"
+        )
+        assert ratio >= MIN_RATIO, (
+            f"{name} on {backend}: {ratio:.2f} of the bare endpoint's requests/s (need {MIN_RATIO})"
+        )
