@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,6 +239,23 @@ class ServerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def new_token(db: str, name: str) -> str:
+    """A submission token named ``name`` in the database ``db`` (as ``icl-bench token create``)."""
+    from leaderboard.server.tokens import create_token
+    from leaderboard.store import ResultsStore
+
+    store = ResultsStore(db)
+    try:
+        return create_token(store, name)
+    finally:
+        store.close()
+
+
+def get_json(base_url: str, path: str) -> dict:
+    with urllib.request.urlopen(base_url + path, timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 # ----------------------------------------------------------------------------------------------

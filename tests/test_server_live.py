@@ -11,52 +11,31 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import random
 import shutil
 import tempfile
-import threading
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 from leaderboard_fixtures import tiny_results_json, variant
 
-from benchmarks.live import ServerProcess, in_loopback_namespace, postgres_binaries, throwaway_postgres
-from leaderboard.protocol import sha256_of
-from leaderboard.server.client import SubmitError, send_with_urllib, submit
+from benchmarks import server_reliability
+from benchmarks.live import (
+    ServerProcess,
+    get_json,
+    in_loopback_namespace,
+    new_token,
+    postgres_binaries,
+    throwaway_postgres,
+)
+from leaderboard.server.client import submit
 
 CHROMIUM = "/usr/bin/chromium"
 XSS = "<img src=x onerror=alert(1)>"
 
-#: The reliability load: valid distinct files, resent duplicates, tampered and unreadable ones.
-VALID, DUPLICATES, TAMPERED, UNREADABLE = 700, 150, 100, 50
-CLIENTS = 16
-#: The server is killed once this share of the load has been acknowledged.
-KILL_AT = 0.4
 
-
-def _token(db: str, name: str) -> str:
-    from leaderboard.server.tokens import create_token
-    from leaderboard.store import ResultsStore
-
-    store = ResultsStore(db)
-    try:
-        return create_token(store, name)
-    finally:
-        store.close()
-
-
-def _post(server: ServerProcess, token: str, body: str | bytes) -> int:
-    return submit(body.encode() if isinstance(body, str) else body, server.url, token).id
-
-
-def _get(server: ServerProcess, path: str) -> dict:
-    import urllib.request
-
-    with urllib.request.urlopen(server.url + path, timeout=30) as answer:
-        return json.loads(answer.read())
+def _post(server: ServerProcess, token: str, body: str) -> int:
+    return submit(body.encode(), server.url, token).id
 
 
 # ----------------------------------------------------------------------------------------------
@@ -69,7 +48,7 @@ def browser_scenario(out: str) -> dict:
 
     folder = Path(tempfile.mkdtemp(prefix="browser-"))
     db = str(folder / "browser.sqlite")
-    token = _token(db, "browser")
+    token = new_token(db, "browser")
     server = ServerProcess(db, log=folder / "server.log").start()
     home = folder / "home"
     browser_environment = {
@@ -129,10 +108,12 @@ def browser_scenario(out: str) -> dict:
             found["rows_without_javascript"] = plain.locator("#leaderboard tbody tr").count()
             browser.close()
         found["api_agent_order"] = [
-            r["id"] for r in _get(server, "/api/v1/leaderboard?suite=tiny-v0&sort=agent")["rows"]
+            r["id"] for r in get_json(server.url, "/api/v1/leaderboard?suite=tiny-v0&sort=agent")["rows"]
         ]
-        found["api_rank_order"] = [r["id"] for r in _get(server, "/api/v1/leaderboard?suite=tiny-v0")["rows"]]
-        found["api_sweep"] = _get(server, f"/api/v1/submissions/{ids['sweep']}")["results"]
+        found["api_rank_order"] = [
+            r["id"] for r in get_json(server.url, "/api/v1/leaderboard?suite=tiny-v0")["rows"]
+        ]
+        found["api_sweep"] = get_json(server.url, f"/api/v1/submissions/{ids['sweep']}")["results"]
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
@@ -168,181 +149,13 @@ def test_the_pages_in_a_real_browser(tmp_path):
 # Reliability: bounded concurrent load, a SIGKILL mid-load, every acknowledged submission kept
 
 
-def _workload(seed: int = 0) -> list[dict]:
-    """The submissions, shuffled: each with its body and what the server must answer."""
-    base = tiny_results_json()
-    items = []
-    valid = []
-    for k in range(VALID):
-        data = variant(base, k=k)
-        valid.append(data)
-        items.append({"kind": "valid", "key": k, "body": json.dumps(data)})
-    rng = random.Random(seed)
-    for k in rng.sample(range(VALID), DUPLICATES):  # the same content: another date, wall time, layout
-        data = dict(valid[k], created="2031-01-01T00:00:00+00:00", wall_time_s=rng.random())
-        items.append({"kind": "duplicate", "key": k, "body": json.dumps(data, indent=2)})
-    for k in range(TAMPERED):
-        data = variant(base, tampered=k)
-        if k % 2:
-            data["entries"][1]["returns"][0][0] = 0.0  # a return changed, the scores not recomputed
-            field = "entries.1.mean_return"
-        else:
-            data["agent"]["config_hash"] = sha256_of({"other": k})
-            field = "agent.config_hash"
-        items.append({"kind": "tampered", "field": field, "body": json.dumps(data)})
-    for k in range(UNREADABLE):
-        items.append({"kind": "unreadable", "field": "file", "body": base[: 100 + k]})  # cut short
-    rng.shuffle(items)
-    return items
-
-
-def _integrity(db: str) -> dict:
-    """The database's own check, and the store's: every row valid and its content hash right."""
-    import sqlalchemy as sa
-
-    from leaderboard.results import validate_results
-    from leaderboard.store import EntryScore, ResultsStore, Submission
-
-    store = ResultsStore(db)
-    problems = []
-    with store.engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            problems += [
-                row[0] for row in connection.exec_driver_sql("PRAGMA integrity_check") if row[0] != "ok"
-            ]
-            problems += [str(row) for row in connection.exec_driver_sql("PRAGMA foreign_key_check")]
-        else:
-            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS amcheck")
-            indexes = (
-                connection.exec_driver_sql(
-                    "SELECT c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.amname = 'btree' AND n.nspname = 'public'"
-                )
-                .scalars()
-                .all()
-            )
-            for index in indexes:  # raises on a corrupt index
-                connection.execute(sa.text("SELECT bt_index_check(:index, true)"), {"index": index})
-            connection.commit()
-        rows = connection.execute(
-            sa.select(Submission.id, Submission.content_hash, Submission.results_json)
-        ).all()
-        entries = dict(
-            connection.execute(
-                sa.select(EntryScore.submission_id, sa.func.count()).group_by(EntryScore.submission_id)
-            ).all()
-        )
-    for submission_id, content_hash, stored in rows:
-        results = validate_results(stored)
-        if results.content_hash != content_hash or entries.get(submission_id) != len(results.entries):
-            problems.append(f"submission {submission_id} does not match its columns")
-    store.close()
-    return {
-        "problems": problems,
-        "hashes": {content_hash: submission_id for submission_id, content_hash, _ in rows},
-    }
-
-
-def reliability_scenario(backend: str) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="reliability-"))
-    database = (
-        throwaway_postgres() if backend == "postgresql" else nullcontext(str(folder / "reliability.sqlite"))
-    )
-    with database as db:
-        token = _token(db, "load")
-        server = ServerProcess(db, log=folder / "server.log").start()
-        items = _workload()
-        work: queue.Queue = queue.Queue()
-        for index in range(len(items)):
-            work.put(index)
-        answers: list = [None] * len(items)
-        acknowledged = [0]
-        lock = threading.Lock()
-        killed = threading.Event()
-        restarted = threading.Event()
-
-        def client() -> None:
-            while True:
-                try:
-                    index = work.get_nowait()
-                except queue.Empty:
-                    return
-                # The CLI's own retries: short waits so that the restart is found quickly.
-                try:
-                    outcome = submit(
-                        items[index]["body"].encode(),
-                        server.url,
-                        token,
-                        retries=60,
-                        send=send_with_urllib,
-                        sleep=lambda seconds: time.sleep(min(seconds, 0.5)),
-                    )
-                    answers[index] = {"id": outcome.id, "new": outcome.new, "attempts": outcome.attempts}
-                    with lock:
-                        acknowledged[0] += 1
-                except SubmitError as error:
-                    answers[index] = {"status": error.status, "field": error.field}
-
-        def killer() -> None:
-            while acknowledged[0] < KILL_AT * len(items):
-                time.sleep(0.01)
-            server.kill()  # SIGKILL to the whole process group, mid-load
-            killed.set()
-            time.sleep(0.5)
-            server.start()  # same port, same database
-            restarted.set()
-
-        start = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-        chaos = threading.Thread(target=killer, daemon=True)
-        chaos.start()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=600)
-        seconds = time.perf_counter() - start
-        chaos.join(timeout=60)
-        assert restarted.is_set(), "the server was not killed and restarted during the load"
-        listed = _get(server, "/api/v1/leaderboard?suite=tiny-v0&limit=1000")["total"]
-        server.stop()
-        checked = _integrity(db)
-    shutil.rmtree(folder, ignore_errors=True)
-    return {
-        "items": [{k: v for k, v in item.items() if k != "body"} for item in items],
-        "answers": answers,
-        "seconds": seconds,
-        "listed": listed,
-        "integrity": checked["problems"],
-        "stored": checked["hashes"],
-    }
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_nothing_acknowledged_is_lost_under_load_and_sigkill(backend):
+    """1,000 submissions (the issue's 10,000: python -m benchmarks.server_reliability)."""
     if backend == "postgresql" and postgres_binaries() is None:
         pytest.skip("PostgreSQL is not installed")
-    found = in_loopback_namespace("test_server_live:reliability_scenario", timeout=900, backend=backend)
-    items, answers, stored = found["items"], found["answers"], found["stored"]
-    assert found["integrity"] == []
-    ids_by_key: dict[int, set[int]] = {}
-    for item, answer in zip(items, answers):
-        assert answer is not None, item
-        if item["kind"] in ("valid", "duplicate"):
-            assert "id" in answer, (item, answer)  # acknowledged, after retries if need be
-            ids_by_key.setdefault(item["key"], set()).add(answer["id"])
-        else:
-            status = 422 if item["kind"] == "tampered" else 400
-            assert (answer["status"], answer["field"]) == (status, item["field"]), (item, answer)
-    # Every valid file stored exactly once: one id per content, one row per id, nothing else stored.
-    assert all(len(ids) == 1 for ids in ids_by_key.values())
-    acknowledged = {ids.pop() for ids in ids_by_key.values()}
-    assert len(acknowledged) == VALID and set(stored.values()) == acknowledged
-    assert len(stored) == VALID == found["listed"]
-    retried = sum(1 for a in answers if a.get("attempts", 1) > 1)
-    print(
-        f"\n[{backend}] {len(items)} submissions from {CLIENTS} clients in {found['seconds']:.1f} s, "
-        f"{retried} acknowledged after a retry (the SIGKILL at {KILL_AT:.0%})"
-    )
+    found = in_loopback_namespace("benchmarks.server_reliability:scenario", timeout=900, backend=backend)
+    print(f"\n[{backend}] {server_reliability.check(found)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,7 +172,7 @@ def workers_scenario() -> dict:
 
     folder = Path(tempfile.mkdtemp(prefix="workers-"))
     with throwaway_postgres() as db:
-        token = _token(db, "workers")
+        token = new_token(db, "workers")
         server = ServerProcess(db, workers=2, rate_limit=RATE_LIMIT, log=folder / "server.log").start()
 
         def attempt(_) -> int:
@@ -379,7 +192,7 @@ def workers_scenario() -> dict:
             time.sleep(2)  # both workers up (the port answers as soon as the first one is)
             with ThreadPoolExecutor(8) as pool:
                 statuses = list(pool.map(attempt, range(ATTEMPTS)))
-            reads = [len(_get(server, "/api/v1/suites")["suites"]) for _ in range(10)]
+            reads = [len(get_json(server.url, "/api/v1/suites")["suites"]) for _ in range(10)]
         finally:
             server.stop()
     log = (folder / "server.log").read_text()
