@@ -238,3 +238,29 @@ def test_gzip_only_when_accepted(server):
     assert "content-encoding" not in refused.headers
     packed = server.client.get("/api/v1/leaderboard?suite=tiny-v0", headers={"Accept-Encoding": "gzip"})
     assert packed.headers["content-encoding"] == "gzip" and packed.json() == raw.json()
+
+
+def test_a_database_that_does_not_answer_gets_a_503_that_clients_retry(server, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(server.store, "add", locked)
+    answer = server.submit(tiny_results_json())
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert _error(answer)["field"] == "server"
+
+
+def test_settings_travel_to_the_workers_through_the_environment(monkeypatch, tmp_path):
+    from leaderboard.server.settings import Settings
+
+    settings = Settings(db=str(tmp_path / "x.sqlite"), rate_limit=7)
+    for name, value in settings.environment().items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_environment() == settings
+    monkeypatch.setenv("ICL_BENCH_RATE_LIMIT", "many")
+    with pytest.raises(ValueError, match="ICL_BENCH_RATE_LIMIT must be an integer"):
+        Settings.from_environment()
+    with pytest.raises(ValueError, match="rate_limit must be an integer >= 1"):
+        Settings(db="x.sqlite", rate_limit=0)

@@ -216,6 +216,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _unavailable() -> ApiError:
+    """A 503, which ``icl-bench submit`` retries: the database is unreachable or stayed locked."""
+    return ApiError(503, "unavailable", "server", "the database is busy; retry", {"Retry-After": "1"})
+
+
 def _token_id(request: Request, credentials: HTTPAuthorizationCredentials | None) -> int:
     settings = request.app.state.settings
     if credentials is None:
@@ -230,6 +235,8 @@ def _token_id(request: Request, credentials: HTTPAuthorizationCredentials | None
         return authorize(
             request.app.state.store, credentials.credentials, settings.rate_limit, settings.rate_window_s
         )
+    except OperationalError:
+        raise _unavailable() from None
     except InvalidToken:
         raise ApiError(
             401, "unauthorized", "Authorization", "unknown or revoked token", {"WWW-Authenticate": "Bearer"}
@@ -253,9 +260,7 @@ def _store(request: Request, body: bytes, token_id: int) -> Added:
     except ResultsValidationError as error:
         raise ApiError(422, "invalid", error.field, str(error).split(": ", 1)[-1]) from None
     except OperationalError:  # the database is unreachable or locked past its timeout
-        raise ApiError(
-            503, "unavailable", "server", "the database is busy; retry", {"Retry-After": "1"}
-        ) from None
+        raise _unavailable() from None
 
 
 _RESULTS_FILE_BODY = {
