@@ -80,7 +80,7 @@ def suite_json(suite: Suite, submissions: int) -> dict[str, Any]:
 async def list_suites(request: Request) -> Response:
     state = request.app.state
 
-    def build() -> bytes:
+    def build() -> Body:
         counts = state.store.counts()
         return Body.of(
             json_bytes({"suites": [suite_json(s, counts.get(name, 0)) for name, s in suites().items()]})
