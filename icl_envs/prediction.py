@@ -17,6 +17,7 @@ they show the same arrays.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -24,6 +25,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.checks import check_batch_actions, check_scalar_action
 from icl_envs.vector_base import SeededVectorEnv
 
@@ -76,6 +78,10 @@ class PredictionEnv(gym.Env[dict, np.ndarray]):
         self._t = t + 1
         self._last = (prediction, target)
         return self._observation(), reward, self._t == self.n, False, {"target": target}
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """Exactly n steps, each paying minus a squared error: a return of at most 0."""
+        return EpisodeBounds(-math.inf, 0.0, self.n, self.n, squared_error=True)
 
     def _observation(self) -> dict[str, Any]:
         return {

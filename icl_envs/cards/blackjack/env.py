@@ -14,9 +14,10 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.cards.base import CardGameEnv
 from icl_envs.cards.blackjack import rules
-from icl_envs.cards.blackjack.stream import CARD_BLOCK, REFILL_BEYOND, draw_card_block
+from icl_envs.cards.blackjack.stream import CARD_BLOCK, MAX_HAND, REFILL_BEYOND, draw_card_block
 from icl_envs.cards.blackjack.viewer import describe_symbolic, describe_table, table_frame
 from icl_envs.cards.deck import CARD_NAMES
 from icl_envs.checks import check_bool, check_discrete_action
@@ -177,6 +178,13 @@ class BlackjackEnv(CardGameEnv):
         if self._episode_over:
             info["dealer_cards"] = [CARD_NAMES[c] for c in self._dealer]
         return self.observation(), self._reward, self._episode_over, False, info
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """A hand pays once, when it ends: -1, 0 or +1, and +1.5 for a winning natural with
+        ``natural=True`` (not under ``sab``). The longest hand holds ``MAX_HAND`` cards, two dealt
+        and one per hit; standing instead of taking the last card is as long."""
+        paid = (-1.0, 0.0, 1.0, 1.5) if self.natural and not self.sab else (-1.0, 0.0, 1.0)
+        return EpisodeBounds(-1.0, max(paid), 1, MAX_HAND - 2, step_rewards=paid)
 
     def _play_dealer(self) -> None:
         values = [_VALUE[c] for c in self._dealer]

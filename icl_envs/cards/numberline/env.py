@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.cards.base import CardGameEnv, check_card_generator
 from icl_envs.cards.numberline.generator import NumberLineGenerator, NumberLineTask, check_numberline_task
 from icl_envs.cards.numberline.rules import ACTION_STRINGS, numberline_step, step_limit
@@ -129,3 +130,9 @@ class NumberLineEnv(CardGameEnv):
         if self.render_mode == "human":
             self.render()
         return self.observation(), reward, terminated, truncated, self._info()
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """Steps pay -1, 0 or +1, and +1 only on reaching the target, which ends the episode: a
+        return of at most 1; at most ``2 * max_position`` steps, each at worst -1."""
+        limit = step_limit(self.max_position)
+        return EpisodeBounds(-float(limit), 1.0, 1, limit, step_rewards=(-1.0, 0.0, 1.0))

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.cards.base import CardGameEnv, check_card_generator
 from icl_envs.cards.points.formula import NUMBER_TOKENS
 from icl_envs.cards.points.generator import (
@@ -171,6 +172,19 @@ class PointsEnv(CardGameEnv):
         if self.render_mode == "human":
             self.render()
         return self.observation(), reward, terminated, truncated, self._info()
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """Only the "=" that ends the episode can win; every other step pays 0 or the penalty. The
+        longest episode fills every formula slot, then submits or overflows: one step more."""
+        rules = self.rules
+        longest = rules.max_formula_length + 1
+        return EpisodeBounds(
+            longest * rules.penalty,
+            rules.win_reward,
+            1,
+            longest,
+            step_rewards=(rules.penalty, 0.0, rules.win_reward),
+        )
 
 
 def points_symbolic_space(rules: PointsRules) -> gym.spaces.Dict:
