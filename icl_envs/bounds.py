@@ -11,7 +11,6 @@ random and checks that no episode leaves them.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 
@@ -37,8 +36,15 @@ class EpisodeBounds:
 
     def problem(self, episode_return: float, length: int) -> str | None:
         """Why an episode of this return and length cannot happen, or None when it can."""
-        if not self.min_length <= length <= self.max_length:
-            return f"lasts {length} steps; an episode lasts {_range(self.min_length, self.max_length)} steps"
+        return self.length_problem(length) or self.return_problem(episode_return, length)
+
+    def length_problem(self, length: int) -> str | None:
+        if self.min_length <= length <= self.max_length:
+            return None
+        return f"lasts {length} steps; an episode lasts {_range(self.min_length, self.max_length)} steps"
+
+    def return_problem(self, episode_return: float, length: int) -> str | None:
+        """Why an episode of ``length`` steps cannot return ``episode_return``, or None."""
         if not self.min_return <= episode_return <= self.max_return:
             return (
                 f"returns {episode_return!r}; an episode returns {_range(self.min_return, self.max_return)}"
@@ -56,10 +62,7 @@ def _number(value: float) -> str:
 
 
 def _range(low: float, high: float) -> str:
-    if low == high:
-        return f"exactly {_number(low)}"
-    low_text = "-inf" if low == -math.inf else _number(low)
-    return f"from {low_text} to {_number(high)}"
+    return f"exactly {_number(low)}" if low == high else f"from {_number(low)} to {_number(high)}"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -23,11 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+import icl_envs  # noqa: F401  (registers the icl/ ids, whose episode bounds are checked)
+from icl_envs.bounds import EpisodeBounds
 from leaderboard import scoring
-from leaderboard.protocol import Suite, entry_key, get_suite, sha256_of
+from leaderboard.protocol import Suite, SuiteEntry, entry_key, get_suite, sha256_of
 from leaderboard.references import REFERENCES_VERSION, reference_for
 from leaderboard.untrusted import first_control_character
 
@@ -503,8 +506,16 @@ def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds)
             raise ResultsValidationError(
                 f"{field}.{name}", f"must be {shape[0]} rows of {shape[1]} episodes, got shape {got}"
             )
-    if any(length < 1 for row in entry.episode_lengths for length in row):
-        raise ResultsValidationError(f"{field}.episode_lengths", "every episode lasts at least one step")
+    bounds = episode_bounds(published)
+    _check_episodes(field, entry, bounds)
+    if bounds.squared_error and entry.errors_by_context is None:
+        raise ResultsValidationError(
+            f"{field}.errors_by_context", "an in-context entry records its mean error at each step"
+        )
+    if not bounds.squared_error and entry.errors_by_context is not None:
+        raise ResultsValidationError(
+            f"{field}.errors_by_context", "only in-context entries (squared-error rewards) record errors"
+        )
     if entry.errors_by_context is not None:
         errors = entry.errors_by_context
         # The harness records one mean error per step of the longest episode (the context length
@@ -529,6 +540,45 @@ def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds)
         raise ResultsValidationError(f"{field}.parse_failures", "only text suites count parse failures")
     if entry.wall_time_s < 0:
         raise ResultsValidationError(f"{field}.wall_time_s", "must be >= 0")
+
+
+#: Episode bounds by entry key: an env is built once per entry to read them.
+_BOUNDS: dict[str, EpisodeBounds] = {}
+
+
+def episode_bounds(entry: SuiteEntry) -> EpisodeBounds:
+    """What an episode of ``entry`` can pay and how long it lasts, as its env declares it
+    (``icl_envs.bounds``): the env is built with the entry's kwargs and asked."""
+    if entry.key not in _BOUNDS:
+        try:
+            env = gym.make(entry.env_id, disable_env_checker=True, **entry.kwargs)
+        except (gym.error.Error, ValueError, TypeError) as error:
+            raise ResultsValidationError("entries", f"{entry.key} cannot be built: {error}") from None
+        try:
+            declare = getattr(env.unwrapped, "episode_bounds", None)
+            if declare is None:
+                raise ResultsValidationError(
+                    "entries", f"{entry.env_id} declares no episode_bounds(): its returns cannot be checked"
+                )
+            _BOUNDS[entry.key] = declare()
+        finally:
+            env.close()
+    return _BOUNDS[entry.key]
+
+
+def _check_episodes(field: str, entry: EntryResult, bounds: EpisodeBounds) -> None:
+    """Raise naming the entry, seed and episode of the first episode that its env cannot produce: a
+    length or a return outside the env's bounds, or a return no sum of its step rewards makes."""
+    for row, (seed, returns, lengths) in enumerate(zip(entry.seeds, entry.returns, entry.episode_lengths)):
+        for episode, (episode_return, length) in enumerate(zip(returns, lengths)):
+            where, problem = "episode_lengths", bounds.length_problem(length)
+            if problem is None:
+                where, problem = "returns", bounds.return_problem(episode_return, length)
+            if problem is not None:
+                raise ResultsValidationError(
+                    f"{field}.{where}.{row}.{episode}",
+                    f"{entry.label} (seed {seed}, episode {episode}) {problem}",
+                )
 
 
 def read_results(path: str | os.PathLike) -> ResultsFile:
