@@ -93,6 +93,29 @@ def train_command(ctx: typer.Context) -> None:
 # Leaderboard: evaluate, validate, run, leaderboard (leaderboard/harness.py, results.py, store.py)
 
 _DB_HELP = "results store: a path or SQLAlchemy URL (default: $ICL_BENCH_DB or the user data dir)"
+_SECRET_HELP = "file whose bytes are the secret of a test seed set (held by the leaderboard's operator)"
+
+
+def _read_secrets(paths: list[str] | None) -> list[bytes]:
+    """The secrets in ``paths``, or exit 2 naming the file that cannot serve."""
+    from leaderboard.seed_sets import SecretError, read_secret
+
+    try:
+        return [read_secret(path) for path in paths or ()]
+    except SecretError as error:
+        _error("error", f"--secret-file: {error}")
+        raise typer.Exit(2) from None
+
+
+def _test_secret(seed_set: str, secret_file: str | None) -> bytes | None:
+    """The secret whose test seeds ``--seed-set test`` plays (None for dev), or exit 2."""
+    if seed_set not in ("dev", "test"):
+        _error("error", f"--seed-set must be 'dev' or 'test', got {seed_set!r}")
+        raise typer.Exit(2)
+    if (seed_set == "test") != (secret_file is not None):
+        _error("error", "--seed-set test needs --secret-file, and only it does")
+        raise typer.Exit(2)
+    return _read_secrets([secret_file])[0] if secret_file is not None else None
 
 
 def _open_store(db: str | None):
@@ -118,12 +141,15 @@ def evaluate_command(
     out: str = typer.Option(None, help="write the results file here (JSON)"),
     db: str = typer.Option(None, help=_DB_HELP),
     store: bool = typer.Option(True, help="add the results to the store"),
+    seed_set: str = typer.Option("dev", help="dev (the public seeds) | test (held-out seeds: --secret-file)"),
+    secret_file: str = typer.Option(None, help=_SECRET_HELP),
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
     from leaderboard.harness import AgentError, evaluate
     from leaderboard.loading import load_config
     from leaderboard.report import leaderboard_tables, print_tables
 
+    secret = _test_secret(seed_set, secret_file)
     # Check where the results go before spending the evaluation's time on them.
     results_store = _open_store(db) if store else None
     if out:
@@ -133,7 +159,7 @@ def evaluate_command(
             _error("error", f"--out {out}: cannot create its folder: {error}")
             raise typer.Exit(2) from None
     try:
-        results = evaluate(agent, suite, envs=envs, config=load_config(config))
+        results = evaluate(agent, suite, envs=envs, config=load_config(config), secret=secret)
     except (AgentError, ValueError) as error:
         _error("error", error)
         console.print("[red]nothing was written or stored[/red]")
@@ -142,24 +168,40 @@ def evaluate_command(
         results.write(out)
         console.print(Text.assemble("results file: ", plain(out, "bold")))
     if results_store is not None:
-        outcome = results_store.add(results)
+        outcome = results_store.add(results, secrets=[secret] if secret else [])
         console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
     print_tables(console, leaderboard_tables([results]))
 
 
 @app.command("validate")
-def validate_command(file: str = typer.Argument(..., help="results file (JSON)")) -> None:
+def validate_command(
+    file: str = typer.Argument(..., help="results file (JSON)"),
+    secret_file: Annotated[
+        list[str] | None,
+        typer.Option("--secret-file", help=_SECRET_HELP + "; repeatable, the one the file names is used"),
+    ] = None,
+) -> None:
     """Check a results file: schema, suite, seeds, and every aggregate recomputed from the returns.
 
-    Exit code 0: valid; 1: a results file that breaks a rule; 2: unreadable or not a results file.
+    Exit code 0: valid; 1: a results file that breaks a rule; 2: unreadable or not a results file
+    (or an unusable --secret-file); 3: a test-seed file that cannot be verified without its secret.
     """
-    from leaderboard.results import ResultsValidationError, UnreadableResultsError, read_results
+    from leaderboard.results import (
+        ResultsValidationError,
+        UnreadableResultsError,
+        UnverifiableResultsError,
+        read_results,
+    )
 
+    secrets = _read_secrets(secret_file)
     try:
-        results = read_results(file)
+        results = read_results(file, secrets=secrets)
     except UnreadableResultsError as error:
         _error("unreadable", error)
         raise typer.Exit(2) from None
+    except UnverifiableResultsError as error:
+        _error("unverifiable", f"{error} (give it with --secret-file)")
+        raise typer.Exit(3) from None
     except ResultsValidationError as error:
         _error("invalid", error)
         raise typer.Exit(1) from None
@@ -169,6 +211,7 @@ def validate_command(file: str = typer.Argument(..., help="results file (JSON)")
             ("valid", "green"),
             ": ",
             plain(f"{results.agent.reference} on {results.suite}, {len(results.entries)} entries, "),
+            "" if results.seed_set == "dev" else plain(f"test set {results.seed_set_id}, "),
             f"IQM {iqm.value:.2f} [{iqm.low:.2f}, {iqm.high:.2f}]",
         )
     )

@@ -34,6 +34,7 @@ from leaderboard.protocol import Suite, SuiteEntry, get_suite
 from leaderboard.provenance import hardware, package_versions
 from leaderboard.references import reference_for
 from leaderboard.results import build_results, check_free_form
+from leaderboard.seed_sets import test_set_id, with_seed_set
 from leaderboard.untrusted import visible
 
 #: A batch that has not finished after this many steps is an env (or agent) that never ends.
@@ -271,14 +272,16 @@ def evaluate(
     config: Mapping[str, Any] | None = None,
     agent: Any = None,
     progress: bool = True,
+    secret: bytes | None = None,
 ):
     """Evaluate the agent ``reference`` (built with ``config``) on ``suite``; return a results file.
 
     ``agent`` may pass an already built agent (then ``reference`` only names it in the results).
+    ``secret`` plays the seeds of its test set instead of the public dev seeds (seed_sets.py).
     Raises :class:`AgentError` if the agent misbehaves, ``ValueError`` for a bad reference, suite or env.
     """
     suite = get_suite(suite) if isinstance(suite, str) else suite
-    entries = suite.select(envs)
+    entries = with_seed_set(suite, suite.select(envs), secret)
     _check_references(suite, entries)
     config = dict(config or {})
     # Refused now, not after playing: the results file could not hold them.
@@ -297,6 +300,7 @@ def evaluate(
         # Probed after playing, so that a framework the agent loaded (torch) and its GPU are seen.
         versions=package_versions(reference),
         hardware=hardware(),
+        test_set=None if secret is None else test_set_id(secret),
     )
 
 

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from icl_envs.bounds import EpisodeBounds
 from leaderboard import scoring
 from leaderboard.protocol import Suite, SuiteEntry, entry_key, get_suite, sha256_of
 from leaderboard.references import REFERENCES_VERSION, reference_for
+from leaderboard.seed_sets import DEV, TEST, TEST_SET_ID, seeds_for, test_set_id
 from leaderboard.untrusted import first_control_character
 
 FORMAT = "icl-bench-results"
@@ -67,6 +68,11 @@ class ResultsValidationError(ValueError):
 class UnreadableResultsError(ResultsValidationError):
     """Not a results file at all: it cannot be read, is too large, is not UTF-8 JSON, does not hold
     a JSON object, or its ``format`` is not ``icl-bench-results`` (``icl-bench validate`` exits 2)."""
+
+
+class UnverifiableResultsError(ResultsValidationError):
+    """A ``test`` results file that breaks no rule checked without the secret of its test set, but
+    whose seeds cannot be verified without it (``icl-bench validate`` exits 3)."""
 
 
 class _Strict(BaseModel):
@@ -124,7 +130,11 @@ class ResultsFile(_Strict):
     suite: str
     suite_hash: str
     references_version: int
+    #: "dev": the suite's public seeds; "test": held-out seeds derived from a secret (seed_sets.py).
     seed_set: Literal["dev", "test"]
+    #: The test set's id (``test-`` and 8 hex digits of the secret's hash); null for dev. Optional
+    #: so that files written before test sets existed (all dev) still read.
+    test_set: str | None = None
     agent: AgentInfo
     entries: list[EntryResult]
     #: True when every entry of the suite was evaluated; aggregates of a partial file cover its entries.
@@ -135,6 +145,11 @@ class ResultsFile(_Strict):
     hardware: dict[str, Any]
     wall_time_s: float
     created: str
+
+    @property
+    def seed_set_id(self) -> str:
+        """``dev``, or the id of the test set the file was scored on."""
+        return self.test_set if self.seed_set == TEST and self.test_set else self.seed_set
 
     def to_json(self, indent: int | None = 1) -> str:
         return self.model_dump_json(indent=indent)
@@ -197,8 +212,10 @@ def build_results(
     wall_time_s: float,
     versions: Mapping[str, str],
     hardware: Mapping[str, Any],
+    test_set: str | None = None,
 ) -> ResultsFile:
-    """Assemble a :class:`ResultsFile` from the harness's entry runs and its provenance probes."""
+    """Assemble a :class:`ResultsFile` from the harness's entry runs and its provenance probes;
+    ``test_set`` names the test set whose seeds the runs played (None: the dev seeds)."""
     bootstrap = default_bootstrap()
     entries = []
     for run in runs:
@@ -225,7 +242,8 @@ def build_results(
         "suite": suite.name,
         "suite_hash": suite.content_hash,
         "references_version": REFERENCES_VERSION,
-        "seed_set": "dev",
+        "seed_set": DEV if test_set is None else TEST,
+        "test_set": test_set,
         "agent": {
             "reference": agent_reference,
             "config": dict(agent_config),
@@ -406,12 +424,15 @@ def _compare(field: str, recorded: Any, recomputed: Any) -> None:
         raise ResultsValidationError(field, f"recorded {recorded!r} but the returns give {recomputed!r}")
 
 
-def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = None) -> ResultsFile:
+def validate_results(data: Any, *, secrets: Iterable[bytes] = ()) -> ResultsFile:
     """Parse and check a results file (JSON text, a dict or a model); return it or raise.
 
-    ``seeds`` maps a suite name to the seeds a ``test`` submission must use (the server passes the
-    seeds derived from its secret); ``dev`` submissions must use the suite's published seeds.
-    Raises :class:`ResultsValidationError` whose ``field`` names the first problem found.
+    A ``dev`` file must use the suite's published seeds. A ``test`` file must use the seeds of its
+    test set, derived from that set's secret: ``secrets`` holds the secrets its holder knows (old
+    ones too, for files scored before a rotation), and the one whose id the file names is used.
+    Raises :class:`ResultsValidationError` whose ``field`` names the first problem found, or, for a
+    test file that is otherwise valid but whose secret is not among ``secrets``,
+    :class:`UnverifiableResultsError`.
     """
     results = _parse(data)
     try:
@@ -427,10 +448,7 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
             "references_version",
             f"{results.references_version} is unknown; this version is {REFERENCES_VERSION}",
         )
-    if results.seed_set == "test" and (seeds is None or suite.name not in seeds):
-        raise ResultsValidationError(
-            "seed_set", "test-seed results are only accepted by the leaderboard server"
-        )
+    secret, unverifiable = _seed_set_secret(results, secrets)
     if not 1 <= len(results.agent.reference) <= MAX_REFERENCE_LENGTH:
         # The store keeps the reference in a column of this size (PostgreSQL enforces it).
         raise ResultsValidationError("agent.reference", f"must hold 1 to {MAX_REFERENCE_LENGTH} characters")
@@ -454,7 +472,7 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
             raise ResultsValidationError(field, "entries must follow the suite's order without repeats")
         last = suite_order[key]
         published = suite.entries[suite_order[key]]
-        _check_entry(field, entry, published, suite, seeds)
+        _check_entry(field, entry, published, suite, secret, unverifiable is not None)
 
     if results.complete != (len(results.entries) == len(suite.entries)):
         raise ResultsValidationError(
@@ -485,20 +503,61 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
         raise ResultsValidationError(
             "created", f"must be an ISO 8601 date-time, got {results.created!r}"
         ) from None
+    if unverifiable is not None:
+        raise unverifiable
     return results
 
 
-def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds) -> None:
+def _seed_set_secret(
+    results: ResultsFile, secrets: Iterable[bytes]
+) -> tuple[bytes | None, UnverifiableResultsError | None]:
+    """The secret of the file's test set (None for dev) and, for a test file whose secret is not
+    among ``secrets``, the error to raise once every other rule has been checked."""
+    if results.seed_set == DEV:
+        if results.test_set is not None:
+            raise ResultsValidationError("test_set", "a dev file names no test set (it must be null)")
+        return None, None
+    if results.test_set is None or not TEST_SET_ID.fullmatch(results.test_set):
+        raise ResultsValidationError(
+            "test_set", f"a test file names its test set, 'test-' and 8 hex digits; got {results.test_set!r}"
+        )
+    by_id = {test_set_id(secret): secret for secret in secrets}
+    if results.test_set in by_id:
+        return by_id[results.test_set], None
+    if by_id:
+        raise ResultsValidationError(
+            "test_set",
+            f"the file was scored on test set {results.test_set}; the secret given is of "
+            f"{', '.join(sorted(by_id))}, whose seeds it does not use",
+        )
+    return None, UnverifiableResultsError(
+        "seed_set", f"test seeds of test set {results.test_set} cannot be verified without the secret"
+    )
+
+
+def _check_entry(
+    field: str,
+    entry: EntryResult,
+    published: SuiteEntry,
+    suite: Suite,
+    secret: bytes | None,
+    unverifiable: bool,
+) -> None:
     if entry.label != published.label:
         raise ResultsValidationError(f"{field}.label", f"must be {published.label!r}, got {entry.label!r}")
-    expected_seeds = (
-        list(published.seeds) if seeds is None or suite.name not in seeds else list(seeds[suite.name])
-    )
-    if entry.seeds != expected_seeds:
-        foreign = sorted(set(entry.seeds) - set(expected_seeds))
-        detail = f"foreign seeds {foreign}" if foreign else f"seeds {entry.seeds}"
-        raise ResultsValidationError(f"{field}.seeds", f"{detail}; the suite's seeds are {expected_seeds}")
-    shape = (len(expected_seeds), published.episodes)
+    if unverifiable:  # which seeds a test set holds takes its secret; how many it holds does not
+        if len(entry.seeds) != len(published.seeds) or len(set(entry.seeds)) != len(entry.seeds):
+            raise ResultsValidationError(
+                f"{field}.seeds", f"a test set has {len(published.seeds)} distinct seeds"
+            )
+    else:
+        expected_seeds = list(seeds_for(suite, published, secret))
+        if entry.seeds != expected_seeds:
+            foreign = sorted(set(entry.seeds) - set(expected_seeds))
+            detail = f"foreign seeds {foreign}" if foreign else f"seeds {entry.seeds}"
+            seed_set = "the dev seeds" if secret is None else f"the seeds of test set {test_set_id(secret)}"
+            raise ResultsValidationError(f"{field}.seeds", f"{detail}; {seed_set} are {expected_seeds}")
+    shape = (len(published.seeds), published.episodes)
     for name in ("returns", "episode_lengths"):
         rows = getattr(entry, name)
         got = (len(rows), *sorted({len(row) for row in rows}))
@@ -581,8 +640,9 @@ def _check_episodes(field: str, entry: EntryResult, bounds: EpisodeBounds) -> No
                 )
 
 
-def read_results(path: str | os.PathLike) -> ResultsFile:
-    """Read and validate a results file from disk (at most MAX_FILE_BYTES of UTF-8 JSON).
+def read_results(path: str | os.PathLike, *, secrets: Iterable[bytes] = ()) -> ResultsFile:
+    """Read and validate a results file from disk (at most MAX_FILE_BYTES of UTF-8 JSON); a test
+    file with the secrets of :func:`validate_results`.
 
     Raises :class:`UnreadableResultsError` for a file that cannot be read or is not a results file,
     :class:`ResultsValidationError` for a results file that breaks a rule.
@@ -597,4 +657,4 @@ def read_results(path: str | os.PathLike) -> ResultsFile:
             data = file.read(MAX_FILE_BYTES + 1)  # one byte more tells a file that is too large
     except OSError as error:
         raise UnreadableResultsError("file", f"cannot read {str(path)!r}: {error.strerror}") from None
-    return validate_results(data)
+    return validate_results(data, secrets=secrets)

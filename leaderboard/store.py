@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,9 +138,10 @@ class ResultsStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
 
-    def add(self, results: ResultsFile | str | dict) -> Added:
-        """Validate and insert ``results`` in one transaction; a duplicate returns the existing id."""
-        results = validate_results(results)
+    def add(self, results: ResultsFile | str | dict, *, secrets: Iterable[bytes] = ()) -> Added:
+        """Validate and insert ``results`` in one transaction; a duplicate returns the existing id.
+        A test-seed file needs the secret of its test set among ``secrets`` (see validate_results)."""
+        results = validate_results(results, secrets=secrets)
         content_hash = results.content_hash
         existing = self._find(content_hash)
         if existing is not None:
@@ -197,21 +199,23 @@ class ResultsStore:
             return submission.results
 
     def latest(self, suite: str | None = None) -> list[ResultsFile]:
-        """The newest submission of each (agent reference, config, entries scored) on ``suite``
-        (all suites if None).
+        """The newest submission of each (agent reference, config, entries scored, seed set) on
+        ``suite`` (all suites if None).
 
         The entries scored are part of the key: a quick run on one env (``--envs``) must not hide
         the same agent's full run from the leaderboard; both rows are shown, with their env counts.
+        So is the seed set: a dev score and a test score are different claims, shown apart.
         """
         with Session(self.engine) as session:
             query = select(Submission).order_by(Submission.id)
             if suite is not None:
                 query = query.where(Submission.suite == suite)
-            newest: dict[tuple[str, str, str, tuple[str, ...]], ResultsFile] = {}
+            newest: dict[tuple[str, str, str, tuple[str, ...], str], ResultsFile] = {}
             for submission in session.scalars(query):
                 results = submission.results
                 scored = tuple(entry_key(entry.env_id, entry.kwargs) for entry in results.entries)
-                newest[(results.suite, results.agent.reference, results.agent.config_hash, scored)] = results
+                agent = (results.agent.reference, results.agent.config_hash)
+                newest[(results.suite, *agent, scored, results.seed_set_id)] = results
             return list(newest.values())
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ PACKAGES = ("icl_envs", "leaderboard", "baselines")
 LEADERBOARD_LAYERS = (
     "untrusted",  # control characters refused in results files; untrusted strings shown as plain text
     "protocol",  # suites, entries, seeds, content hashes
+    "seed_sets",  # the public dev seeds and held-out test seeds from a secret
     "scoring",  # normalized scores and bootstrap aggregates (pure functions of arrays)
     "references",  # the frozen normalization references and their lookup
     "agent",  # the agent interface

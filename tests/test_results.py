@@ -12,6 +12,7 @@ from leaderboard.cli import app
 from leaderboard.harness import EntryRun
 from leaderboard.protocol import CORE_V0, sha256_of
 from leaderboard.results import ResultsValidationError, build_results, validate_results
+from leaderboard.seed_sets import test_set_id
 
 
 @pytest.fixture(scope="module")
@@ -160,10 +161,14 @@ def test_partial_file_must_say_so(valid):
     rejected(data, "complete")  # aggregates are checked after the flag
 
 
-def test_test_seed_files_need_the_server(valid):
+def test_test_seed_files_need_their_secret(valid):
+    """A dev file relabelled as a test file: unverifiable without a secret, invalid with one (the
+    seeds are the dev seeds, not the set's); tests/test_seed_sets.py covers real test files."""
     data = copy.deepcopy(valid)
-    data["seed_set"] = "test"
-    rejected(data, "seed_set")
+    data["seed_set"], data["test_set"] = "test", test_set_id(b"a secret of sixteen bytes or more")
+    rejected(data, "seed_set", "cannot be verified without the secret")
+    with pytest.raises(ResultsValidationError, match="foreign seeds"):
+        validate_results(json.dumps(data), secrets=[b"a secret of sixteen bytes or more"])
 
 
 def test_validate_command(tmp_path, valid):
