@@ -2,10 +2,12 @@
 
 A results file is JSON holding everything needed to check its numbers: the suite (name and content
 hash) and normalization references version, package versions, the agent reference and config (and its
-hash), the seeds, every episode's return and length, the derived scores and aggregates, the hardware
-and the wall time. :func:`validate_results` parses a file strictly (no extra or missing fields, no
-type coercion, no NaN or infinity), then checks it against the published suite and recomputes every
-derived number from the raw returns. The leaderboard server reuses it unchanged.
+hash), the seed set and its seeds, every episode's return and length, the derived scores and
+aggregates, the hardware and the wall time. :func:`validate_results` parses a file strictly (no extra
+or missing fields, no type coercion, no NaN or infinity), then checks it against the published suite,
+the seeds of its seed set (a test set's take its secret) and what its envs can pay
+(``icl_envs.bounds``), and recomputes every derived number from the raw returns. The leaderboard
+server reuses it unchanged.
 
 A results file is untrusted input: its size, nesting depth and numbers are bounded, duplicate keys
 and control characters are refused, and every problem is a :class:`ResultsValidationError` (an
