@@ -26,7 +26,7 @@ from icl_envs.cards.points.generator import (
 )
 from icl_envs.cards.points.rules import EZPOINTS_RULES, POINTS24_RULES, PointsRules, score_formula
 from icl_envs.cards.points.viewer import draw_points_frame
-from icl_envs.checks import check_discrete_action
+from icl_envs.checks import check_discrete_action, describe
 
 _DOCSTRING = """Write a formula with the numbers of the {n} cards that equals {target}, one token per step.
 
@@ -143,7 +143,17 @@ class PointsEnv(CardGameEnv):
     def _task_from_options(self, options: dict[str, Any]) -> PointsDeal:
         if set(options) != {"cards"}:
             raise ValueError(f"options must be {{'cards': [...]}}, got keys {sorted(options)}")
-        return PointsDeal.from_cards(options["cards"])
+        cards = options["cards"]
+        count = self.rules.num_cards
+        if (
+            isinstance(cards, (str, bytes))
+            or not isinstance(cards, (list, tuple, np.ndarray))
+            or len(cards) != count
+        ):
+            raise ValueError(
+                f"options['cards'] must be a list of {count} cards such as 'H8', got {describe(cards)}"
+            )
+        return PointsDeal.from_cards(cards)
 
     def _start(self, deal: PointsDeal) -> None:
         check_deal(deal, self.rules)
