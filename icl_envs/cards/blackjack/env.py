@@ -82,13 +82,16 @@ class BlackjackEnv(CardGameEnv):
     ``dealer_cards``, the dealer's revealed hand (the dealer does not draw after a player bust).
 
     ## Arguments
-    ``natural=False``, ``sab=False`` as Gymnasium; ``obs_mode="image"``; ``image_size=300`` (128..2048);
-    ``render_mode=None | "rgb_array" | "human"``.
+    ``natural=False``, ``sab=False`` as Gymnasium (True or False only, not 1 or 0);
+    ``obs_mode="image"``; ``image_size=300`` (128..2048); ``render_mode=None | "rgb_array" | "human"``.
+    ``reset`` takes no options: a deal cannot be chosen, and any option key is refused (Gymnasium's
+    Blackjack-v1 ignores them).
 
     ## Vector env
     ``BlackjackVectorEnv(num_envs, **same kwargs)`` (``gym.make_vec("icl/Blackjack-v0", n,
     vectorization_mode="vector_entry_point")``): numpy over all sub-envs, symbolic and image modes,
-    the same numbers as ``SyncVectorEnv`` for the same seeds.
+    the same numbers as ``SyncVectorEnv`` for the same seeds. ``num_envs`` <= 65536, and the
+    sub-envs' frames together must fit in about 1 GiB (``image_size=300``: about 1,900 envs).
 
     ## Version History
     * v0: Initial version (Gymnasium Blackjack-v1 rules, drawn cards, text protocol).
@@ -96,6 +99,9 @@ class BlackjackEnv(CardGameEnv):
 
     action_strings = ACTION_STRINGS
     answer_fields = ANSWER_FIELDS
+    # Gymnasium's Blackjack-v1 ignores reset's options; here any option is refused rather than
+    # silently ignored, as in every env of the package.
+    reset_hint = "a Blackjack deal cannot be chosen"
 
     def __init__(
         self,
@@ -141,10 +147,6 @@ class BlackjackEnv(CardGameEnv):
         self._top_up_cards()
         draw = self._draw
         return [draw(), draw(), draw(), draw()]
-
-    def _task_from_options(self, options: dict[str, Any]) -> list[int]:
-        # As Gymnasium's Blackjack-v1, reset ignores its options: a deal cannot be chosen.
-        return self._new_task()
 
     def _start(self, deal: list[int]) -> None:
         self._dealer, self._player = deal[:2], deal[2:]
