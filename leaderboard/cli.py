@@ -106,12 +106,24 @@ def evaluate_command(
     out: str = typer.Option(None, help="write the results file here (JSON)"),
     db: str = typer.Option(None, help=_DB_HELP),
     store: bool = typer.Option(True, help="add the results to the store"),
+    isolate: bool = typer.Option(
+        False, help="run the agent in a process of its own that sees only observations (docs/protocol.md)"
+    ),
+    step_timeout: float = typer.Option(None, help="with --isolate: seconds per agent call (default 60)"),
+    entry_timeout: float = typer.Option(None, help="with --isolate: agent seconds per entry (default 3600)"),
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
     from leaderboard.harness import AgentError, evaluate
     from leaderboard.loading import load_config
     from leaderboard.report import leaderboard_tables, print_tables
 
+    limits = {"step_timeout": step_timeout, "entry_timeout": entry_timeout}
+    limits = {name: seconds for name, seconds in limits.items() if seconds is not None}
+    if limits and not isolate:
+        console.print(
+            "[red]error:[/red] --step-timeout and --entry-timeout limit an isolated agent: add --isolate"
+        )
+        raise typer.Exit(2)
     # Check where the results go before spending the evaluation's time on them.
     results_store = _open_store(db) if store else None
     if out:
@@ -121,7 +133,7 @@ def evaluate_command(
             console.print(f"[red]error:[/red] --out {out}: cannot create its folder: {error}")
             raise typer.Exit(2) from None
     try:
-        results = evaluate(agent, suite, envs=envs, config=load_config(config))
+        results = evaluate(agent, suite, envs=envs, config=load_config(config), isolate=isolate, **limits)
     except (AgentError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         console.print("[red]nothing was written or stored[/red]")
@@ -156,12 +168,13 @@ def validate_command(file: str = typer.Argument(..., help="results file (JSON)")
 def run_command(
     out: str = typer.Option("icl-bench-report", help="folder for the HTML report and the results files"),
     db: str = typer.Option(None, help=_DB_HELP),
+    isolate: bool = typer.Option(False, help="run each baseline in a process of its own (docs/protocol.md)"),
 ) -> None:
     """The main job: score every classic and exact baseline, store the results, print and report."""
     from leaderboard.run_all import run_all
 
     _open_store(db).close()  # a bad --db fails here, before any baseline runs
-    summary = run_all(out_dir=out, db=db, console=console)
+    summary = run_all(out_dir=out, db=db, console=console, isolate=isolate)
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} baseline(s) failed[/red]")
         raise typer.Exit(1)
