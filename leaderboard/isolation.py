@@ -31,8 +31,10 @@ network and environment variables (see docs/protocol.md). It needs a POSIX syste
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import mmap
 import os
 import pickle
 import signal
@@ -67,6 +69,7 @@ OUT_OF_BAND_BYTES = 64 * 1024
 MAX_ANSWER_BYTES = 256 * 2**20
 #: Socket buffers asked for: a batch of contexts or symbols in one piece (frames take a few).
 SOCKET_BUFFER_BYTES = 4 * 2**20
+READ_BUFFER_BYTES = 64 * 2**10
 BUILDING = "the agent's construction"
 #: All the child runs: this module's loop.
 CHILD_CODE = "from leaderboard.isolation import serve_child; serve_child()"
@@ -102,14 +105,15 @@ class IsolatedAgent(Agent):
         self.reference = reference
         self.step_timeout = _positive_seconds("step_timeout", step_timeout)
         self.entry_timeout = _positive_seconds("entry_timeout", entry_timeout)
-        self._process, self._channel = _start_child(reference, dict(config or {}))
+        self._process, self._channel = _start_child()
         self._watchdog = _Watchdog(self._process)
         self._close = weakref.finalize(self, _shut_down, self._process, self._channel, self._watchdog)
         self._entry: str | None = None
         self._entry_used = 0.0
         try:
+            start = ("start", reference, dict(config or {}), list(sys.path))
             limit_name = f"start time limit of {START_TIMEOUT_S:g} s"
-            ready, _ = self._request(None, BUILDING, START_TIMEOUT_S, limit_name)
+            ready, _ = self._request(start, BUILDING, START_TIMEOUT_S, limit_name)
             self.suites = _suites(ready.get("suites"))
         except BaseException:
             self.close()
@@ -164,21 +168,19 @@ class IsolatedAgent(Agent):
         return self.step_timeout, f"step time limit of {self.step_timeout:g} s (step_timeout)"
 
     def _request(
-        self, message: tuple | None, what: str, limit: float, limit_name: str
+        self, message: tuple, what: str, limit: float, limit_name: str
     ) -> tuple[dict[str, Any], np.ndarray | None]:
-        """Send ``message`` (``None``: only wait) and return the child's answer within ``limit`` s."""
+        """Send ``message`` and return the child's answer within ``limit`` seconds."""
         if not self._close.alive:
             raise AgentProcessError(f"{what}: the agent's process has been closed")
         start = time.monotonic()
         self._watchdog.arm(limit)
         try:
-            if message is not None:
-                self._channel.send_pickled(message)
+            self._channel.send_pickled(message)
             header, array = self._channel.receive_answer()
         except (EOFError, OSError) as error:
             lost: BaseException | None = error
         except ValueError as error:  # an answer that is not one: the child cannot be trusted further
-            self._watchdog.disarm()
             self._process.kill()
             self.close()
             raise AgentProcessError(
@@ -241,7 +243,7 @@ def _exit_status(process: subprocess.Popen) -> str:
     return f"exit code {code}"
 
 
-def _start_child(reference: str, config: dict[str, Any]) -> tuple[subprocess.Popen, _Channel]:
+def _start_child() -> tuple[subprocess.Popen, _Channel]:
     """A fresh interpreter that runs :func:`serve_child` and nothing else, and our end of its socket.
 
     Not ``multiprocessing``'s spawn, which also re-runs the parent's main script in the child (an
@@ -249,17 +251,17 @@ def _start_child(reference: str, config: dict[str, Any]) -> tuple[subprocess.Pop
     ``sys.path`` and then takes that path as its own, so it finds the modules we find.
     """
     ours, theirs = socket.socketpair()
+    arena = _Arena.create()
+    fds = (theirs.fileno(),) if arena is None else (theirs.fileno(), arena.fd)
     with theirs:
-        path = os.pathsep.join(entry for entry in sys.path if entry)
+        path = os.pathsep.join(entry for entry in sys.path if isinstance(entry, str) and entry)
         process = subprocess.Popen(
-            [sys.executable, "-c", CHILD_CODE, str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
+            [sys.executable, "-c", CHILD_CODE, *map(str, fds)],
+            pass_fds=fds,
             stdin=subprocess.DEVNULL,  # the terminal's input is not the agent's
             env=dict(os.environ, PYTHONPATH=path),
         )
-    channel = _Channel(ours)
-    channel.send_pickled(("start", reference, config, list(sys.path)))
-    return process, channel
+    return process, _Channel(ours, arena)
 
 
 def _shut_down(process: subprocess.Popen, channel: _Channel, watchdog: _Watchdog) -> None:
@@ -327,16 +329,100 @@ class _Watchdog:
 # The wire
 
 
+class _Arena:
+    """Shared memory for the large arrays of the observations (a Linux ``memfd``).
+
+    The parent copies each array in once and the child copies it out once, into memory of its own,
+    before it acts; through the socket a frame batch went in pieces of the socket's buffer, with a
+    switch between the processes for each. The parent only writes here and never reads, and the
+    memory is sealed against shrinking, so that a child cannot truncate it under the parent's writes.
+    """
+
+    ALIGN = 64
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.size = 0
+        self.map: mmap.mmap | None = None
+        self._given: list[np.ndarray] = []  # the child's copies of the last message
+
+    @classmethod
+    def create(cls) -> _Arena | None:
+        """A new arena, or ``None`` where there is no sealed memfd (arrays then go by the socket)."""
+        if not hasattr(os, "memfd_create") or not hasattr(fcntl, "F_SEAL_SHRINK"):
+            return None
+        fd = os.memfd_create("icl-bench-observations", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
+        return cls(fd)
+
+    def _map(self, size: int) -> None:
+        if self.map is not None:
+            self.map.close()
+        self.map, self.size = mmap.mmap(self.fd, size), size
+
+    def write(self, buffers: list[memoryview]) -> bytes:
+        """Copy ``buffers`` in (growing the arena if needed); return their layout for :meth:`read`."""
+        offsets, end = [], 0
+        for buffer in buffers:
+            offsets.append(end)
+            end += -(-buffer.nbytes // self.ALIGN) * self.ALIGN
+        if end > self.size:
+            size = max(end, 2 * self.size, 2**20)
+            os.ftruncate(self.fd, size)
+            self._map(size)
+        if buffers:
+            with memoryview(self.map) as arena:
+                for offset, buffer in zip(offsets, buffers):
+                    arena[offset : offset + buffer.nbytes] = buffer
+        pairs = [value for offset, buffer in zip(offsets, buffers) for value in (offset, buffer.nbytes)]
+        return struct.pack(f"<{1 + len(pairs)}Q", self.size, *pairs)
+
+    def read(self, layout: bytes) -> list[np.ndarray]:
+        """Copies of the buffers :meth:`write` laid out (the next message overwrites the arena).
+
+        numpy copies: its large allocations take huge pages, which made a batch of frames copy
+        several times faster than into a ``bytearray``.
+        """
+        size, *pairs = struct.unpack(f"<{len(layout) // 8}Q", layout)
+        if not pairs:
+            return []
+        if size != self.size:
+            self._map(size)
+        # The last message's memory is refilled where the agent let go of it (nothing else refers
+        # to it): the page faults of fresh memory cost more than the copy itself.
+        free = [copy for copy in self._given if sys.getrefcount(copy) == 3]  # _given, copy, argument
+        copies = []
+        for offset, nbytes in zip(pairs[::2], pairs[1::2]):
+            shared = np.frombuffer(self.map, dtype=np.uint8, count=nbytes, offset=offset)
+            reuse = next((i for i, copy in enumerate(free) if copy.nbytes == nbytes), None)
+            copy = shared.copy() if reuse is None else free.pop(reuse)
+            if reuse is not None:
+                np.copyto(copy, shared)
+            copies.append(copy)
+            del shared  # no view of the map may outlive this call: _map closes it
+        self._given = copies
+        return list(copies)
+
+    def close(self) -> None:
+        if self.map is not None:
+            self.map.close()
+        os.close(self.fd)
+
+
 class _Channel:
     """Messages of byte parts over a stream socket, each written with one ``sendmsg``.
 
     One system call per message wakes the reader once, with everything there to read: on two busy
     cores a message written in pieces (length, pickle, then each array) cost a process switch per
-    piece. A message is a count, the parts' sizes, then the parts.
+    piece. A message is a count, the parts' sizes, then the parts. With an :class:`_Arena`, the
+    parent's large arrays go through it instead.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, arena: _Arena | None = None) -> None:
         self.sock = sock
+        self.arena = arena
+        # Buffered: a message's count, sizes and small parts come in one system call, not one each.
+        self._reader = sock.makefile("rb", buffering=READ_BUFFER_BYTES)
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # room for a whole batch (the OS may cap it)
             sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
 
@@ -364,12 +450,8 @@ class _Channel:
 
     def _read(self, size: int) -> bytearray:
         buffer = bytearray(size)
-        view, got = memoryview(buffer), 0
-        while got < size:
-            count = self.sock.recv_into(view[got:], size - got)
-            if count == 0:
-                raise EOFError("the other end closed the socket")
-            got += count
+        if self._reader.readinto(buffer) != size:  # it reads until full, or the end of the stream
+            raise EOFError("the other end closed the socket")
         return buffer
 
     def send_pickled(self, message: Any) -> None:
@@ -383,11 +465,14 @@ class _Channel:
             return False
 
         payload = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
-        self.send([payload, *(buffer.raw() for buffer in buffers)])
+        raw = [buffer.raw() for buffer in buffers]
+        self.send([payload, *raw] if self.arena is None else [payload, self.arena.write(raw)])
 
     def receive_pickled(self) -> Any:
         """The child reads what :meth:`send_pickled` wrote (the parent is trusted); arrays are writable."""
         payload, *buffers = self.receive(max_parts=2**16, max_bytes=2**62)
+        if self.arena is not None:
+            buffers = self.arena.read(buffers[0])
         return pickle.loads(payload, buffers=buffers)
 
     def send_answer(self, header: dict[str, Any], array: np.ndarray | None = None) -> None:
@@ -418,7 +503,10 @@ class _Channel:
         return header, np.frombuffer(parts[1], dtype=dtype).reshape(shape)
 
     def close(self) -> None:
+        self._reader.close()
         self.sock.close()
+        if self.arena is not None:
+            self.arena.close()
 
 
 def _array_format(header: Mapping[str, Any]) -> tuple[np.dtype, tuple[int, ...]]:
@@ -440,9 +528,11 @@ def _array_format(header: Mapping[str, Any]) -> tuple[np.dtype, tuple[int, ...]]
 
 
 def serve_child() -> None:
-    """The child's entry point (:data:`CHILD_CODE`): serve the parent on the socket ``argv[1]``."""
+    """The child's entry point (:data:`CHILD_CODE`): serve the parent on the socket ``argv[1]``
+    (and the arena ``argv[2]`` when there is one)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
-    channel = _Channel(socket.socket(fileno=int(sys.argv[1])))
+    arena = _Arena(int(sys.argv[2])) if len(sys.argv) > 2 else None
+    channel = _Channel(socket.socket(fileno=int(sys.argv[1])), arena)
     _, reference, config, path = channel.receive_pickled()
     sys.path[:] = path
     serve(channel, reference, config)
@@ -477,6 +567,7 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
         except Exception as error:
             _send_error(channel, error)
             return
+        del args  # the observation: unless the agent keeps it, its memory is refilled next step
 
 
 def _send_error(channel: _Channel, error: Exception) -> None:

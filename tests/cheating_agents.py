@@ -95,3 +95,18 @@ class ForgedAnswer(Agent):
         elif self.kind == "extra-parts":
             channel.send([b'{"kind": "done"}', b"", b""])
         return np.zeros((n, 1), dtype=np.float32)
+
+
+class Hoarder(Agent):
+    """Keeps every observation it was given and checks, at each step, that none has changed since
+    (an agent may keep its history; the isolation must not reuse memory under it). Predicts zero."""
+
+    def reset(self, env_id=None, env_kwargs=None):
+        self.kept = []
+
+    def act_batch(self, obs_batch):
+        for obs, snapshot in self.kept:
+            if not np.array_equal(obs["context"], snapshot):
+                raise AssertionError("an observation kept from an earlier step has changed")
+        self.kept.append((obs_batch, obs_batch["context"].copy()))
+        return np.zeros((len(obs_batch["query"]), 1), dtype=np.float32)

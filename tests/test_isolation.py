@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from leaderboard import harness
 from leaderboard.cli import app
 from leaderboard.harness import AgentError, evaluate
-from leaderboard.isolation import IsolatedAgent
+from leaderboard.isolation import IsolatedAgent, _Arena
 from leaderboard.protocol import CORE_V0, TEXT_V0, Suite, SuiteEntry, register_suite
 from leaderboard.results import read_results
 
@@ -105,6 +105,39 @@ def test_an_honest_agent_scores_the_same_to_the_bit(reference, suite):
     for ours, theirs in zip(_returns(isolated), _returns(in_process)):
         assert ours.tobytes() == theirs.tobytes()
     assert isolated.versions == in_process.versions
+
+
+def test_observations_an_agent_keeps_stay_as_they_were():
+    """Contexts of 150 envs (72 KB) go through the shared arena; a copy the agent keeps is its own."""
+    wide = _small(LINREG, 150)
+    suite = register_suite(Suite("isolation-wide-v0", "LinReg, 150 envs.", (wide,), published=False))
+    hoarded = evaluate("cheating_agents:Hoarder", suite, progress=False, isolate=True)
+    zero = evaluate("baselines.classic.regression:ZeroPredictor", suite, progress=False)
+    assert np.array_equal(_returns(hoarded)[0], _returns(zero)[0])
+
+
+def test_the_arena_refills_only_memory_the_agent_let_go_of():
+    writer = _Arena.create()
+    reader = _Arena(os.dup(writer.fd))
+    arrays = [np.arange(10**5, dtype=np.float64) * k for k in range(3)]
+
+    def send(array):
+        return reader.read(writer.write([memoryview(array).cast("B")]))[0]
+
+    def address(array):
+        return array.__array_interface__["data"][0]
+
+    kept = send(arrays[0])
+    second = send(arrays[1])  # `kept` is still held: fresh memory
+    assert address(second) != address(kept)
+    second_address = address(second)
+    del second
+    third = send(arrays[2])  # nothing holds the second copy: its memory is refilled
+    assert address(third) == second_address
+    assert np.array_equal(kept.view(np.float64), arrays[0])
+    assert np.array_equal(third.view(np.float64), arrays[2])
+    writer.close()
+    reader.close()
 
 
 def test_a_step_over_the_step_limit_kills_the_agent(started):
