@@ -30,7 +30,7 @@ PACKAGES = {
     "leaderboard": [
         ["protocol", "scoring", "references", "agent"],
         ["loading", "provenance", "results"],
-        ["harness", "store"],
+        ["store", "isolation", "harness"],
         ["compute_references", "report", "run_all", "cli"],
     ],
     "baselines": [
