@@ -1,39 +1,46 @@
-"""The cost of the isolated mode: ``core-v0`` played by a batched agent in a process of its own,
-against the same play in-process, timed in the same test.
+"""The cost of the isolated mode: an evaluation on ``core-v0`` with the agent in a process of its own,
+against the same evaluation in-process, timed in the same test.
 
 The agent is the uniformly random one: batched, and it plays every entry of the suite (a box of
 predictions or a game's actions), so the whole per-step path (observations out, actions back) is
-paid at every entry's own batch size, over all of the suite's episodes and seeds. Timed is what
-isolation changes: building the agent (in-process: from this process's warm imports; isolated:
-starting its interpreter) and playing every entry, not the results' bootstrap that follows either
-way and would only dilute the ratio.
+paid at every entry's own batch size. Timed is what a user waits for, ``evaluate`` from the
+reference to the results file: isolated, that includes starting the agent's interpreter. Every entry
+plays all its episodes, for the first ``SEEDS`` of its five seeds, to keep the test near half a
+minute on two shared cores; with fewer seeds the fixed cost of that start weighs more, so the whole
+suite's ratio is no worse than this one.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from benchmarks.ratio import speed_ratio
-from leaderboard.harness import load_agent, play_suite
-from leaderboard.isolation import IsolatedAgent
-from leaderboard.protocol import CORE_V0
+from leaderboard.harness import evaluate
+from leaderboard.protocol import CORE_V0, Suite, register_suite
 
 AGENT = "baselines.classic.random_agent:RandomAgent"
+SEEDS = 3
 MIN_RATIO = 1 / 1.3  # the issue: the isolated time at most 1.3x the in-process time
 
-
-def _play(agent) -> None:
-    play_suite(agent, CORE_V0, CORE_V0.entries, agent_name=AGENT, progress=False)
+SUITE = register_suite(
+    Suite(
+        name="core-v0-first-seeds",
+        description=f"core-v0, every entry with its first {SEEDS} seeds.",
+        entries=tuple(replace(entry, seeds=entry.seeds[:SEEDS]) for entry in CORE_V0.entries),
+        published=False,
+    )
+)
 
 
 def test_isolated_core_v0_overhead(benchmark):
     def isolated() -> None:
-        with IsolatedAgent(AGENT) as agent:
-            _play(agent)
+        evaluate(AGENT, SUITE, progress=False, isolate=True)
 
     def in_process() -> None:
-        _play(load_agent(AGENT))
+        evaluate(AGENT, SUITE, progress=False)
 
     in_process()  # imports and caches, paid once by this process as by any evaluation
-    episodes = sum(entry.episodes * len(entry.seeds) for entry in CORE_V0.entries)
+    episodes = sum(entry.episodes * len(entry.seeds) for entry in SUITE.entries)
     ratio = speed_ratio(
         benchmark,
         isolated,
@@ -43,6 +50,7 @@ def test_isolated_core_v0_overhead(benchmark):
         rounds=2,
         label="isolated/in-process",
     )
+    print(f"isolated evaluation at {ratio:.3f}x the in-process speed ({1 / ratio:.3f}x its time)")
     assert ratio >= MIN_RATIO, (
-        f"isolated play runs at {ratio:.2f}x the in-process speed (need >= {MIN_RATIO:.2f})"
+        f"isolated evaluation runs at {ratio:.2f}x the in-process speed (need >= {MIN_RATIO:.2f})"
     )
