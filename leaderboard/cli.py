@@ -32,8 +32,10 @@ console = Console()
 
 
 def _error(label: str, message: object) -> None:
-    """Print ``label: message`` with the label in red and the message as plain text."""
-    console.print(Text.assemble((f"{label}:", "red"), " ", plain(message)))
+    """Print ``label: message`` with the label in red and the message as plain text, line by line
+    (an isolated agent's traceback keeps its lines; any other control character shows escaped)."""
+    lines = Text("\n").join(plain(line) for line in str(message).splitlines() or [""])
+    console.print(Text.assemble((f"{label}:", "red"), " ", lines))
 
 
 def _signature_arguments(entry_point: str) -> str:
@@ -143,6 +145,11 @@ def evaluate_command(
     store: bool = typer.Option(True, help="add the results to the store"),
     seed_set: str = typer.Option("dev", help="dev (the public seeds) | test (held-out seeds: --secret-file)"),
     secret_file: str = typer.Option(None, help=_SECRET_HELP),
+    isolate: bool = typer.Option(
+        False, help="run the agent in a process of its own that sees only observations (docs/protocol.md)"
+    ),
+    step_timeout: float = typer.Option(None, help="with --isolate: seconds per agent call (default 60)"),
+    entry_timeout: float = typer.Option(None, help="with --isolate: agent seconds per entry (default 3600)"),
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
     from leaderboard.harness import AgentError, evaluate
@@ -150,6 +157,11 @@ def evaluate_command(
     from leaderboard.report import leaderboard_tables, print_tables
 
     secret = _test_secret(seed_set, secret_file)
+    limits = {"step_timeout": step_timeout, "entry_timeout": entry_timeout}
+    limits = {name: seconds for name, seconds in limits.items() if seconds is not None}
+    if limits and not isolate:
+        _error("error", "--step-timeout and --entry-timeout limit an isolated agent: add --isolate")
+        raise typer.Exit(2)
     # Check where the results go before spending the evaluation's time on them.
     results_store = _open_store(db) if store else None
     if out:
@@ -159,7 +171,9 @@ def evaluate_command(
             _error("error", f"--out {out}: cannot create its folder: {error}")
             raise typer.Exit(2) from None
     try:
-        results = evaluate(agent, suite, envs=envs, config=load_config(config), secret=secret)
+        results = evaluate(
+            agent, suite, envs=envs, config=load_config(config), secret=secret, isolate=isolate, **limits
+        )
     except (AgentError, ValueError) as error:
         _error("error", error)
         console.print("[red]nothing was written or stored[/red]")
@@ -221,12 +235,13 @@ def validate_command(
 def run_command(
     out: str = typer.Option("icl-bench-report", help="folder for the HTML report and the results files"),
     db: str = typer.Option(None, help=_DB_HELP),
+    isolate: bool = typer.Option(False, help="run each baseline in a process of its own (docs/protocol.md)"),
 ) -> None:
     """The main job: score every classic and exact baseline, store the results, print and report."""
     from leaderboard.run_all import run_all
 
     _open_store(db).close()  # a bad --db fails here, before any baseline runs
-    summary = run_all(out_dir=out, db=db, console=console)
+    summary = run_all(out_dir=out, db=db, console=console, isolate=isolate)
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} baseline(s) failed[/red]")
         raise typer.Exit(1)

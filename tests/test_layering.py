@@ -34,6 +34,7 @@ LEADERBOARD_LAYERS = (
     "provenance",  # package versions and hardware recorded with a result
     "results",  # the results file: building and validating it
     "store",  # the results database
+    "isolation",  # an agent in a process of its own, behind the agent interface
     "harness",  # playing a suite's episodes and evaluating an agent
     "compute_references",  # recomputing the references by solvers and by episodes through the harness
     "report",  # tables, plots and the HTML report

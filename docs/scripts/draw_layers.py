@@ -30,7 +30,7 @@ PACKAGES = {
     "leaderboard": [
         ["untrusted", "protocol", "seed_sets", "scoring", "references", "agent"],
         ["loading", "provenance", "results"],
-        ["harness", "store"],
+        ["store", "isolation", "harness"],
         ["compute_references", "report", "run_all", "cli"],
     ],
     "baselines": [
