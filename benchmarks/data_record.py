@@ -77,13 +77,12 @@ def provenance(script: str, command: list[str] | None = None) -> dict[str, Any]:
     }
 
 
-def write(
-    path: str | os.PathLike, script: str, data: dict[str, Any], command: list[str] | None = None
-) -> Path:
-    """Write ``data`` to ``path`` as JSON, under a ``provenance`` key naming ``script``."""
+def write(path: str | os.PathLike, started: dict[str, Any], data: dict[str, Any]) -> Path:
+    """Write ``data`` to ``path`` as JSON under ``started``, the ``provenance`` taken when the
+    measurement began (so the commit and the machine's load are those of the run)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"provenance": provenance(script, command), **data}
+    record = {"provenance": started, **data}
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return path
 

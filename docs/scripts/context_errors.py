@@ -52,9 +52,9 @@ def main(
         "--episodes", type=int, default=default_episodes, help="episodes per baseline and env"
     )
     args = parser.parse_args()
-    start = time.perf_counter()
+    started, start = data_record.provenance(script), time.perf_counter()
     data = measure(args.episodes)
-    data_record.write(data_path, script, data)
+    data_record.write(data_path, started, data)
     image = plot(data)
     print(table(data))
     print(

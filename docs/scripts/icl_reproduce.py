@@ -37,7 +37,7 @@ def main() -> None:
     img.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="icl_reproduce_"))
     scale = reproduce.CPU
-    start = time.perf_counter()
+    started, start = data_record.provenance("docs/scripts/icl_reproduce.py"), time.perf_counter()
     regression = reproduce.regression_layers(scale, work, img / "icl_regression_layers.png")
     mrp = reproduce.mrp_td(scale, work, img / "icl_mrp_pq.png")
     curves = reproduce.context_lengths(
@@ -49,7 +49,7 @@ def main() -> None:
     print(reproduce.markdown_tables(regression, mrp, curves))
     data_record.write(
         DATA,
-        "docs/scripts/icl_reproduce.py",
+        started,
         {
             "scale": dataclasses.asdict(scale),
             "torch_threads": THREADS,

@@ -37,6 +37,7 @@ from leaderboard.results import read_results  # noqa: E402
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "data" / "results"
 RUN_RECORD = DOCS / "data" / "results_run.json"
+SCRIPT = "docs/scripts/make_results_page.py"
 
 
 def run_main_job(out_dir: Path) -> float:
@@ -61,7 +62,7 @@ def references_table() -> str:
     return "\n".join(lines)
 
 
-def commit_raw_data(report_dir: Path, wall_time_s: float | None, load_before: float | None) -> None:
+def commit_raw_data(report_dir: Path, wall_time_s: float | None, started: dict) -> None:
     """Copy the run's results files to docs/data/results/ (replacing the last run's) and record the
     run in docs/data/results_run.json."""
     if RESULTS.exists():
@@ -72,18 +73,18 @@ def commit_raw_data(report_dir: Path, wall_time_s: float | None, load_before: fl
         shutil.copyfile(path, RESULTS / path.name)
     data_record.write(
         RUN_RECORD,
-        "docs/scripts/make_results_page.py",
+        started,
         {
             "about": "`icl-bench run` behind docs/results.md",
             "wall_time_s": wall_time_s,
-            "load_average_at_start": load_before,
             "results": [p.name for p in files],
         },
     )
 
 
-def write_page(report_dir: Path, wall_time_s: float | None, load_before: float | None = None) -> Path:
-    commit_raw_data(report_dir, wall_time_s, load_before)
+def write_page(report_dir: Path, wall_time_s: float | None, started: dict) -> Path:
+    """``started``: the provenance taken when the run began (``data_record.provenance``)."""
+    commit_raw_data(report_dir, wall_time_s, started)
     results = [read_results(path) for path in sorted(RESULTS.glob("*.json"))]
     images = []
     for png in sorted(report_dir.glob("*.png")):
@@ -92,7 +93,8 @@ def write_page(report_dir: Path, wall_time_s: float | None, load_before: float |
         images.append(target.name)
     when = max(r.created for r in results)
     hardware = results[0].hardware
-    load = "" if load_before is None else f"; load average {load_before} when it started"
+    load_at_start = started["machine"].get("load_average_1_5_15_min", ["unknown"])[0]
+    load = f"; load average {load_at_start} when it started"
     timing = (
         f"`icl-bench run` took **{wall_time_s:.0f} s** "
         if wall_time_s is not None
@@ -153,12 +155,12 @@ def main() -> None:
     if args.source:
         record = Path(args.source) / "run.json"  # written by icl-bench run: its wall time
         wall = json.loads(record.read_text())["wall_time_s"] if record.is_file() else None
-        path = write_page(Path(args.source), wall)
+        path = write_page(Path(args.source), wall, data_record.provenance(SCRIPT))
     else:
-        load_before = round(os.getloadavg()[0], 2)  # how busy the shared machine was
+        started = data_record.provenance(SCRIPT)
         with tempfile.TemporaryDirectory() as folder:
             wall = run_main_job(Path(folder))
-            path = write_page(Path(folder), wall, load_before)
+            path = write_page(Path(folder), wall, started)
     print(f"wrote {path}")
     print(json.dumps({"images": sorted(p.name for p in (DOCS / "img").glob("results-*.png"))}))
 

@@ -6,14 +6,13 @@ Runs ``pytest benchmarks/`` (every ``bench_*.py``; each test times our code and 
 same run, ``benchmarks/ratio.py``) with ``--benchmark-json``, and keeps, per benchmark, what
 ``speed_ratio`` measured: the ratio, our throughput and the anchor's. The docs pages quote these
 numbers (``tests/test_docs_figures.py`` checks that they do); the file records the machine and its
-load average before and after, since a shared CPU makes every absolute figure noisy.
+load average when they started, since a shared CPU makes every absolute figure noisy.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -100,7 +99,7 @@ def measured_note(data: dict) -> str:
     machine = data["provenance"]["machine"]
     return (
         f"measured by `docs/scripts/record_benchmarks.py` on {data['provenance']['date'][:10]}, "
-        f"{machine['cpu_count']} CPU cores shared with other jobs (load average {data['load_average_before'][0]} "
+        f"{machine['cpu_count']} CPU cores shared with other jobs (load average {machine['load_average_1_5_15_min'][0]} "
         "at the start), raw numbers in `docs/data/benchmarks_cpu.json`"
     )
 
@@ -136,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", dest="select", default="", help="only the benchmarks matching this expression")
     args = parser.parse_args()
-    load_before = [round(value, 2) for value in os.getloadavg()]
+    started = data_record.provenance("docs/scripts/record_benchmarks.py")
     raw, returncode, summary = run_benchmarks(args.select)
     measured = {
         bench["fullname"]: {key: value for key, value in bench["extra_info"].items()}
@@ -144,11 +143,10 @@ def main() -> None:
     }
     data_record.write(
         OUTPUT,
-        "docs/scripts/record_benchmarks.py",
+        started,
         {
             "about": "Speed ratios of benchmarks/bench_*.py: per benchmark, our throughput, the anchor's "
             "(timed in the same test, interleaved) and their ratio (benchmarks/ratio.py:speed_ratio).",
-            "load_average_before": load_before,
             "pytest": {"returncode": returncode, "summary": summary},
             "benchmarks": measured,
         },
