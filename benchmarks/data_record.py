@@ -26,13 +26,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _git_commit() -> str | None:
-    """The checkout's commit, with ``+changes`` when its tracked files differ from it."""
+def _git_state() -> dict[str, Any]:
+    """The checkout's commit and the tracked files that differ from it (their paths, so a reader
+    sees whether code or only pages had changed)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
         )
-        dirty = subprocess.run(
+        changed = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=ROOT,
             capture_output=True,
@@ -40,10 +41,11 @@ def _git_commit() -> str | None:
             timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
+        return {"git_commit": None}
     if commit.returncode != 0:
-        return None
-    return commit.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+        return {"git_commit": None}
+    paths = [line[3:] for line in changed.stdout.splitlines() if line.strip()]
+    return {"git_commit": commit.stdout.strip(), "uncommitted_changes": paths}
 
 
 def _versions() -> dict[str, str]:
@@ -71,7 +73,7 @@ def provenance(script: str, command: list[str] | None = None) -> dict[str, Any]:
         "written_by": script,
         "command": " ".join(command if command is not None else sys.argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        **_git_state(),
         "versions": _versions(),
         "machine": machine,
     }
