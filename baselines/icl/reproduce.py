@@ -77,18 +77,21 @@ class Scale:
     #: The cap of the three 3-layer MRP models of ``mrp_td`` (0: ``linear_seconds``); their steps cost
     #: more (a longer context, the chain's trajectory drawn step by step).
     mrp_seconds: float = 0.0
+    #: The steps of those MRP models (0: ``linear_steps``), for the same reason.
+    mrp_steps: int = 0
     #: Training seeds of every model (each run takes well under a minute at these scales).
     seeds: int = 1
 
 
-#: A few minutes on one CPU thread: 16 models × 3 seeds, each a few seconds to half a minute. Small
-#: enough to rerun anywhere; the linear models learn what the tables test, the sequence models only
-#: begin to (the GPU scale trains them for real).
+#: About seven minutes on one CPU thread: 16 models × 3 seeds, each a few seconds to half a minute.
+#: Small enough to rerun anywhere; the linear models learn what the tables test, the sequence models
+#: only begin to (the GPU scale trains them for real).
 CPU = Scale(
     "CPU-sized",
     "cpu",
-    linear_steps=400,
+    linear_steps=1000,
     linear_batch=512,
+    mrp_steps=400,
     sequence_steps=100,
     sequence_batch=32,
     eval_batch=2000,
@@ -407,6 +410,7 @@ def mrp_td(
             prompt_config,
             ModelConfig(layers=layers),
             seconds=scale.mrp_seconds or scale.linear_seconds,
+            steps=scale.mrp_steps or scale.linear_steps,
             lr=3e-3,
             target=target,
         )
