@@ -58,7 +58,7 @@ QUOTES = (
     (
         "envs/mrp.md",
         "bench_mrp.py::test_mrp_vector_env_speed",
-        "measured {ratio}× ({ours} against {anchor} env-steps/s)",
+        "here {ratio}× ({ours} against {anchor} env-steps/s)",
     ),
     (
         "envs/numberline.md",
