@@ -297,6 +297,19 @@ def test_blackjack_table_is_the_dynamic_programme():
         assert f"| {label} | {row} |" in text
 
 
+def test_points24_random_policy_figures_are_the_exact_loss_term_and_the_frozen_reference():
+    from baselines.classic.number_games import points24_random_loss_return
+
+    loss, solvable_loss = points24_random_loss_return(), points24_random_loss_return(solvable_only=True)
+    text = page("envs/points.md")
+    assert f"used, {float(loss):.9f} and {float(solvable_loss):.9f})".replace("-", "−") in text
+    assert f"**≈ {float(loss):.5f}**".replace("-", "−") in text
+    assert f"**≈ {float(solvable_loss):.5f}**".replace("-", "−") in text
+    # "200 000 Monte Carlo episodes saw none": the frozen Monte Carlo reference is the loss term alone.
+    references = json.loads((ROOT / "leaderboard" / "data" / "references-v0.json").read_text())["references"]
+    assert references['icl/Points24-v0{"obs_mode":"symbolic"}']["r_random"] == float(loss)
+
+
 def test_every_data_file_names_the_script_that_wrote_it():
     for path in sorted(DATA.glob("*.json")):
         record = json.loads(path.read_text())
