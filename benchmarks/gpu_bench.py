@@ -11,7 +11,9 @@ measurements after a quarter of it (or ``--speed-seconds``), every reproduction 
 cap (``reproduce.GPU``), and the GPU tests get what is left (killed at the deadline, their log
 kept). A part that fails is recorded and the next one runs.
 
-Writes into DIR: ``gpu_results.json`` (every number), ``gpu_report.md`` (tables for the docs),
+Writes into DIR: ``gpu_results.json`` (every number, with its provenance: this script, the command,
+the commit, the versions and the machine; copy it to ``docs/data/icl_gpu_results_<gpu>.json`` to
+publish it, since the docs quote only committed data), ``gpu_report.md`` (tables for the docs),
 ``gpu_tests.log`` (pytest -m gpu), and the plots ``icl_regression_layers.png``, ``icl_mrp_pq.png``,
 ``icl_context_regression.png``, ``icl_context_mrp.png``. Each part appends to the results as it
 finishes, so a run cut short still leaves what it measured. Needs torch (and triton, fla-core on
@@ -31,6 +33,7 @@ against the card's dense bf16 peak and against a measured 8192³ bf16 matrix pro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -44,6 +47,7 @@ import torch
 from baselines.icl import reproduce
 from baselines.icl.fast import SummaryStep, eager_token_step
 from baselines.icl.models import LinearTransformer, SequenceModel, flops_per_prompt
+from benchmarks import data_record
 
 #: The reproductions, each a ``--parts`` name (``reproduce`` names all three).
 REPRODUCTIONS = ("regression", "mrp", "curves")
@@ -287,6 +291,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.backends.cuda.matmul.allow_tf32 = False  # the reproductions compare errors to 3 digits
     results = Results(args.out)
     results.add(
+        "provenance",
+        data_record.provenance(
+            "benchmarks/gpu_bench.py",
+            ["python", "-m", "benchmarks.gpu_bench", *(argv if argv is not None else sys.argv[1:])],
+        ),
+    )
+    results.add(
         "machine",
         {
             "device": torch.cuda.get_device_name()
@@ -309,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         write_report(args.out, results.data, {})
     if parts & set(REPRODUCTIONS):
         scale = reproduce.GPU if (device.type == "cuda" and not args.smoke) else reproduce.SMOKE
+        results.add("reproduction_scale", dataclasses.asdict(scale))
         # A fresh folder: runs left by an earlier call would be resumed, not retrained.
         work = Path(os.environ.get("TMPDIR", "/tmp")) / f"icl_gpu_runs_{scale.name}_{os.getpid()}"
         plots = {
@@ -358,14 +370,35 @@ def write_report(out: Path, data: dict, report: dict) -> None:
     (out / "gpu_report.md").write_text(speed_markdown(data) + "\n" + tables)
 
 
+#: The implementations of ``bench_linear``, as the docs name them.
+SPEED_LABELS = {
+    "eager_tokens": "explicit tokens, einsum attention, eager (anchor)",
+    "summary_eager": "D×D summary, eager",
+    "compiled_summary": "D×D summary, data drawn in the graph, `torch.compile`",
+    "triton_fused": "one fused Triton kernel per step (`triton_step.py`)",
+}
+
+
+def linear_speed_table(speed: dict) -> str:
+    """The training-step speeds of ``bench_linear``'s results as a Markdown table, with each rate's
+    multiple of the anchor's (the docs page quotes this table)."""
+    anchor = next(iter(speed["eager_tokens"].values()))
+    lines = ["| implementation | batch | prompts/s | × the anchor |", "|---|---|---|---|"]
+    for key, label in SPEED_LABELS.items():
+        for batch, rate in speed.get(key, {}).items():
+            grouped = f"{int(batch):,}".replace(",", " ")
+            lines.append(f"| {label} | {grouped} | {rate / 1e6:.1f} M | {rate / anchor:.1f}× |")
+    return "\n".join(lines)
+
+
 def speed_markdown(data: dict) -> str:
     lines = [f"**Machine**: {data['machine']['device']}, torch {data['machine']['torch']}", ""]
     speed = data.get("linear_speed")
-    if speed:
-        lines += ["| training step, d=5, n=20, 3 layers | batch | prompts/s |", "|---|---|---|"]
-        for key in ("eager_tokens", "summary_eager", "compiled_summary", "triton_fused"):
-            for batch, rate in speed.get(key, {}).items():
-                lines.append(f"| {key} | {batch} | {rate / 1e6:.2f} M |")
+    if speed and "eager_tokens" in speed:
+        lines += [f"Training steps, d={speed['d']}, n={speed['n']}, {speed['layers']} layers:", ""]
+        lines.append(linear_speed_table(speed))
+        if "skipped" in speed:
+            lines.append(f"\nLater measurements skipped: {speed['skipped']}.")
         if "triton_fused_1layer_loss_after_300_steps" in speed:
             lines.append(
                 f"\nFused kernel, 1 layer, loss after 300 steps of 2^20 prompts: "

@@ -6,30 +6,61 @@ the argument and what is allowed, so a user never sees a numpy traceback from de
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import numbers
+import reprlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium.error import InvalidAction
 
+#: The largest finite float32: an observation value beyond it would be rounded to infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: About the most memory one env may size from its arguments (a vector env: its sub-envs together).
+MAX_ENV_BYTES = 2**30
+#: The most sub-envs a native vector env may hold: each has its own random generator (about 2.5 kB
+#: and 0.1 ms to create), and past a few thousand a bigger batch steps no faster per env.
+MAX_NUM_ENVS = 2**16
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def describe(value: Any) -> str:
+    """``repr(value)`` cut short for an error message: a hostile argument (a megabyte string, an
+    integer too long for ``str``) must not make the message itself huge or raise."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and abs(int(value)) >= 10**30:
+        return f"an integer of {int(value).bit_length()} bits"
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # a hostile __repr__
+        return f"a {type(value).__name__}"
+
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as an int, or raise naming ``name`` and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        raise ValueError(f"{name} must be an integer, got {describe(value)} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {describe(value)}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+        raise ValueError(f"{name} must be <= {maximum}, got {describe(value)}")
     return value
 
 
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` as a bool, or raise naming ``name``: only True or False (numpy's too), not 0/1."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ValueError(f"{name} must be True or False, got {describe(value)}")
     return bool(value)
+
+
+def is_real_number(value: Any) -> bool:
+    """An int, a float or a numpy integer or float scalar, and not a bool: what a float argument may be.
+    Strings and bytes are not numbers, even when ``float()`` would read them."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_float(
@@ -40,13 +71,16 @@ def check_float(
     maximum: float | None = None,
     below: float | None = None,
 ) -> float:
-    """Return ``value`` as a finite float within bounds (``below`` is an exclusive upper bound)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+    """Return ``value`` as a finite float within bounds (``below`` is an exclusive upper bound).
+
+    Only real numbers are accepted (see :func:`is_real_number`): ``"0.5"`` or ``b"0.5"`` is refused,
+    as every float argument of every env refuses it."""
+    if not is_real_number(value):
+        raise ValueError(f"{name} must be a real number, got {describe(value)} ({type(value).__name__})")
     try:
         value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{name} must be finite, got {describe(value)}") from None
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if minimum is not None and value < minimum:
@@ -59,11 +93,47 @@ def check_float(
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values."""
+    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values.
+
+    A value matches an allowed string only if it is a string (1 never matches True, nor an array
+    anything), and None or a bool only by identity."""
     allowed = tuple(allowed)
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    if not any(_is_choice(value, option) for option in allowed):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {describe(value)}")
     return value
+
+
+def _is_choice(value: Any, option: Any) -> bool:
+    if option is None or isinstance(option, bool):
+        return value is option
+    return isinstance(value, type(option)) and not isinstance(value, bool) and bool(value == option)
+
+
+def check_reset_options(options: Any, allowed: tuple[str, ...], hint: str) -> dict[str, Any]:
+    """``reset``'s ``options`` as a dict (empty for None), refusing any key not in ``allowed``.
+
+    Every env refuses what it would otherwise ignore, so a misspelt option never goes unnoticed;
+    ``hint`` says what the env takes instead (e.g. "a Blackjack deal cannot be chosen")."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"options must be a dict or None, got {describe(options)}")
+    unknown = [key for key in options if key not in allowed]
+    if unknown:
+        takes = f"may only hold {', '.join(map(repr, allowed))}" if allowed else "must be empty or None"
+        keys = ", ".join(describe(key) for key in unknown)
+        raise ValueError(f"options {takes}; got unknown keys {keys}; {hint}")
+    return dict(options)
+
+
+def check_memory(nbytes: int, arguments: str) -> None:
+    """Raise a ``ValueError`` naming ``arguments`` (e.g. "num_envs=50000") when the arrays an env
+    would size from them take more than :data:`MAX_ENV_BYTES`; called before anything is allocated."""
+    if nbytes > MAX_ENV_BYTES:
+        raise ValueError(
+            f"{arguments}: the env's arrays would take about {nbytes / 2**20:,.0f} MiB, more than the "
+            f"{MAX_ENV_BYTES // 2**20:,} MiB an env may use; choose smaller sizes"
+        )
 
 
 def check_scalar_action(action: Any, bound: float) -> float:
@@ -109,11 +179,25 @@ def check_discrete_actions(actions: Any, num_envs: int, n: int) -> np.ndarray:
     """Validate a vector env's actions of a ``Discrete(n)`` space, one per env; return them as int64.
 
     As int64 whatever integer type they came in, so arithmetic on them (``2 * action - 1``) cannot
-    wrap around an unsigned type nor turn into floats when mixed with int64 state.
+    wrap around an unsigned type nor turn into floats when mixed with int64 state. Anything numpy
+    cannot make an array of (ragged lists, objects whose ``__array__`` fails) is an invalid action too.
     """
-    array = np.asarray(actions)
-    if array.shape != (num_envs,) or array.dtype.kind not in "iu" or np.any((array < 0) | (array >= n)):
-        raise InvalidAction(f"actions must be {num_envs} integers in [0, {n - 1}], got {array!r}")
+    try:
+        array = np.asarray(actions)
+    except Exception:
+        raise InvalidAction(
+            f"actions must be {num_envs} integers in [0, {n - 1}], got {describe(actions)} (not an array)"
+        ) from None
+    if array.shape != (num_envs,) or array.dtype.kind not in "iu":
+        raise InvalidAction(
+            f"actions must be {num_envs} integers in [0, {n - 1}] (shape ({num_envs},)), "
+            f"got shape {array.shape} dtype {array.dtype}"
+        )
+    bad = (array < 0) | (array >= n)
+    if bad.any():
+        raise InvalidAction(
+            f"actions must be integers in [0, {n - 1}]; env indices {np.flatnonzero(bad).tolist()} are not"
+        )
     return array.astype(np.int64, copy=False)
 
 

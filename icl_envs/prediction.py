@@ -13,10 +13,18 @@ envs is only the task and how it becomes an episode, so each env turns a new tas
 with a leading axis of envs in a vector env. A step then only copies and compares, which is what
 makes the native vector envs fast, and the single and vector envs show the same numbers because
 they show the same arrays.
+
+The sizes and numbers every prediction env shares are bounded here, once (the suites use d <= 20
+and n <= 100): ``n`` <= :data:`MAX_N`, ``d`` <= :data:`MAX_D` and ``n * d`` <= :data:`MAX_CONTEXT`,
+so an episode's arrays stay below about 30 MiB; ``action_bound`` <= :data:`MAX_ACTION_BOUND`, so
+a prediction's squared error stays finite. A plugged-in generator's tasks must hold finite numbers
+that float32 observations can hold (:func:`check_task_values`); the package's own generators are
+bounded by their arguments' limits and are not checked at every episode.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -24,8 +32,80 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
-from icl_envs.checks import check_batch_actions, check_scalar_action
+from icl_envs.bounds import EpisodeBounds
+from icl_envs.checks import (
+    FLOAT32_MAX,
+    check_batch_actions,
+    check_float,
+    check_int,
+    check_memory,
+    check_scalar_action,
+    describe,
+)
 from icl_envs.vector_base import SeededVectorEnv
+
+#: Predictions (examples, transitions) per episode.
+MAX_N = 4096
+#: Input or feature dimension.
+MAX_D = 1024
+#: n * d: the numbers of an episode's context (n rows of about d numbers): 8 MiB in float64.
+MAX_CONTEXT = 2**20
+#: The largest action_bound: squared errors of predictions this large against any target an env
+#: can hold (float32) stay finite in float64, and float32 holds the bound itself.
+MAX_ACTION_BOUND = 1e12
+
+
+def check_d(d: Any) -> int:
+    """The input or feature dimension ``d``: an integer in [1, MAX_D]."""
+    return check_int("d", d, minimum=1, maximum=MAX_D)
+
+
+def check_n(n: Any, d: int) -> int:
+    """The predictions per episode ``n``: an integer in [1, MAX_N] with ``n * d <= MAX_CONTEXT``."""
+    n = check_int("n", n, minimum=1, maximum=MAX_N)
+    if n * d > MAX_CONTEXT:
+        raise ValueError(
+            f"n * d must be <= {MAX_CONTEXT} (the context holds n rows of about d numbers), got n={n}, d={d}"
+        )
+    return n
+
+
+def check_action_bound(action_bound: Any) -> float:
+    """The bound of the action space: a real number in (0, MAX_ACTION_BOUND]."""
+    bound = check_float("action_bound", action_bound, minimum=0.0, maximum=MAX_ACTION_BOUND)
+    if bound == 0.0:
+        raise ValueError("action_bound must be > 0, got 0.0")
+    return bound
+
+
+def check_task_values(generator: Any, name: str, value: Any, shape: tuple[int, ...]) -> None:
+    """A plugged-in generator's task array ``name`` must have ``shape`` and hold real numbers that
+    are finite and within float32's range (|x| <= FLOAT32_MAX), so that observations never hold
+    inf and rewards (squared errors in float64) stay finite. The error names the generator."""
+    where = f"generator: {describe(generator)} gave a task whose {name}"
+    if np.shape(value) != shape:
+        raise ValueError(f"{where} has shape {np.shape(value)}; it must have shape {shape}")
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{where} are not real numbers (dtype {array.dtype})")
+    if not np.all(np.isfinite(array)) or np.any(np.abs(array) > FLOAT32_MAX):
+        raise ValueError(
+            f"{where} must be finite numbers within float32's range (|x| <= {FLOAT32_MAX:.4g}): "
+            "the observations are float32"
+        )
+
+
+def check_task_batch(generator: Any, tasks: int, n: Any, what: str) -> int:
+    """A generator's ``n`` (its ``check_n``) and that ``tasks`` tasks drawn at once, about
+    ``generator.bytes_per_task(n)`` each, fit in memory; ``what`` names the count. Return ``n``."""
+    n = generator.check_n(n)
+    check_memory(tasks * generator.bytes_per_task(n), f"{what} with n={n}")
+    return n
+
+
+def episode_bytes(n: int, row_width: int, d: int) -> int:
+    """Bytes of one env's episode arrays (rows, context, queries in float32; targets in float64)."""
+    return 4 * (2 * n * row_width + (n + 1) * d) + 8 * n
 
 
 def prediction_observation_space(n: int, row_width: int, d: int) -> spaces.Dict:
@@ -77,6 +157,10 @@ class PredictionEnv(gym.Env[dict, np.ndarray]):
         self._last = (prediction, target)
         return self._observation(), reward, self._t == self.n, False, {"target": target}
 
+    def episode_bounds(self) -> EpisodeBounds:
+        """Exactly n steps, each paying minus a squared error: a return of at most 0."""
+        return EpisodeBounds(-math.inf, 0.0, self.n, self.n, squared_error=True)
+
     def _observation(self) -> dict[str, Any]:
         return {
             "context": self._context.copy(),
@@ -110,6 +194,11 @@ class PredictionVectorEnv(SeededVectorEnv):
         self._lockstep = True  # every env at the same step t: slices replace gathers
         self._all = np.arange(count)
         return template
+
+    def _bytes_per_env(self, template: PredictionEnv) -> int:
+        """The episode arrays of one env (its task draws are added by each env's vector env)."""
+        space = template.observation_space
+        return episode_bytes(template.n, space["context"].shape[1], space["query"].shape[0])
 
     def _draw_episodes(
         self, envs: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None

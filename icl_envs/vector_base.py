@@ -19,7 +19,9 @@ checks, spaces and generator serve the vector env too and nothing is checked twi
 ``_new_tasks(envs)`` (draw a new task for each env index in ``envs`` from ``self.rngs[i]`` and
 start its episode) and ``_observation()``. It may override ``_reseeded(i)`` (drop what it drew
 ahead from env ``i``'s old generator), ``_reset_info(mask)`` (the info ``reset`` returns; empty by
-default) and ``reset_hint`` (what to do instead of passing other reset options).
+default), ``reset_hint`` (what to do instead of passing other reset options) and
+``_bytes_per_env(template)`` (what one sub-env's arrays take: ``num_envs`` is bounded by
+``MAX_NUM_ENVS`` and by the sub-envs' arrays together fitting in ``MAX_ENV_BYTES``, about 1 GiB).
 """
 
 from __future__ import annotations
@@ -35,7 +37,19 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from icl_envs.checks import check_int, vector_reset_mask, vector_seeds
+from icl_envs.checks import (
+    MAX_ENV_BYTES,
+    MAX_NUM_ENVS,
+    check_int,
+    check_memory,
+    check_reset_options,
+    describe,
+    vector_reset_mask,
+    vector_seeds,
+)
+
+#: What one sub-env's random generator and bookkeeping take (measured: about 2.5 kB), rounded up.
+GENERATOR_BYTES = 4096
 
 
 class SeededVectorEnv(VectorEnv):
@@ -55,7 +69,7 @@ class SeededVectorEnv(VectorEnv):
         self, num_envs: Any, single_observation_space: spaces.Space, single_action_space: spaces.Space
     ) -> None:
         """Check ``num_envs``, set the spaces, and give every env an unseeded generator."""
-        self.num_envs = check_int("num_envs", num_envs, minimum=1)
+        self.num_envs = check_int("num_envs", num_envs, minimum=1, maximum=MAX_NUM_ENVS)
         self.single_observation_space = single_observation_space
         self.single_action_space = single_action_space
         self.observation_space = batch_space(single_observation_space, self.num_envs)
@@ -67,8 +81,10 @@ class SeededVectorEnv(VectorEnv):
     def _setup_from_single_env(self, num_envs: Any, kwargs: dict[str, Any]) -> gym.Env:
         """``_setup_vector`` with the spaces of one ``single_env_class(**kwargs)``, which is returned:
         the vector env takes its validated arguments and generator from it instead of checking its
-        kwargs a second time. ``render_mode`` must be one of this vector env's own render modes."""
-        num_envs = check_int("num_envs", num_envs, minimum=1)  # named before the env's arguments
+        kwargs a second time. ``render_mode`` must be one of this vector env's own render modes.
+        The sub-envs' arrays together must fit in ``MAX_ENV_BYTES`` (see ``_bytes_per_env``): that
+        is checked here, before anything of size ``num_envs`` is allocated."""
+        num_envs = check_int("num_envs", num_envs, minimum=1, maximum=MAX_NUM_ENVS)  # named first
         kwargs = dict(kwargs)
         render_mode = kwargs.pop("render_mode", None)
         template = self.single_env_class(**kwargs)
@@ -77,11 +93,21 @@ class SeededVectorEnv(VectorEnv):
             no_rendering = "" if len(allowed) > 1 else " (no rendering)"
             raise ValueError(
                 f"render_mode must be {' or '.join(map(repr, allowed))} for the vector env{no_rendering}, "
-                f"got {render_mode!r}"
+                f"got {describe(render_mode)}"
             )
         self.render_mode = render_mode
+        per_env = GENERATOR_BYTES + self._bytes_per_env(template)
+        check_memory(
+            num_envs * per_env,
+            f"num_envs={num_envs} (at most {MAX_ENV_BYTES // per_env} with these arguments)",
+        )
         self._setup_vector(num_envs, template.observation_space, template.action_space)
         return template
+
+    def _bytes_per_env(self, template: gym.Env) -> int:
+        """About how many bytes one sub-env's arrays take (beyond its generator), for the memory check
+        of ``_setup_from_single_env``; ``template`` is the validated single env."""
+        return 0
 
     # -- what a subclass supplies ---------------------------------------------------------------
     def _new_tasks(self, envs: np.ndarray) -> None:  # pragma: no cover - every env overrides
@@ -100,13 +126,10 @@ class SeededVectorEnv(VectorEnv):
     # -- the Gymnasium API ----------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
         seeds = vector_seeds(seed, self.num_envs)
+        options = check_reset_options(
+            options, ("reset_mask",), f"a vector env takes no task options: {self.reset_hint}"
+        )
         mask = vector_reset_mask(options, self.num_envs)
-        unknown = sorted(set(options or ()) - {"reset_mask"})
-        if unknown:
-            raise ValueError(
-                f"options may only hold 'reset_mask' in a vector env, got unknown keys {unknown}; "
-                f"{self.reset_hint}"
-            )
         if mask is None:
             mask = np.ones(self.num_envs, dtype=bool)
         elif not self._started and not mask.all():

@@ -22,6 +22,10 @@ from typing import Any
 import numpy as np
 
 
+class AgentError(RuntimeError):
+    """The agent failed or returned a bad action; the message says who, where and what."""
+
+
 class Agent:
     """Base class with a batched default; subclasses implement ``act`` (and optionally ``act_batch``)."""
 

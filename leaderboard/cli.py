@@ -32,8 +32,10 @@ console = Console()
 
 
 def _error(label: str, message: object) -> None:
-    """Print ``label: message`` with the label in red and the message as plain text."""
-    console.print(Text.assemble((f"{label}:", "red"), " ", plain(message)))
+    """Print ``label: message`` with the label in red and the message as plain text, line by line
+    (an isolated agent's traceback keeps its lines; any other control character shows escaped)."""
+    lines = Text("\n").join(plain(line) for line in str(message).splitlines() or [""])
+    console.print(Text.assemble((f"{label}:", "red"), " ", lines))
 
 
 def _signature_arguments(entry_point: str) -> str:
@@ -93,6 +95,29 @@ def train_command(ctx: typer.Context) -> None:
 # Leaderboard: evaluate, validate, run, leaderboard (leaderboard/harness.py, results.py, store.py)
 
 _DB_HELP = "results store: a path or SQLAlchemy URL (default: $ICL_BENCH_DB or the user data dir)"
+_SECRET_HELP = "file whose bytes are the secret of a test seed set (held by the leaderboard's operator)"
+
+
+def _read_secrets(paths: list[str] | None) -> list[bytes]:
+    """The secrets in ``paths``, or exit 2 naming the file that cannot serve."""
+    from leaderboard.seed_sets import SecretError, read_secret
+
+    try:
+        return [read_secret(path) for path in paths or ()]
+    except SecretError as error:
+        _error("error", f"--secret-file: {error}")
+        raise typer.Exit(2) from None
+
+
+def _test_secret(seed_set: str, secret_file: str | None) -> bytes | None:
+    """The secret whose test seeds ``--seed-set test`` plays (None for dev), or exit 2."""
+    if seed_set not in ("dev", "test"):
+        _error("error", f"--seed-set must be 'dev' or 'test', got {seed_set!r}")
+        raise typer.Exit(2)
+    if (seed_set == "test") != (secret_file is not None):
+        _error("error", "--seed-set test needs --secret-file, and only it does")
+        raise typer.Exit(2)
+    return _read_secrets([secret_file])[0] if secret_file is not None else None
 
 
 def _open_store(db: str | None):
@@ -121,12 +146,25 @@ def evaluate_command(
     out: str = typer.Option(None, help="write the results file here (JSON)"),
     db: str = typer.Option(None, help=_DB_HELP),
     store: bool = typer.Option(True, help="add the results to the store"),
+    seed_set: str = typer.Option("dev", help="dev (the public seeds) | test (held-out seeds: --secret-file)"),
+    secret_file: str = typer.Option(None, help=_SECRET_HELP),
+    isolate: bool = typer.Option(
+        False, help="run the agent in a process of its own that sees only observations (docs/protocol.md)"
+    ),
+    step_timeout: float = typer.Option(None, help="with --isolate: seconds per agent call (default 60)"),
+    entry_timeout: float = typer.Option(None, help="with --isolate: agent seconds per entry (default 3600)"),
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
     from leaderboard.harness import AgentError, evaluate
     from leaderboard.loading import load_config
     from leaderboard.report import leaderboard_tables, print_tables
 
+    secret = _test_secret(seed_set, secret_file)
+    limits = {"step_timeout": step_timeout, "entry_timeout": entry_timeout}
+    limits = {name: seconds for name, seconds in limits.items() if seconds is not None}
+    if limits and not isolate:
+        _error("error", "--step-timeout and --entry-timeout limit an isolated agent: add --isolate")
+        raise typer.Exit(2)
     # Check where the results go before spending the evaluation's time on them.
     results_store = _open_store(db) if store else None
     if out:
@@ -136,7 +174,9 @@ def evaluate_command(
             _error("error", f"--out {out}: cannot create its folder: {error}")
             raise typer.Exit(2) from None
     try:
-        results = evaluate(agent, suite, envs=envs, config=load_config(config))
+        results = evaluate(
+            agent, suite, envs=envs, config=load_config(config), secret=secret, isolate=isolate, **limits
+        )
     except (AgentError, ValueError) as error:
         _error("error", error)
         console.print("[red]nothing was written or stored[/red]")
@@ -145,24 +185,40 @@ def evaluate_command(
         results.write(out)
         console.print(Text.assemble("results file: ", plain(out, "bold")))
     if results_store is not None:
-        outcome = results_store.add(results)
+        outcome = results_store.add(results, secrets=[secret] if secret else [])
         console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
     print_tables(console, leaderboard_tables([results]))
 
 
 @app.command("validate")
-def validate_command(file: str = typer.Argument(..., help="results file (JSON)")) -> None:
+def validate_command(
+    file: str = typer.Argument(..., help="results file (JSON)"),
+    secret_file: Annotated[
+        list[str] | None,
+        typer.Option("--secret-file", help=_SECRET_HELP + "; repeatable, the one the file names is used"),
+    ] = None,
+) -> None:
     """Check a results file: schema, suite, seeds, and every aggregate recomputed from the returns.
 
-    Exit code 0: valid; 1: a results file that breaks a rule; 2: unreadable or not a results file.
+    Exit code 0: valid; 1: a results file that breaks a rule; 2: unreadable or not a results file
+    (or an unusable --secret-file); 3: a test-seed file that cannot be verified without its secret.
     """
-    from leaderboard.results import ResultsValidationError, UnreadableResultsError, read_results
+    from leaderboard.results import (
+        ResultsValidationError,
+        UnreadableResultsError,
+        UnverifiableResultsError,
+        read_results,
+    )
 
+    secrets = _read_secrets(secret_file)
     try:
-        results = read_results(file)
+        results = read_results(file, secrets=secrets)
     except UnreadableResultsError as error:
         _error("unreadable", error)
         raise typer.Exit(2) from None
+    except UnverifiableResultsError as error:
+        _error("unverifiable", f"{error} (give it with --secret-file)")
+        raise typer.Exit(3) from None
     except ResultsValidationError as error:
         _error("invalid", error)
         raise typer.Exit(1) from None
@@ -172,6 +228,7 @@ def validate_command(file: str = typer.Argument(..., help="results file (JSON)")
             ("valid", "green"),
             ": ",
             plain(f"{results.agent.reference} on {results.suite}, {len(results.entries)} entries, "),
+            "" if results.seed_set == "dev" else plain(f"test set {results.seed_set_id}, "),
             f"IQM {iqm.value:.2f} [{iqm.low:.2f}, {iqm.high:.2f}]",
         )
     )
@@ -181,12 +238,13 @@ def validate_command(file: str = typer.Argument(..., help="results file (JSON)")
 def run_command(
     out: str = typer.Option("icl-bench-report", help="folder for the HTML report and the results files"),
     db: str = typer.Option(None, help=_DB_HELP),
+    isolate: bool = typer.Option(False, help="run each baseline in a process of its own (docs/protocol.md)"),
 ) -> None:
     """The main job: score every classic and exact baseline, store the results, print and report."""
     from leaderboard.run_all import run_all
 
     _open_store(db).close()  # a bad --db fails here, before any baseline runs
-    summary = run_all(out_dir=out, db=db, console=console)
+    summary = run_all(out_dir=out, db=db, console=console, isolate=isolate)
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} baseline(s) failed[/red]")
         raise typer.Exit(1)
@@ -220,6 +278,13 @@ def serve_command(
     workers: int = typer.Option(1, min=1, help="worker processes (use PostgreSQL for more than a few)"),
     rate_limit: int = typer.Option(60, min=1, help="submissions per token per minute"),
     access_log: bool = typer.Option(True, help="log every request (uvicorn's access log)"),
+    secret_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret-file",
+            help=_SECRET_HELP + "; repeatable: test-seed files are accepted only of these test sets",
+        ),
+    ] = None,
 ) -> None:
     """Run the leaderboard server: the API under /api/v1, the pages, the API's description at /docs."""
     import os
@@ -227,15 +292,20 @@ def serve_command(
     import uvicorn
 
     from leaderboard.migrations import HEAD
+    from leaderboard.seed_sets import test_set_id
     from leaderboard.server.settings import Settings
 
+    # exit 2 naming a secret file that cannot serve, before anything listens
+    test_sets = [test_set_id(secret) for secret in _read_secrets(secret_file)]
     store = _open_store(db)  # migrates an older schema, refuses a newer one, before anything listens
     if store.migrated_from != HEAD:
         console.print(plain(f"database schema upgraded from {store.migrated_from or '(empty)'} to {HEAD}"))
-    settings = Settings(db=store.url, rate_limit=rate_limit)
+    settings = Settings(db=store.url, rate_limit=rate_limit, secret_files=tuple(secret_file or ()))
     store.close()
     os.environ.update(settings.environment())  # read by every worker (leaderboard/server/settings.py)
     console.print(plain(f"serving {settings.db} on http://{host}:{port} with {workers} worker(s)"))
+    accepted = ", ".join(["dev", *test_sets]) if test_sets else "dev only (no --secret-file for a test set)"
+    console.print(plain(f"seed sets accepted: {accepted}"))
     uvicorn.run(
         "leaderboard.server.app:app_from_environment",
         factory=True,

@@ -28,20 +28,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import icl_envs  # noqa: F401  (registers the icl/ ids)
 from icl_envs.cards.text_protocol import TextActions
 
-# load_config and load_object are re-exported: they lived here before leaderboard.loading.
+# AgentError lives with the agent interface, so that leaderboard.isolation raises it too; it, load_config
+# and load_object are still importable from here, where they lived first.
+from leaderboard.agent import AgentError
+from leaderboard.isolation import DEFAULT_ENTRY_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S, IsolatedAgent
 from leaderboard.loading import load_agent, load_config, load_object  # noqa: F401
 from leaderboard.protocol import Suite, SuiteEntry, get_suite
 from leaderboard.provenance import hardware, package_versions
 from leaderboard.references import reference_for
 from leaderboard.results import build_results, check_free_form
+from leaderboard.seed_sets import test_set_id, with_seed_set
 from leaderboard.untrusted import visible
 
 #: A batch that has not finished after this many steps is an env (or agent) that never ends.
 MAX_STEPS = 10_000
-
-
-class AgentError(RuntimeError):
-    """The agent failed or returned a bad action; the message says who, where and what."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,32 +271,54 @@ def evaluate(
     config: Mapping[str, Any] | None = None,
     agent: Any = None,
     progress: bool = True,
+    secret: bytes | None = None,
+    isolate: bool = False,
+    step_timeout: float = DEFAULT_STEP_TIMEOUT_S,
+    entry_timeout: float = DEFAULT_ENTRY_TIMEOUT_S,
 ):
     """Evaluate the agent ``reference`` (built with ``config``) on ``suite``; return a results file.
 
     ``agent`` may pass an already built agent (then ``reference`` only names it in the results).
+    ``secret`` plays the seeds of its test set instead of the public dev seeds (seed_sets.py).
+    ``isolate=True`` builds and plays the agent in a process of its own, which sees only the
+    observations and ``reset(env_id, env_kwargs)``, within ``step_timeout`` seconds per call and
+    ``entry_timeout`` seconds per entry (:class:`~leaderboard.isolation.IsolatedAgent`).
     Raises :class:`AgentError` if the agent misbehaves, ``ValueError`` for a bad reference, suite or env.
     """
     suite = get_suite(suite) if isinstance(suite, str) else suite
-    entries = suite.select(envs)
+    entries = with_seed_set(suite, suite.select(envs), secret)
     _check_references(suite, entries)
     config = dict(config or {})
     # Refused now, not after playing: the results file could not hold them.
     check_free_form("agent.reference", reference)
     check_free_form("agent.config", config)
-    if agent is None:
+    if isolate:
+        if agent is not None:
+            raise ValueError("isolate: an agent built in this process cannot be isolated; pass its reference")
+        agent = IsolatedAgent(reference, config, step_timeout=step_timeout, entry_timeout=entry_timeout)
+    elif agent is None:
         agent = load_agent(reference, config)
-    start = time.perf_counter()
-    runs = play_suite(agent, suite, entries, agent_name=reference, progress=progress)
+    try:
+        start = time.perf_counter()
+        runs = play_suite(agent, suite, entries, agent_name=reference, progress=progress)
+        wall_time_s = time.perf_counter() - start
+        # Probed after playing, so that a framework the agent loaded (torch) and its GPU are seen.
+        if isolate:
+            versions, machine = agent.provenance(reference)
+        else:
+            versions, machine = package_versions(reference), hardware()
+    finally:
+        if isolate:
+            agent.close()
     return build_results(
         suite=suite,
         runs=runs,
         agent_reference=reference,
         agent_config=config,
-        wall_time_s=time.perf_counter() - start,
-        # Probed after playing, so that a framework the agent loaded (torch) and its GPU are seen.
-        versions=package_versions(reference),
-        hardware=hardware(),
+        wall_time_s=wall_time_s,
+        versions=versions,
+        hardware=machine,
+        test_set=None if secret is None else test_set_id(secret),
     )
 
 

@@ -50,14 +50,24 @@ def _iqm(results: ResultsFile) -> str:
     return f"{iqm.value:.1f} [{iqm.low:.1f}, {iqm.high:.1f}]"
 
 
-def _by_suite(results: Sequence[ResultsFile]) -> dict[str, list[ResultsFile]]:
-    grouped: dict[str, list[ResultsFile]] = {}
+def _by_suite(results: Sequence[ResultsFile]) -> dict[tuple[str, str], list[ResultsFile]]:
+    """Results grouped by (suite, seed set id), suites in their order, dev before test sets: a dev
+    score and a test score are different claims and never share a ranking."""
+    grouped: dict[tuple[str, str], list[ResultsFile]] = {}
     for r in results:
-        grouped.setdefault(r.suite, []).append(r)
+        grouped.setdefault((r.suite, r.seed_set_id), []).append(r)
     order = list(suites())
-    return {
-        name: grouped[name] for name in sorted(grouped, key=lambda s: order.index(s) if s in order else 99)
-    }
+
+    def position(key: tuple[str, str]) -> tuple[int, bool, str]:
+        suite_name, seed_set = key
+        return (order.index(suite_name) if suite_name in order else 99, seed_set != "dev", seed_set)
+
+    return {key: grouped[key] for key in sorted(grouped, key=position)}
+
+
+def _heading(suite_name: str, seed_set: str) -> str:
+    """``core-v0``, or ``core-v0, test set test-1a2b3c4d`` for results on held-out seeds."""
+    return suite_name if seed_set == "dev" else f"{suite_name}, test set {seed_set}"
 
 
 def _table(suite_name: str, group: Sequence[ResultsFile]) -> tuple[list[str], list[list[str]]]:
@@ -75,11 +85,10 @@ def _table(suite_name: str, group: Sequence[ResultsFile]) -> tuple[list[str], li
 def leaderboard_tables(results: Sequence[ResultsFile]):
     """One rich table per suite (see :func:`_table`)."""
     tables = []
-    for suite_name, group in _by_suite(results).items():
+    for (suite_name, seed_set), group in _by_suite(results).items():
         header, rows = _table(suite_name, group)
-        table = Table(
-            title=plain(f"{suite_name} — normalized score (0 random, 100 reference)"), title_justify="left"
-        )
+        title = f"{_heading(suite_name, seed_set)} — normalized score (0 random, 100 reference)"
+        table = Table(title=plain(title), title_justify="left")
         table.add_column(plain(header[0]), style="bold cyan", no_wrap=True)
         table.add_column(plain(header[1]), justify="right", style="bold")
         for column in header[2:]:
@@ -122,9 +131,14 @@ def _markdown_code(text: str) -> str:
 def markdown_tables(results: Sequence[ResultsFile]) -> str:
     """The same tables in Markdown, for the docs' results page."""
     parts = []
-    for suite_name, group in _by_suite(results).items():
+    for (suite_name, seed_set), group in _by_suite(results).items():
         header, rows = _table(suite_name, group)
-        lines = [f"### {suite_name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = [
+            f"### {_heading(suite_name, seed_set)}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         for agent, *cells in rows:
             lines.append("| " + " | ".join([_markdown_code(agent), *cells]) + " |")
         parts.append("\n".join(lines))
@@ -259,21 +273,23 @@ def write_html_report(results: Sequence[ResultsFile], out_dir: str | os.PathLike
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = []
-    for suite_name, group in _by_suite(results).items():
-        image = plot_scores(group, suite_name, out_dir / f"scores-{suite_name}.png")
+    for (suite_name, seed_set), group in _by_suite(results).items():
+        name = suite_name if seed_set == "dev" else f"{suite_name}-{seed_set}"  # a file name
+        heading = _heading(suite_name, seed_set)
+        image = plot_scores(group, suite_name, out_dir / f"scores-{name}.png")
         header, rows = _table(suite_name, group)
         head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
         )
         sections.append(
-            f"<h2>{html.escape(suite_name)}</h2><table><tr>{head}</tr>{body}</table>"
-            f'<p><img src="{image.name}" alt="normalized scores on {html.escape(suite_name)}"></p>'
+            f"<h2>{html.escape(heading)}</h2><table><tr>{head}</tr>{body}</table>"
+            f'<p><img src="{image.name}" alt="normalized scores on {html.escape(heading)}"></p>'
         )
-        errors = plot_errors(group, out_dir / f"errors-{suite_name}.png")
+        errors = plot_errors(group, out_dir / f"errors-{name}.png")
         if errors is not None:
             sections.append(
-                f"<h3>Error against context length ({html.escape(suite_name)})</h3>"
+                f"<h3>Error against context length ({html.escape(heading)})</h3>"
                 f'<p><img src="{errors.name}" alt="error against context length"></p>'
             )
     page = f"""<!doctype html>

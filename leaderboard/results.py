@@ -2,10 +2,12 @@
 
 A results file is JSON holding everything needed to check its numbers: the suite (name and content
 hash) and normalization references version, package versions, the agent reference and config (and its
-hash), the seeds, every episode's return and length, the derived scores and aggregates, the hardware
-and the wall time. :func:`validate_results` parses a file strictly (no extra or missing fields, no
-type coercion, no NaN or infinity), then checks it against the published suite and recomputes every
-derived number from the raw returns. The leaderboard server reuses it unchanged.
+hash), the seed set and its seeds, every episode's return and length, the derived scores and
+aggregates, the hardware and the wall time. :func:`validate_results` parses a file strictly (no extra
+or missing fields, no type coercion, no NaN or infinity), then checks it against the published suite,
+the seeds of its seed set (a test set's take its secret) and what its envs can pay
+(``icl_envs.bounds``), and recomputes every derived number from the raw returns. The leaderboard
+server reuses it unchanged.
 
 A results file is untrusted input: its size, nesting depth and numbers are bounded, duplicate keys
 and control characters are refused, and every problem is a :class:`ResultsValidationError` (an
@@ -18,17 +20,21 @@ import json
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+import icl_envs  # noqa: F401  (registers the icl/ ids, whose episode bounds are checked)
+from icl_envs.bounds import EpisodeBounds
 from leaderboard import scoring
-from leaderboard.protocol import Suite, entry_key, get_suite, sha256_of
+from leaderboard.protocol import Suite, SuiteEntry, entry_key, get_suite, sha256_of
 from leaderboard.references import REFERENCES_VERSION, reference_for
+from leaderboard.seed_sets import DEV, TEST, TEST_SET_ID, seeds_for, test_set_id
 from leaderboard.untrusted import first_control_character
 
 FORMAT = "icl-bench-results"
@@ -64,6 +70,11 @@ class ResultsValidationError(ValueError):
 class UnreadableResultsError(ResultsValidationError):
     """Not a results file at all: it cannot be read, is too large, is not UTF-8 JSON, does not hold
     a JSON object, or its ``format`` is not ``icl-bench-results`` (``icl-bench validate`` exits 2)."""
+
+
+class UnverifiableResultsError(ResultsValidationError):
+    """A ``test`` results file that breaks no rule checked without the secret of its test set, but
+    whose seeds cannot be verified without it (``icl-bench validate`` exits 3)."""
 
 
 class _Strict(BaseModel):
@@ -121,7 +132,11 @@ class ResultsFile(_Strict):
     suite: str
     suite_hash: str
     references_version: int
+    #: "dev": the suite's public seeds; "test": held-out seeds derived from a secret (seed_sets.py).
     seed_set: Literal["dev", "test"]
+    #: The test set's id (``test-`` and 8 hex digits of the secret's hash); null for dev. Optional
+    #: so that files written before test sets existed (all dev) still read.
+    test_set: str | None = None
     agent: AgentInfo
     entries: list[EntryResult]
     #: True when every entry of the suite was evaluated; aggregates of a partial file cover its entries.
@@ -132,6 +147,11 @@ class ResultsFile(_Strict):
     hardware: dict[str, Any]
     wall_time_s: float
     created: str
+
+    @property
+    def seed_set_id(self) -> str:
+        """``dev``, or the id of the test set the file was scored on."""
+        return self.test_set if self.seed_set == TEST and self.test_set else self.seed_set
 
     def to_json(self, indent: int | None = 1) -> str:
         return self.model_dump_json(indent=indent)
@@ -230,8 +250,10 @@ def build_results(
     wall_time_s: float,
     versions: Mapping[str, str],
     hardware: Mapping[str, Any],
+    test_set: str | None = None,
 ) -> ResultsFile:
-    """Assemble a :class:`ResultsFile` from the harness's entry runs and its provenance probes."""
+    """Assemble a :class:`ResultsFile` from the harness's entry runs and its provenance probes;
+    ``test_set`` names the test set whose seeds the runs played (None: the dev seeds)."""
     bootstrap = default_bootstrap()
     entries = []
     for run in runs:
@@ -258,7 +280,8 @@ def build_results(
         "suite": suite.name,
         "suite_hash": suite.content_hash,
         "references_version": REFERENCES_VERSION,
-        "seed_set": "dev",
+        "seed_set": DEV if test_set is None else TEST,
+        "test_set": test_set,
         "agent": {
             "reference": agent_reference,
             "config": dict(agent_config),
@@ -439,12 +462,15 @@ def _compare(field: str, recorded: Any, recomputed: Any) -> None:
         raise ResultsValidationError(field, f"recorded {recorded!r} but the returns give {recomputed!r}")
 
 
-def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = None) -> ResultsFile:
+def validate_results(data: Any, *, secrets: Iterable[bytes] = ()) -> ResultsFile:
     """Parse and check a results file (JSON text, a dict or a model); return it or raise.
 
-    ``seeds`` maps a suite name to the seeds a ``test`` submission must use (the server passes the
-    seeds derived from its secret); ``dev`` submissions must use the suite's published seeds.
-    Raises :class:`ResultsValidationError` whose ``field`` names the first problem found.
+    A ``dev`` file must use the suite's published seeds. A ``test`` file must use the seeds of its
+    test set, derived from that set's secret: ``secrets`` holds the secrets its holder knows (old
+    ones too, for files scored before a rotation), and the one whose id the file names is used.
+    Raises :class:`ResultsValidationError` whose ``field`` names the first problem found, or, for a
+    test file that is otherwise valid but whose secret is not among ``secrets``,
+    :class:`UnverifiableResultsError`.
     """
     results = _parse(data)
     try:
@@ -460,10 +486,7 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
             "references_version",
             f"{results.references_version} is unknown; this version is {REFERENCES_VERSION}",
         )
-    if results.seed_set == "test" and (seeds is None or suite.name not in seeds):
-        raise ResultsValidationError(
-            "seed_set", "test-seed results are only accepted by the leaderboard server"
-        )
+    secret, unverifiable = _seed_set_secret(results, secrets)
     if not 1 <= len(results.agent.reference) <= MAX_REFERENCE_LENGTH:
         # The store keeps the reference in a column of this size (PostgreSQL enforces it).
         raise ResultsValidationError("agent.reference", f"must hold 1 to {MAX_REFERENCE_LENGTH} characters")
@@ -487,7 +510,7 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
             raise ResultsValidationError(field, "entries must follow the suite's order without repeats")
         last = suite_order[key]
         published = suite.entries[suite_order[key]]
-        _check_entry(field, entry, published, suite, seeds)
+        _check_entry(field, entry, published, suite, secret, unverifiable is not None)
 
     if results.complete != (len(results.entries) == len(suite.entries)):
         raise ResultsValidationError(
@@ -518,20 +541,61 @@ def validate_results(data: Any, *, seeds: Mapping[str, Sequence[int]] | None = N
         raise ResultsValidationError(
             "created", f"must be an ISO 8601 date-time, got {results.created!r}"
         ) from None
+    if unverifiable is not None:
+        raise unverifiable
     return results
 
 
-def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds) -> None:
+def _seed_set_secret(
+    results: ResultsFile, secrets: Iterable[bytes]
+) -> tuple[bytes | None, UnverifiableResultsError | None]:
+    """The secret of the file's test set (None for dev) and, for a test file whose secret is not
+    among ``secrets``, the error to raise once every other rule has been checked."""
+    if results.seed_set == DEV:
+        if results.test_set is not None:
+            raise ResultsValidationError("test_set", "a dev file names no test set (it must be null)")
+        return None, None
+    if results.test_set is None or not TEST_SET_ID.fullmatch(results.test_set):
+        raise ResultsValidationError(
+            "test_set", f"a test file names its test set, 'test-' and 8 hex digits; got {results.test_set!r}"
+        )
+    by_id = {test_set_id(secret): secret for secret in secrets}
+    if results.test_set in by_id:
+        return by_id[results.test_set], None
+    if by_id:
+        raise ResultsValidationError(
+            "test_set",
+            f"the file was scored on test set {results.test_set}; the secret given is of "
+            f"{', '.join(sorted(by_id))}, whose seeds it does not use",
+        )
+    return None, UnverifiableResultsError(
+        "seed_set", f"test seeds of test set {results.test_set} cannot be verified without the secret"
+    )
+
+
+def _check_entry(
+    field: str,
+    entry: EntryResult,
+    published: SuiteEntry,
+    suite: Suite,
+    secret: bytes | None,
+    unverifiable: bool,
+) -> None:
     if entry.label != published.label:
         raise ResultsValidationError(f"{field}.label", f"must be {published.label!r}, got {entry.label!r}")
-    expected_seeds = (
-        list(published.seeds) if seeds is None or suite.name not in seeds else list(seeds[suite.name])
-    )
-    if entry.seeds != expected_seeds:
-        foreign = sorted(set(entry.seeds) - set(expected_seeds))
-        detail = f"foreign seeds {foreign}" if foreign else f"seeds {entry.seeds}"
-        raise ResultsValidationError(f"{field}.seeds", f"{detail}; the suite's seeds are {expected_seeds}")
-    shape = (len(expected_seeds), published.episodes)
+    if unverifiable:  # which seeds a test set holds takes its secret; how many it holds does not
+        if len(entry.seeds) != len(published.seeds) or len(set(entry.seeds)) != len(entry.seeds):
+            raise ResultsValidationError(
+                f"{field}.seeds", f"a test set has {len(published.seeds)} distinct seeds"
+            )
+    else:
+        expected_seeds = list(seeds_for(suite, published, secret))
+        if entry.seeds != expected_seeds:
+            foreign = sorted(set(entry.seeds) - set(expected_seeds))
+            detail = f"foreign seeds {foreign}" if foreign else f"seeds {entry.seeds}"
+            seed_set = "the dev seeds" if secret is None else f"the seeds of test set {test_set_id(secret)}"
+            raise ResultsValidationError(f"{field}.seeds", f"{detail}; {seed_set} are {expected_seeds}")
+    shape = (len(published.seeds), published.episodes)
     for name in ("returns", "episode_lengths"):
         rows = getattr(entry, name)
         got = (len(rows), *sorted({len(row) for row in rows}))
@@ -539,8 +603,16 @@ def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds)
             raise ResultsValidationError(
                 f"{field}.{name}", f"must be {shape[0]} rows of {shape[1]} episodes, got shape {got}"
             )
-    if any(length < 1 for row in entry.episode_lengths for length in row):
-        raise ResultsValidationError(f"{field}.episode_lengths", "every episode lasts at least one step")
+    bounds = episode_bounds(published)
+    _check_episodes(field, entry, bounds)
+    if bounds.squared_error and entry.errors_by_context is None:
+        raise ResultsValidationError(
+            f"{field}.errors_by_context", "an in-context entry records its mean error at each step"
+        )
+    if not bounds.squared_error and entry.errors_by_context is not None:
+        raise ResultsValidationError(
+            f"{field}.errors_by_context", "only in-context entries (squared-error rewards) record errors"
+        )
     if entry.errors_by_context is not None:
         errors = entry.errors_by_context
         # The harness records one mean error per step of the longest episode (the context length
@@ -567,8 +639,48 @@ def _check_entry(field: str, entry: EntryResult, published, suite: Suite, seeds)
         raise ResultsValidationError(f"{field}.wall_time_s", "must be >= 0")
 
 
-def read_results(path: str | os.PathLike) -> ResultsFile:
-    """Read and validate a results file from disk (at most MAX_FILE_BYTES of UTF-8 JSON).
+#: Episode bounds by entry key: an env is built once per entry to read them.
+_BOUNDS: dict[str, EpisodeBounds] = {}
+
+
+def episode_bounds(entry: SuiteEntry) -> EpisodeBounds:
+    """What an episode of ``entry`` can pay and how long it lasts, as its env declares it
+    (``icl_envs.bounds``): the env is built with the entry's kwargs and asked."""
+    if entry.key not in _BOUNDS:
+        try:
+            env = gym.make(entry.env_id, disable_env_checker=True, **entry.kwargs)
+        except (gym.error.Error, ValueError, TypeError) as error:
+            raise ResultsValidationError("entries", f"{entry.key} cannot be built: {error}") from None
+        try:
+            declare = getattr(env.unwrapped, "episode_bounds", None)
+            if declare is None:
+                raise ResultsValidationError(
+                    "entries", f"{entry.env_id} declares no episode_bounds(): its returns cannot be checked"
+                )
+            _BOUNDS[entry.key] = declare()
+        finally:
+            env.close()
+    return _BOUNDS[entry.key]
+
+
+def _check_episodes(field: str, entry: EntryResult, bounds: EpisodeBounds) -> None:
+    """Raise naming the entry, seed and episode of the first episode that its env cannot produce: a
+    length or a return outside the env's bounds, or a return no sum of its step rewards makes."""
+    for row, (seed, returns, lengths) in enumerate(zip(entry.seeds, entry.returns, entry.episode_lengths)):
+        for episode, (episode_return, length) in enumerate(zip(returns, lengths)):
+            where, problem = "episode_lengths", bounds.length_problem(length)
+            if problem is None:
+                where, problem = "returns", bounds.return_problem(episode_return, length)
+            if problem is not None:
+                raise ResultsValidationError(
+                    f"{field}.{where}.{row}.{episode}",
+                    f"{entry.label} (seed {seed}, episode {episode}) {problem}",
+                )
+
+
+def read_results(path: str | os.PathLike, *, secrets: Iterable[bytes] = ()) -> ResultsFile:
+    """Read and validate a results file from disk (at most MAX_FILE_BYTES of UTF-8 JSON); a test
+    file with the secrets of :func:`validate_results`.
 
     Raises :class:`UnreadableResultsError` for a file that cannot be read or is not a results file,
     :class:`ResultsValidationError` for a results file that breaks a rule.
@@ -583,4 +695,4 @@ def read_results(path: str | os.PathLike) -> ResultsFile:
             data = file.read(MAX_FILE_BYTES + 1)  # one byte more tells a file that is too large
     except OSError as error:
         raise UnreadableResultsError("file", f"cannot read {str(path)!r}: {error.strerror}") from None
-    return validate_results(data)
+    return validate_results(data, secrets=secrets)

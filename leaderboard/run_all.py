@@ -102,8 +102,12 @@ def run_all(
     baselines: Sequence[Baseline] = BASELINES,
     progress: bool = True,
     console=None,
+    isolate: bool = False,
 ) -> RunSummary:
-    """Evaluate, store and report every baseline; failures are collected, not raised."""
+    """Evaluate, store and report every baseline; failures are collected, not raised.
+
+    ``isolate=True`` plays each baseline in a process of its own (see ``leaderboard.isolation``).
+    """
     console = console or Console()
     start = time.perf_counter()
     store = ResultsStore(db)
@@ -120,6 +124,7 @@ def run_all(
                 envs=baseline.envs,
                 config=baseline.config,
                 progress=progress,
+                isolate=isolate,
             )
         except (AgentError, ValueError, ImportError) as error:
             failures.append((baseline, str(error)))

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,7 +68,14 @@ class Submission(Base):
 
     __tablename__ = "submissions"
     __table_args__ = (
-        Index("ix_submissions_leaderboard", "suite", "agent_reference", "config_hash", "scored_hash"),
+        Index(
+            "ix_submissions_leaderboard",
+            "suite",
+            "seed_set_id",
+            "agent_reference",
+            "config_hash",
+            "scored_hash",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -87,6 +95,8 @@ class Submission(Base):
     token_id: Mapped[int | None] = mapped_column(
         ForeignKey("tokens.id", name="fk_submissions_token_id_tokens"), index=True
     )
+    #: ``dev`` or the test set's id (``ResultsFile.seed_set_id``): dev and test rows are kept apart.
+    seed_set_id: Mapped[str] = mapped_column(String(16))
     #: Last: on SQLite the columns after a large value are slower to read.
     results_json: Mapped[str] = mapped_column(Text)
     entries: Mapped[list[EntryScore]] = relationship(
@@ -192,6 +202,8 @@ class LeaderboardRow:
     agent_reference: str
     agent_label: str
     config_hash: str
+    #: ``dev`` or the test set's id: a dev score and a test score are different rows.
+    seed_set: str
     complete: bool
     iqm: tuple[float, float, float]
     success_rate: float | None
@@ -247,12 +259,19 @@ class ResultsStore:
             self.engine.dispose()
             raise
 
-    def add(self, results: ResultsFile | str | bytes | dict, token_id: int | None = None) -> Added:
+    def add(
+        self,
+        results: ResultsFile | str | bytes | dict,
+        token_id: int | None = None,
+        *,
+        secrets: Iterable[bytes] = (),
+    ) -> Added:
         """Validate and insert ``results`` in one transaction; a duplicate returns the existing id.
 
+        A test-seed file needs the secret of its test set among ``secrets`` (see validate_results).
         ``token_id``: the server's token that submitted it (None for a local store).
         """
-        return self._insert(validate_results(results), token_id)
+        return self._insert(validate_results(results, secrets=secrets), token_id)
 
     def _insert(self, results: ResultsFile, token_id: int | None = None) -> Added:
         """Insert a results file that :func:`validate_results` accepted (:meth:`add` is the way in)."""
@@ -275,6 +294,7 @@ class ResultsStore:
             scored_hash=results.scored_hash,
             success_rate=results.success_rate,
             token_id=token_id,
+            seed_set_id=results.seed_set_id,
             entries=[
                 EntryScore(
                     position=i,
@@ -354,11 +374,16 @@ class ResultsStore:
 
     @staticmethod
     def _newest_ids(suite: str | None):
-        """The newest submission of each (suite, agent reference, config, entries scored): the rows a
-        leaderboard shows. The entries scored count, so that a quick run on one env (``--envs``)
-        does not hide the same agent's full run: both rows are shown, with their env counts."""
+        """The newest submission of each (suite, seed set, agent reference, config, entries scored):
+        the rows a leaderboard shows. The entries scored count, so that a quick run on one env
+        (``--envs``) does not hide the same agent's full run: both rows are shown, with their env
+        counts. So does the seed set: a dev score and a test score are different claims, shown apart."""
         query = select(func.max(Submission.id)).group_by(
-            Submission.suite, Submission.agent_reference, Submission.config_hash, Submission.scored_hash
+            Submission.suite,
+            Submission.seed_set_id,
+            Submission.agent_reference,
+            Submission.config_hash,
+            Submission.scored_hash,
         )
         return query if suite is None else query.where(Submission.suite == suite)
 
@@ -380,6 +405,7 @@ class ResultsStore:
                 Submission.agent_reference,
                 Submission.agent_label,
                 Submission.config_hash,
+                Submission.seed_set_id,
                 Submission.complete,
                 Submission.iqm,
                 Submission.iqm_low,
@@ -411,6 +437,7 @@ class ResultsStore:
                 agent_reference=reference,
                 agent_label=label,
                 config_hash=config_hash,
+                seed_set=seed_set,
                 complete=complete,
                 iqm=(iqm, low, high),
                 success_rate=success_rate,
@@ -419,7 +446,7 @@ class ResultsStore:
                 submitted_at=_aware(submitted_at),
                 submitted_by=submitted_by,
             )
-            for id_, reference, label, config_hash, complete, iqm, low, high, success_rate, submitted_at, submitted_by in rows
+            for id_, reference, label, config_hash, seed_set, complete, iqm, low, high, success_rate, submitted_at, submitted_by in rows
         ]
 
     @staticmethod

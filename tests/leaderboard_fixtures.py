@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 
 import gymnasium as gym
 import numpy as np
 
+from icl_envs.bounds import EpisodeBounds
 from leaderboard.agent import Agent
 from leaderboard.protocol import Suite, SuiteEntry, register_suite
 from leaderboard.references import Reference, register_reference
@@ -53,6 +55,9 @@ class TinyRegressionEnv(gym.Env):
         self.t += 1
         return self._obs(), -error, self.t == self.n, False, {}
 
+    def episode_bounds(self) -> EpisodeBounds:
+        return EpisodeBounds(-math.inf, 0.0, self.n, self.n, squared_error=True)
+
 
 class GuessEnv(gym.Env):
     """Guess a hidden number in 0..2: +1 and the end on a hit, else 0; at most 3 guesses."""
@@ -70,6 +75,9 @@ class GuessEnv(gym.Env):
         self.guesses += 1
         hit = int(action) == self.target
         return self.guesses, float(hit), hit, self.guesses == 3 and not hit, {}
+
+    def episode_bounds(self) -> EpisodeBounds:
+        return EpisodeBounds(0.0, 1.0, 1, 3, step_rewards=(0.0, 1.0))
 
 
 gym.register("icltest/TinyRegression-v0", entry_point=TinyRegressionEnv)

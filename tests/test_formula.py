@@ -6,6 +6,7 @@ import itertools
 import random
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from icl_envs.cards.formula import FormulaError, evaluate_formula, numbers_used, solve, try_evaluate
@@ -117,3 +118,60 @@ def test_solver_bad_arguments():
         solve([], 24)
     with pytest.raises(ValueError, match="operators"):
         solve([1, 2], 3, ("+", "**"))
+
+
+# --- hostile token lists (issue 10) --------------------------------------------------------------
+@pytest.mark.parametrize("depth", [1, 330, 497])
+def test_deep_nesting_evaluates_without_recursion(depth):
+    # The recursive parser raised RecursionError from about 330 levels (3 frames per level);
+    # 497 levels make 999 tokens, just under the limit.
+    formula = ["("] * depth + ["7", "-", "3"] + [")"] * depth + ["*", "6"]
+    assert evaluate_formula(formula) == 24
+    assert try_evaluate(["("] * depth + ["7"] + [")"] * (depth - 1)) is None  # one ")" short
+
+
+def test_nesting_past_the_token_limit_is_a_formula_error():
+    for tokens in (["("] * 10_000 + ["1"] + [")"] * 10_000, ["("] * 10**6, ["9", "*"] * 10**6 + ["9"]):
+        with pytest.raises(FormulaError, match="at most 1000 tokens"):
+            evaluate_formula(tokens)
+        assert try_evaluate(tokens) is None
+
+
+def test_a_huge_number_token_is_a_formula_error_not_a_bare_value_error():
+    # int() of more than 4300 digits raises ValueError("Exceeds the limit ..."), which
+    # try_evaluate did not catch.
+    for token in ("9" * 5000, "1" * 21):
+        with pytest.raises(FormulaError, match="digits"):
+            evaluate_formula([token])
+        assert try_evaluate([token, "+", "1"]) is None
+        with pytest.raises(FormulaError, match="digits"):
+            numbers_used([token])
+    assert evaluate_formula(["9" * 20, "+", "1"]) == 10**20
+
+
+def test_every_env_token_sequence_up_to_the_limit_is_evaluated_or_refused_cleanly():
+    # Sequences the Points24 env can write (length <= 20) over a small alphabet, nested deep.
+    rng = random.Random(1)
+    alphabet = ["1", "8", "3", "+", "-", "*", "/", "(", ")"]
+    for _ in range(3000):
+        tokens = [rng.choice(alphabet) for _ in range(rng.randint(0, 20))]
+        value = try_evaluate(tokens)
+        assert value is None or isinstance(value, Fraction)
+    assert evaluate_formula(["("] * 9 + ["8"] + [")"] * 9) == 8  # 19 tokens
+
+
+def test_solver_refuses_hostile_inputs_cleanly():
+    with pytest.raises(ValueError, match="1 to 6 integers"):
+        solve(list(range(1, 8)), 24)  # 7 numbers: minutes of search
+    with pytest.raises(ValueError, match="1 to 6 integers"):
+        solve(list(range(1000)), 24)
+    for bad in (["a", 2], [2.5, 3], [None, 1], [10**30, 1]):
+        with pytest.raises(ValueError, match="numbers"):
+            solve(bad, 24)
+    with pytest.raises(ValueError, match="numbers must be a list"):
+        solve("1234", 24)
+    with pytest.raises(ValueError, match="target"):
+        solve([1, 2], "3")
+    with pytest.raises(ValueError, match="parentheses"):
+        solve([1, 2], 3, parentheses=1)
+    assert solve([1, 2], 3, parentheses=np.True_) is not None

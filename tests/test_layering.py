@@ -26,6 +26,7 @@ PACKAGES = ("icl_envs", "leaderboard", "baselines")
 LEADERBOARD_LAYERS = (
     "untrusted",  # control characters refused in results files; untrusted strings shown as plain text
     "protocol",  # suites, entries, seeds, content hashes
+    "seed_sets",  # the public dev seeds and held-out test seeds from a secret
     "scoring",  # normalized scores and bootstrap aggregates (pure functions of arrays)
     "references",  # the frozen normalization references and their lookup
     "agent",  # the agent interface
@@ -34,6 +35,7 @@ LEADERBOARD_LAYERS = (
     "results",  # the results file: building and validating it
     "migrations",  # Alembic revisions of the database schema (a subpackage; revisions are frozen)
     "store",  # the results database
+    "isolation",  # an agent in a process of its own, behind the agent interface
     "harness",  # playing a suite's episodes and evaluating an agent
     "compute_references",  # recomputing the references by solvers and by episodes through the harness
     "report",  # tables, plots and the HTML report

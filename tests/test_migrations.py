@@ -87,6 +87,7 @@ def test_a_store_from_before_migrations_is_upgraded_in_place(database):
     assert rows[1].agent_label.endswith("prompt=<img src=x onerror=alert(1)>)")
     stored = store.get(1)
     assert rows[0].success_rate == stored.success_rate == 1.0
+    assert [r.seed_set for r in rows] == [stored.seed_set_id, "dev"] == ["dev", "dev"]  # from the files
     assert rows[0].scores["Guess"] == (100.0, 100.0, 100.0)
     # It works as a store of today: a duplicate is recognised, a new result is added.
     assert store.add(tiny_results_json()).new is False

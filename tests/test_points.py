@@ -219,6 +219,13 @@ def test_bad_actions_options_and_generators_raise():
         env.reset(options={"cards": ["H1", "S3", "D8", "C3"]})
     with pytest.raises(ValueError, match="4 cards"):
         env.reset(options={"cards": ["H2", "S3"]})
+    # Not a list of cards at all: a ValueError naming the option, not a TypeError from iterating.
+    for bad in (5, None, "H8S3D8C3", [["H8"]], ["H8"] * 10**6):
+        with pytest.raises(ValueError, match=r"options\['cards'\] must be a list of 4 cards"):
+            env.reset(options={"cards": bad})
+    with pytest.raises(ValueError, match="cards must be names"):
+        env.reset(options={"cards": [["H8"]] * 4})
+    env.reset(options={"cards": np.array(["H8", "S3", "D8", "C3"])})
 
     class TwoCards:
         def sample(self, np_random):

@@ -3,13 +3,16 @@
 import copy
 import json
 
+import numpy as np
 import pytest
 from leaderboard_fixtures import SEEDS, tiny_results_json
 from typer.testing import CliRunner
 
 from leaderboard.cli import app
-from leaderboard.protocol import sha256_of
-from leaderboard.results import ResultsValidationError, validate_results
+from leaderboard.harness import EntryRun
+from leaderboard.protocol import CORE_V0, sha256_of
+from leaderboard.results import ResultsValidationError, build_results, validate_results
+from leaderboard.seed_sets import test_set_id
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +161,14 @@ def test_partial_file_must_say_so(valid):
     rejected(data, "complete")  # aggregates are checked after the flag
 
 
-def test_test_seed_files_need_the_server(valid):
+def test_test_seed_files_need_their_secret(valid):
+    """A dev file relabelled as a test file: unverifiable without a secret, invalid with one (the
+    seeds are the dev seeds, not the set's); tests/test_seed_sets.py covers real test files."""
     data = copy.deepcopy(valid)
-    data["seed_set"] = "test"
-    rejected(data, "seed_set")
+    data["seed_set"], data["test_set"] = "test", test_set_id(b"a secret of sixteen bytes or more")
+    rejected(data, "seed_set", "cannot be verified without the secret")
+    with pytest.raises(ResultsValidationError, match="foreign seeds"):
+        validate_results(json.dumps(data), secrets=[b"a secret of sixteen bytes or more"])
 
 
 def test_validate_command(tmp_path, valid):
@@ -201,8 +208,10 @@ def test_non_finite_number_in_free_form_fields_is_rejected(valid, path, value):
 
 def test_returns_too_large_to_score_are_rejected_naming_the_entry(valid):
     data = copy.deepcopy(valid)
-    data["entries"][1]["returns"][0][0] = 1e308  # finite, but 100 · R overflows to infinity
-    rejected(data, "entries.1.returns", "cannot be scored")
+    entry = data["entries"][0]  # regression: a return may be any number <= 0
+    entry["returns"][0][0] = -1e308  # finite, but 100 · R overflows to -infinity
+    entry["errors_by_context"][0] += 1e308 / 24  # the error curve still adds up to the mean return
+    rejected(data, "entries.0.returns", "cannot be scored")
 
 
 def test_error_curve_of_the_wrong_size_is_rejected(valid):
@@ -224,3 +233,101 @@ def test_versions_of_the_core_packages_are_required(valid):
     rejected(data, "versions", "gymnasium")
     data["versions"] = {}
     rejected(data, "versions", "python, numpy, gymnasium, icl-envs")
+
+
+# --- Episodes the env cannot produce (icl_envs/bounds.py) --------------------------------------
+
+
+def forged(label: str, returns, lengths, errors_by_context=None) -> str:
+    """A core-v0 results file of one entry whose every derived number and aggregate is recomputed
+    from the given returns by the project's own code: only the returns themselves can give it away."""
+    entry = CORE_V0.select([label])[0]
+    shape = (len(entry.seeds), entry.episodes)
+    run = EntryRun(
+        entry=entry,
+        returns=np.broadcast_to(np.asarray(returns, dtype=np.float64), shape).copy(),
+        lengths=np.broadcast_to(np.asarray(lengths, dtype=np.int64), shape).copy(),
+        errors_by_context=None if errors_by_context is None else np.asarray(errors_by_context),
+        parse_failures=None,
+        wall_time_s=1.0,
+    )
+    versions = {"python": "3", "numpy": "2", "gymnasium": "1", "icl-envs": "0.1.0"}
+    return build_results(
+        suite=CORE_V0,
+        runs=[run],
+        agent_reference="forger:Agent",
+        agent_config={},
+        wall_time_s=1.0,
+        versions=versions,
+        hardware={},
+    ).to_json()
+
+
+def test_every_blackjack_hand_paying_the_most_there_is_validates():
+    """The forging helper makes valid files: +1 on every hand is improbable, not impossible."""
+    results = validate_results(forged("Blackjack", 1.0, 1))
+    assert results.entries[0].normalized_score.value > 300
+
+
+def test_blackjack_hands_paying_one_and_a_half_are_rejected():
+    """The audit's file: every hand +1.5 (only a natural with natural=True pays that), every aggregate
+    recomputed; it was accepted with a score of 542.7."""
+    error = rejected(forged("Blackjack", 1.5, 1), "entries.0.returns.0.0")
+    assert str(error) == (
+        "entries.0.returns.0.0: Blackjack (seed 10000, episode 0) returns 1.5; an episode returns from -1 to 1"
+    )
+
+
+def test_numberline_return_of_two_is_rejected():
+    returns = np.zeros((5, 1000))
+    returns[3, 17] = 2.0  # +1 is paid once, on reaching the target, which ends the episode
+    rejected(
+        forged("NumberLine", returns, 2), "entries.0.returns.3.17", "seed 40000, episode 17) returns 2.0"
+    )
+
+
+def test_return_that_no_sum_of_step_rewards_makes_is_rejected():
+    returns = np.ones((5, 1000))
+    returns[0, 5] = 0.5  # NumberLine pays -1, 0 or +1 per step
+    rejected(forged("NumberLine", returns, 3), "entries.0.returns.0.5", "no sum of 3 step rewards")
+
+
+def test_regression_return_above_zero_is_rejected():
+    """One episode returns +5, a negative squared error, hidden in a mean that stays negative and
+    an error curve that is non-negative and adds up to it."""
+    returns = np.full((5, 200), -50.0)
+    returns[1, 2] = 5.0
+    curve = np.full(20, -returns.mean() / 20)
+    rejected(
+        forged("LinReg", returns, 20, curve),
+        "entries.0.returns.1.2",
+        "returns 5.0; an episode returns from -inf to 0",
+    )
+
+
+@pytest.mark.parametrize(
+    "label, length, steps", [("LinReg", 19, "exactly 20"), ("Blackjack", 21, "from 1 to 20")]
+)
+def test_wrong_episode_length_is_rejected(label, length, steps):
+    entry = CORE_V0.select([label])[0]
+    lengths = np.full((5, entry.episodes), 20 if label == "LinReg" else 1)
+    lengths[4, 0] = length
+    returns, curve = (-30.0, np.full(20, 1.5)) if label == "LinReg" else (0.0, None)
+    rejected(
+        forged(label, returns, lengths, curve),
+        "entries.0.episode_lengths.4.0",
+        f"an episode lasts {steps} steps",
+    )
+
+
+def test_in_context_entry_without_its_error_curve_is_rejected():
+    rejected(
+        forged("LinReg", -30.0, 20), "entries.0.errors_by_context", "records its mean error at each step"
+    )
+    validate_results(forged("LinReg", -30.0, 20, np.full(20, 1.5)))  # with it, the same file is valid
+
+
+def test_error_curve_of_a_game_is_rejected(valid):
+    data = copy.deepcopy(valid)
+    data["entries"][1]["errors_by_context"] = [0.0]
+    rejected(data, "entries.1.errors_by_context", "only in-context entries")

@@ -4,6 +4,7 @@ reads, and every error as JSON naming its field."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -12,6 +13,7 @@ from leaderboard_fixtures import TINY_SUITE, tiny_results_json
 from server_helpers import XSS, config_variant, make_server, xss_results
 
 from leaderboard.results import ResultsValidationError, validate_results
+from leaderboard.seed_sets import test_set_id
 from leaderboard.server import cache
 from leaderboard.server.tokens import revoke_token
 
@@ -69,9 +71,41 @@ def test_a_file_that_is_not_a_results_file_is_unreadable(server, body, field):
     assert server.store.count() == 0
 
 
-def test_test_seed_results_are_refused(server):
-    data = json.loads(tiny_results_json()) | {"seed_set": "test"}
-    assert _error(server.submit(data))["field"] == "seed_set"
+SECRET = b"tests: the server's test-set secret"
+
+
+@functools.cache
+def tiny_test_results_json(secret: bytes = SECRET) -> str:
+    """A valid tiny-suite file on the test seeds of ``secret``."""
+    from leaderboard.harness import evaluate
+
+    return evaluate("leaderboard_fixtures:SweepAgent", TINY_SUITE, progress=False, secret=secret).to_json()
+
+
+def test_test_seed_results_are_refused_by_a_server_without_their_secret(server):
+    answer = server.submit(tiny_test_results_json())
+    assert answer.status_code == 422
+    error = _error(answer)
+    assert (error["code"], error["field"]) == ("invalid", "seed_set")
+    assert "secret it holds" in error["message"] and test_set_id(SECRET) in error["message"]
+    assert server.store.count() == 0
+
+
+def test_test_seed_results_are_accepted_with_the_secret_and_shown_apart_from_dev(database, tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_bytes(SECRET)
+    server = make_server(database, secret_files=(str(secret_file),))
+    test_answer = server.submit(tiny_test_results_json())
+    dev_answer = server.submit(tiny_results_json())
+    assert (test_answer.status_code, dev_answer.status_code) == (201, 201), test_answer.text
+    rows = server.client.get("/api/v1/leaderboard", params={"suite": "tiny-v0"}).json()["rows"]
+    by_id = {row["id"]: row["seed_set"] for row in rows}
+    assert by_id == {dev_answer.json()["id"]: "dev", test_answer.json()["id"]: test_set_id(SECRET)}
+    # Another test set's file names the test set it was scored on; the secret is never shown.
+    other = server.submit(tiny_test_results_json(b"tests: another operator's secret"))
+    assert (other.status_code, _error(other)["field"]) == (422, "test_set")
+    for path in ("/api/v1/suites", "/api/v1/leaderboard?suite=tiny-v0", "/", "/openapi.json"):
+        assert SECRET.decode() not in server.client.get(path).text
 
 
 def test_writes_need_a_live_token_and_reads_do_not(server):

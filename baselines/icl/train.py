@@ -442,7 +442,13 @@ def prefix_errors(
     shape (batch_size, num_steps), on fresh prompts."""
     generator = torch.Generator(device=device).manual_seed(seed)
     steps = (sampler.n + 1) if num_steps is None else num_steps
-    prompts = sampler.sample(batch_size, generator, num_steps=steps, device=device)
+    return prompt_errors(model, sampler.sample(batch_size, generator, num_steps=steps, device=device))
+
+
+@torch.no_grad()
+def prompt_errors(model: InContextModel, prompts: Prompts) -> torch.Tensor:
+    """Squared error of every prompt of ``prompts`` at every step, float64 on the CPU, shape
+    (batch, num_steps): score several models and reference algorithms on one prompt set."""
     prediction = model.forward_all(prompts.context, prompts.queries)
     return (prediction.double() - prompts.targets.double()).square().cpu()
 
@@ -473,6 +479,7 @@ __all__ = [
     "make_sampler",
     "open_run",
     "prefix_errors",
+    "prompt_errors",
     "train",
     "train_loop",
     "validate",

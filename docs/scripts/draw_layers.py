@@ -22,16 +22,16 @@ OUTPUT = ROOT / "docs" / "img" / "layers.png"
 # Each package: its layers from the bottom up, each layer a list of module names.
 PACKAGES = {
     "icl_envs": [
-        ["checks", "vector_base", "cards/deck"],
+        ["checks", "bounds", "vector_base", "cards/deck"],
         ["prediction", "cards/ base, sprites, text_protocol"],
         ["regression/", "mrp/", "cards/numberline/", "cards/points/", "cards/blackjack/"],
         ["multi/blackjack_table/", "__init__ (ENVIRONMENTS)"],
     ],
     "leaderboard": [
-        ["protocol", "scoring", "references", "agent"],
+        ["untrusted", "protocol", "seed_sets", "scoring", "references", "agent"],
         ["loading", "provenance", "results"],
-        ["harness", "store"],
-        ["compute_references", "report", "run_all", "cli"],
+        ["migrations", "store", "isolation", "harness"],
+        ["compute_references", "report", "run_all", "server", "cli"],
     ],
     "baselines": [
         ["configs", "config_cli", "classic/ (exact and classic solvers)"],

@@ -1,33 +1,35 @@
 """Error against context length for the classic policy-evaluation baselines on icl/MRPValue-v0.
 
 Runs every agent of ``baselines.classic.mrp.AGENTS`` through whole episodes of the native vector
-env (seed 0, one episode per env copy) for four task distributions, writes
-docs/img/mrp_error_vs_context.png and prints the Markdown table that docs/envs/mrp.md quotes.
+env (seed 0, one episode per env copy) for four task distributions, writes the errors with their
+standard errors to docs/data/mrp_errors.json, the plot docs/img/mrp_error_vs_context.png, and prints
+the Markdown table that docs/envs/mrp.md quotes (``table``, from the data file;
+tests/test_docs_figures.py checks the page against it).
 
     python docs/scripts/plot_mrp.py [--episodes 2000]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # run as a plain script, with or without the package installed
+# Run as a plain script, with or without the package installed; context_errors sits beside it.
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import context_errors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 import baselines.classic.mrp as classic  # noqa: E402
 
 ENV_ID = "icl/MRPValue-v0"
 OUTPUT = ROOT / "docs" / "img" / "mrp_error_vs_context.png"
+DATA = ROOT / "docs" / "data" / "mrp_errors.json"
 #: (title, env kwargs) per panel.
 PANELS = [
     ("boyan, random rewards (defaults)", {}),
@@ -50,43 +52,44 @@ COLORS = dict(
 )
 
 
-def errors_by_length(env_kwargs: dict, name: str, episodes: int) -> np.ndarray:
-    """Mean squared error at each step of an episode (context length t = 0..n-1)."""
-    env = gym.make_vec(ENV_ID, episodes, **env_kwargs)
-    agent = classic.AGENTS[name]()
-    agent.reset(ENV_ID, env_kwargs)
-    obs, _ = env.reset(seed=0)
-    errors = []
-    for _ in range(env.unwrapped.n):
-        obs, reward, _, _, _ = env.step(agent.act_batch(obs))
-        errors.append(-reward.mean())
-    env.close()
-    return np.array(errors)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=2000, help="episodes per baseline and panel")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    figure, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
-    table = [
-        "| tasks | baseline | t = 1 | t = 5 | t = 15 | t = 29 | mean over the episode |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for ax, (title, env_kwargs) in zip(axes.ravel(), PANELS):
+def measure(episodes: int) -> dict:
+    """Every panel's curves: per agent the output of ``errors_by_length``."""
+    panels = []
+    for title, env_kwargs in PANELS:
+        curves = {}
         for name in classic.AGENTS:
             if name == "average_reward_td" and env_kwargs.get("objective") != "average_reward":
                 continue  # it answers the average-reward question; off the scale elsewhere
-            errors = errors_by_length(env_kwargs, name, args.episodes)
-            style = {"color": COLORS[name], "ls": ":" if name == "zero" else "-"}
-            ax.plot(np.arange(len(errors)), errors, label=LABELS[name], **style)
-            row = [errors[1], errors[5], errors[15], errors[29], errors.mean()]
-            table.append(
-                f"| {title} | {LABELS[name]} | " + " | ".join(f"{value:.3f}" for value in row) + " |"
+            curves[name] = context_errors.errors_by_length(
+                ENV_ID, env_kwargs, classic.AGENTS[name](), episodes
             )
+        panels.append({"title": title, "kwargs": env_kwargs, "curves": curves})
+    return {"episodes": episodes, "seed": 0, "panels": panels}
+
+
+def table(data: dict) -> str:
+    """The page's table, from the data file."""
+    lines = [
+        "| tasks | baseline | t = 1 | t = 5 | t = 15 | t = 29 | mean over the episode ± SE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for panel in data["panels"]:
+        for name, curve in panel["curves"].items():
+            errors = curve["mean"]
+            cells = [f"{errors[t]:.3f}" for t in (1, 5, 15, 29)]
+            cells.append(f"{curve['episode_mean']:.3f} ± {curve['episode_stderr']:.3f}")
+            lines.append(f"| {panel['title']} | {LABELS[name]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(data: dict) -> Path:
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    for ax, panel in zip(axes.ravel(), data["panels"]):
+        for name, curve in panel["curves"].items():
+            style = {"color": COLORS[name], "ls": ":" if name == "zero" else "-"}
+            ax.plot(np.arange(len(curve["mean"])), curve["mean"], label=LABELS[name], **style)
         ax.set_yscale("log")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(panel["title"], fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="lower left")
     for ax in axes[1]:
@@ -97,10 +100,11 @@ def main() -> None:
     figure.tight_layout()
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(OUTPUT, dpi=110)
-    print("\n".join(table))
-    print(
-        f"\nwrote {OUTPUT.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s ({args.episodes} episodes per curve)"
-    )
+    return OUTPUT
+
+
+def main() -> None:
+    context_errors.main("docs/scripts/plot_mrp.py", 2000, measure, table, plot, DATA)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,15 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from icl_envs.cards.text_protocol import MAX_TEXT_LENGTH, TEXT_CHARSET, TextProtocolMixin
-from icl_envs.checks import check_choice, check_int
+from icl_envs.checks import check_choice, check_int, check_reset_options, describe
 from icl_envs.vector_base import SeededVectorEnv
 
 OBS_MODES = ("image", "symbolic", "text", "multimodal")
 RENDER_MODES = ("rgb_array", "human")
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 128, 2048  # below 128 px the card indices stop being legible
+#: About what one sub-env of a card vector env holds besides frames: its game state, prefetched
+#: draws (64 rows) and, for Blackjack, its card stream (2 x 2048 bytes).
+CARD_STATE_BYTES = 8192
 
 
 def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -> tuple[str, int, str | None]:
@@ -40,7 +43,7 @@ def check_card_env_arguments(obs_mode: Any, image_size: Any, render_mode: Any) -
 def check_card_generator(generator: Any) -> Any:
     """Raise unless ``generator`` is None (the env's default) or has a ``sample(np_random)`` method."""
     if generator is not None and not callable(getattr(generator, "sample", None)):
-        raise ValueError(f"generator must have a sample(np_random) method, got {generator!r}")
+        raise ValueError(f"generator must have a sample(np_random) method, got {describe(generator)}")
     return generator
 
 
@@ -49,7 +52,7 @@ def check_batched_modes(obs_mode: str) -> None:
     render modes are checked by ``SeededVectorEnv._setup_from_single_env``."""
     if obs_mode not in ("symbolic", "image"):
         raise ValueError(
-            f"obs_mode must be 'symbolic' or 'image' for the vector env, got {obs_mode!r}; "
+            f"obs_mode must be 'symbolic' or 'image' for the vector env, got {describe(obs_mode)}; "
             "use gym.make_vec(..., vectorization_mode='sync') for text observations"
         )
 
@@ -78,14 +81,20 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
     visible state in words), ``frame()`` (an RGB array of the current state) and ``action_mask()``.
     It calls ``_setup_observations(obs_mode, image_size, render_mode)`` in ``__init__``. For
     ``reset`` it keeps ``self.generator`` (or overrides ``_new_task()``, the task of a reset that
-    sets none) and implements ``_task_from_options(options)`` (the task a user sets through reset's
-    options), ``_start(task)`` (check the task and set up its episode) and ``_info()``; it may
+    sets none), names the keys of reset's options in ``reset_options`` (any other key is refused;
+    ``reset_hint`` says what the options are for) and implements ``_task_from_options(options)``
+    (the task a user sets through them), ``_start(task)`` (check the task and set up its episode)
+    and ``_info()``; it may
     override ``_reseeded()`` (drop what it drew ahead from the old ``np_random``) and
     ``symbolic_text(obs)`` (a symbolic observation in words). ``step`` raises ``ResetNeeded`` while
     ``self._episode_over``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    #: The keys ``reset(options=...)`` may hold (a task set by the user); any other key is refused.
+    reset_options: tuple[str, ...] = ()
+    #: Appended to the error for an option key not in ``reset_options``.
+    reset_hint = "this game's task cannot be chosen"
 
     def _setup_observations(self, obs_mode: Any, image_size: Any, render_mode: Any) -> None:
         self.obs_mode, self.image_size, self.render_mode = check_card_env_arguments(
@@ -120,6 +129,7 @@ class CardGameEnv(TextProtocolMixin, gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self._reseeded()
+        options = check_reset_options(options, self.reset_options, self.reset_hint)
         task = self._task_from_options(options) if options else self._new_task()
         self._start(task)
         self._episode_over = False
@@ -210,6 +220,11 @@ class CardVectorEnv(SeededVectorEnv):
         prefetch = self.generator is not None and self._prefetchable(self.generator)
         self.draws = PrefetchedDraws(self.generator.bounds, self.rngs) if prefetch else None
         return template
+
+    def _bytes_per_env(self, template: CardGameEnv) -> int:
+        """The game state and, when frames are drawn, a frame and its copy in the stacked batch."""
+        draws_frames = template.obs_mode == "image" or self.render_mode is not None
+        return CARD_STATE_BYTES + (2 * 3 * template.image_size**2 if draws_frames else 0)
 
     def _prefetchable(self, generator: Any) -> bool:
         """Whether ``generator``'s draws may be fetched in blocks (``PrefetchedDraws``): it consumes

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from icl_envs.checks import describe
+
 SUITS = ("S", "H", "D", "C")
 RANK_NAMES = ("A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K")
 NUM_RANKS = len(RANK_NAMES)
@@ -41,7 +43,7 @@ def parse_card_name(name: Any) -> tuple[str, str]:
     if not isinstance(name, str) or len(name) < 2 or name[0] not in SUITS or name[1:] not in RANK_NAMES:
         raise ValueError(
             f"card name must be a suit letter {'/'.join(SUITS)} followed by a rank "
-            f"{'/'.join(RANK_NAMES)} (e.g. 'H2', 'S10', 'DK'); got {name!r}"
+            f"{'/'.join(RANK_NAMES)} (e.g. 'H2', 'S10', 'DK'); got {describe(name)}"
         )
     return name[0], name[1:]
 

@@ -28,6 +28,7 @@ import pygame  # noqa: E402
 # for the callers that lay out cards by name.
 from icl_envs.cards.deck import RANK_NAMES, parse_card_name  # noqa: E402, F401
 from icl_envs.cards.deck import SUITS as SUIT_LETTERS  # noqa: E402, F401
+from icl_envs.checks import describe  # noqa: E402
 
 # Width / height of a card; real playing cards are 63 x 88 mm (0.716).
 CARD_ASPECT = 0.7
@@ -55,9 +56,11 @@ def suit_color(suit: str) -> tuple[int, int, int]:
 
 def _check_width(width: int) -> int:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
-        raise ValueError(f"width must be an integer number of pixels, got {width!r}")
+        raise ValueError(f"width must be an integer number of pixels, got {describe(width)}")
     if not MIN_CARD_WIDTH <= width <= MAX_CARD_WIDTH:
-        raise ValueError(f"width must be between {MIN_CARD_WIDTH} and {MAX_CARD_WIDTH} pixels, got {width}")
+        raise ValueError(
+            f"width must be between {MIN_CARD_WIDTH} and {MAX_CARD_WIDTH} pixels, got {describe(width)}"
+        )
     return int(width)
 
 
@@ -89,7 +92,7 @@ def text_surface(
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
     if isinstance(size_px, bool) or not isinstance(size_px, (int, np.integer)) or not 1 <= size_px <= 1000:
-        raise ValueError(f"size_px must be an integer between 1 and 1000, got {size_px!r}")
+        raise ValueError(f"size_px must be an integer between 1 and 1000, got {describe(size_px)}")
     return _font(int(size_px), bold).render(text, True, tuple(color))
 
 

@@ -6,31 +6,41 @@ from typing import Any
 
 import numpy as np
 
-from icl_envs.checks import check_choice, check_float, check_int
+from icl_envs.checks import check_choice, check_float, check_reset_options, describe
 from icl_envs.mrp.generators import MRPTask, MRPTasks, stack_tasks
-from icl_envs.prediction import PredictionEnv, prediction_action_space, prediction_observation_space
+from icl_envs.prediction import (
+    PredictionEnv,
+    check_action_bound,
+    check_task_values,
+    prediction_action_space,
+    prediction_observation_space,
+)
 
 
 def check_generator(generator: Any, d: int, objective: str) -> None:
     """A plugged-in generator must sample tasks; if it says its d or objective, they must agree."""
     if not callable(getattr(generator, "sample", None)):
         raise ValueError(
-            f"generator must have a sample(rng, n) method returning an MRPTask, got {generator!r}"
+            f"generator must have a sample(rng, n) method returning an MRPTask, got {describe(generator)}"
         )
     if getattr(generator, "d", d) != d:
         raise ValueError(f"generator has d={generator.d} but the env was made with d={d}; pass the same d")
     if getattr(generator, "objective", objective) != objective:
         raise ValueError(
-            f"generator has objective={generator.objective!r} but the env was made with objective={objective!r}"
+            f"generator has objective={describe(generator.objective)} but the env was made with objective={objective!r}"
         )
 
 
-def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
-    """Raise a clear error unless a plugged-in generator's task is an ``MRPTask`` whose arrays fit
+def check_task(task: Any, n: int, d: int, generator: Any, batch: int | None = None) -> None:
+    """Raise a clear error naming ``generator`` unless its task is an ``MRPTask`` whose arrays fit
     the env (S states, d features, a trajectory of n + 1 states in range), with a leading ``batch``
-    axis when given: anything else would fail deep inside ``reset`` or ``step``."""
+    axis when given, whose numbers and targets are finite and within float32's range, and whose
+    gamma is in [0, 1): anything else would fail deep inside ``reset`` or ``step``, or put inf in
+    an observation or a reward."""
     if not isinstance(task, MRPTask):
-        raise ValueError(f"generator: sample(rng, n) must return an MRPTask, got {type(task).__name__}")
+        raise ValueError(
+            f"generator: {describe(generator)}'s sample(rng, n) must return an MRPTask, got {type(task).__name__}"
+        )
     lead = () if batch is None else (batch,)
     num_states = np.shape(task.transitions)[-1] if np.ndim(task.transitions) else 0
     expected = {
@@ -41,14 +51,22 @@ def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
         "states": (*lead, n + 1),
     }
     for name, shape in expected.items():
-        if np.shape(getattr(task, name)) != shape:
-            raise ValueError(
-                f"generator: a task's {name} must have shape {shape} (n={n}, d={d}, {num_states} states); "
-                f"got {np.shape(getattr(task, name))}"
-            )
+        check_task_values(generator, name, getattr(task, name), shape)
     states = np.asarray(task.states)
     if states.dtype.kind not in "iu" or states.min() < 0 or states.max() >= num_states:
-        raise ValueError(f"generator: a task's states must be integers in [0, {num_states}), got {states!r}")
+        raise ValueError(
+            f"generator: {describe(generator)}'s task states must be integers in [0, {num_states}), "
+            f"got {describe(states)}"
+        )
+    try:
+        check_float("gamma", task.gamma, minimum=0.0, below=1.0)
+    except ValueError as error:
+        raise ValueError(f"generator: {describe(generator)}'s task: {error}") from None
+    try:
+        targets = task.targets
+    except np.linalg.LinAlgError as error:
+        raise ValueError(f"generator: {describe(generator)}'s task has no values ({error})") from None
+    check_task_values(generator, "targets (values)", targets, np.shape(task.rewards))
 
 
 def episode_arrays(
@@ -124,19 +142,25 @@ class MRPValueEnv(PredictionEnv):
     query phi(s_n)). Never truncates.
 
     ## Arguments
-    - ``num_states=10``: states S (>= 2).
-    - ``d=4``: feature dimension.
-    - ``n=30``: predictions per episode (transitions in the trajectory).
+    - ``num_states=10``: states S, 2..1024.
+    - ``d=4``: feature dimension, 1..1024.
+    - ``n=30``: predictions per episode (transitions in the trajectory), 1..4096, with n * d <= 2^20.
     - ``gamma=0.9``: discount in [0, 1); unused by rows and targets under ``"average_reward"``.
     - ``mrp="boyan"``: ``"boyan"`` or ``"loop"`` (see ``MRPTasks``).
     - ``rewards="random"``: ``"random"`` (U(-1, 1) per state) or ``"representable"`` (value linear in phi).
     - ``objective="discounted"``: ``"discounted"`` or ``"average_reward"``.
-    - ``action_bound=1e3``; ``generator=None``: any object with ``sample(rng, n) -> MRPTask``
-      (default ``MRPTasks`` built from the arguments above); ``render_mode``: ``None`` or ``"ansi"``.
+    - ``action_bound=1e3``: in (0, 1e12]; ``generator=None``: any object with
+      ``sample(rng, n) -> MRPTask`` (default ``MRPTasks`` built from the arguments above), whose tasks
+      are checked at every episode (finite numbers and values within float32's range, gamma in
+      [0, 1)); ``render_mode``: ``None`` or ``"ansi"``.
+
+    Float arguments take real numbers only (not strings); a bad argument raises ``ValueError``
+    naming it, before anything is allocated. ``reset`` takes no options (any key is refused).
 
     ## Vector env
     ``gym.make_vec("icl/MRPValue-v0", num_envs)`` builds ``MRPValueVectorEnv``, a numpy batch of the
-    same env (next-step autoreset) that gives the same numbers as ``SyncVectorEnv``.
+    same env (next-step autoreset) that gives the same numbers as ``SyncVectorEnv``. ``num_envs`` <=
+    65536, and all sub-envs' arrays together must fit in about 1 GiB.
 
     ## Version History
     - v0: initial version.
@@ -157,15 +181,13 @@ class MRPValueEnv(PredictionEnv):
         generator: Any = None,
         render_mode: str | None = None,
     ) -> None:
-        if check_float("action_bound", action_bound) <= 0.0:
-            raise ValueError(f"action_bound must be > 0, got {action_bound}")
-        self.action_bound = float(action_bound)
+        self.action_bound = check_action_bound(action_bound)
         # The generator the arguments describe checks them, even when a plugged-in generator is used
         # instead: the env keeps d and objective (which that generator must share) and gamma.
         tasks = MRPTasks(num_states, d, gamma, mrp, rewards, objective)
         self.num_states, self.d = tasks.num_states, tasks.d
         self.gamma, self.objective = tasks.gamma, tasks.objective
-        self.n = check_int("n", n, minimum=1)
+        self.n = tasks.check_n(n)
         self.generator = tasks if generator is None else generator
         check_generator(self.generator, self.d, self.objective)
         if render_mode is not None:
@@ -176,10 +198,11 @@ class MRPValueEnv(PredictionEnv):
         self.action_space = prediction_action_space(self.action_bound)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        check_reset_options(options, (), "a task cannot be chosen at reset: pass generator= to the env")
         super().reset(seed=seed)
         self.task = self.generator.sample(self.np_random, self.n)
         if not isinstance(self.generator, MRPTasks):  # a user's generator: check what it gives
-            check_task(self.task, self.n, self.d)
+            check_task(self.task, self.n, self.d, self.generator)
         rows, queries, targets = (array[0] for array in episode_arrays(stack_tasks([self.task])))
         return self._start_episode(rows, queries, targets), {}
 

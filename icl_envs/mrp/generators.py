@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from icl_envs.checks import check_choice, check_float, check_int
+from icl_envs.prediction import check_d, check_n, check_task_batch
 
 MRP_KINDS = ("boyan", "loop")
 REWARD_KINDS = ("random", "representable")
@@ -33,6 +35,12 @@ OBJECTIVES = ("discounted", "average_reward")
 
 # Boyan-chain move probabilities are drawn from U(P_LOW, P_HIGH), so no move is (almost) deterministic.
 P_LOW, P_HIGH = 0.01, 0.99
+#: States of an MRP: each task holds several S x S matrices and solves S x S linear systems (O(S^3)):
+#: 1024 states take about 0.15 s and 25 MiB per task (measured), 4096 took 4 s and 0.7 GB.
+MAX_STATES = 1024
+#: About how many S x S float64 arrays drawing one task holds at once (P, its cdf, the systems
+#: solved): about 3 measured at S = 1024, rounded up.
+SQUARE_ARRAYS_PER_TASK = 4
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,8 @@ class MRPTasks:
     """Random MRPs with features, as used to study in-context temporal-difference learning.
 
     Arguments:
-        num_states: number of states S (>= 2).
-        d: feature dimension (>= 1).
+        num_states: number of states S, 2..1024 (``MAX_STATES``).
+        d: feature dimension, 1..1024.
         gamma: discount factor in [0, 1). With ``objective="average_reward"`` it only defines the
             task's ``value`` (kept for reference); targets and rows do not use it.
         mrp: ``"boyan"`` or ``"loop"``, the transition structure (below).
@@ -143,8 +151,8 @@ class MRPTasks:
         rewards: str = "random",
         objective: str = "discounted",
     ) -> None:
-        self.num_states = check_int("num_states", num_states, minimum=2)
-        self.d = check_int("d", d, minimum=1)
+        self.num_states = check_int("num_states", num_states, minimum=2, maximum=MAX_STATES)
+        self.d = check_d(d)
         self.gamma = check_float("gamma", gamma, minimum=0.0, below=1.0)
         self.mrp = check_choice("mrp", mrp, MRP_KINDS)
         self.rewards = check_choice("rewards", rewards, REWARD_KINDS)
@@ -172,6 +180,14 @@ class MRPTasks:
             self._num_transition_uniforms() + self.num_states * self.d + self._num_reward_uniforms() + 1 + n
         )
 
+    def check_n(self, n: Any) -> int:
+        """``n`` transitions per task, within the limits of ``icl_envs.prediction``."""
+        return check_n(n, self.d)
+
+    def bytes_per_task(self, n: int) -> int:
+        """About the memory drawing one task takes: its S x S arrays and its uniforms, in float64."""
+        return 8 * (SQUARE_ARRAYS_PER_TASK * self.num_states**2 + 3 * self.num_uniforms(n))
+
     # --- Sampling ----------------------------------------------------------------------------------
 
     def sample(self, rng: np.random.Generator, n: int) -> MRPTask:
@@ -181,12 +197,12 @@ class MRPTasks:
     def sample_batch(self, rng: np.random.Generator, batch: int, n: int) -> MRPTask:
         """``batch`` tasks stacked on a leading axis; the same tasks as ``batch`` calls of ``sample``."""
         batch = check_int("batch", batch, minimum=1)
-        n = check_int("n", n, minimum=1)
+        n = check_task_batch(self, batch, n, f"batch={batch}")
         return self.tasks_from_uniforms(rng.random((batch, self.num_uniforms(n))), n)
 
     def sample_each(self, rngs: Sequence[np.random.Generator], n: int) -> MRPTask:
         """One task per Generator, stacked: exactly ``[sample(rng, n) for rng in rngs]``, batched."""
-        n = check_int("n", n, minimum=1)
+        n = check_task_batch(self, len(rngs), n, f"{len(rngs)} generators")
         uniforms = np.empty((len(rngs), self.num_uniforms(n)))
         for row, rng in zip(uniforms, rngs):
             rng.random(out=row)  # the same draws as rng.random(K), written in place

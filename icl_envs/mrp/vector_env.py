@@ -29,6 +29,14 @@ class MRPValueVectorEnv(PredictionVectorEnv):
         template = self._setup_prediction(num_envs, kwargs)
         self.generator, self.d = template.generator, template.d
 
+    def _bytes_per_env(self, template: MRPValueEnv) -> int:
+        """The episode arrays and, for our generator, drawing one task (a plugged-in generator's own
+        memory is its business)."""
+        extra = (
+            template.generator.bytes_per_task(template.n) if isinstance(template.generator, MRPTasks) else 0
+        )
+        return super()._bytes_per_env(template) + extra
+
     def _draw_episodes(
         self, envs: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,11 +45,11 @@ class MRPValueVectorEnv(PredictionVectorEnv):
         if hasattr(self.generator, "sample_each"):
             tasks = self.generator.sample_each(rngs, self.n)
             if not isinstance(self.generator, MRPTasks):  # a user's generator: check what it gives
-                check_task(tasks, self.n, self.d, batch=len(rngs))
+                check_task(tasks, self.n, self.d, self.generator, batch=len(rngs))
         else:
             single_tasks = [self.generator.sample(rng, self.n) for rng in rngs]
             for task in single_tasks:
-                check_task(task, self.n, self.d)
+                check_task(task, self.n, self.d, self.generator)
             tasks = stack_tasks(single_tasks)
         return episode_arrays(tasks, out=out)
 

@@ -11,8 +11,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from icl_envs.checks import check_choice, check_float, check_int
-from icl_envs.prediction import PredictionEnv, prediction_action_space, prediction_observation_space
+from icl_envs.checks import check_choice, check_reset_options, describe
+from icl_envs.prediction import (
+    MAX_D,
+    PredictionEnv,
+    check_action_bound,
+    check_n,
+    check_task_values,
+    prediction_action_space,
+    prediction_observation_space,
+)
 from icl_envs.regression.generators import (
     DecisionTreeTasks,
     LinearRegressionTasks,
@@ -37,29 +45,28 @@ def check_generator(generator: Any) -> TaskGenerator:
         not callable(getattr(generator, "sample", None))
         or isinstance(d, bool)
         or not isinstance(d, (int, np.integer))
-        or d < 1
+        or not 1 <= d <= MAX_D
     ):
         raise ValueError(
-            "generator must have an integer attribute d >= 1 and a method sample(rng, n) returning a task "
-            f"with inputs (n, d) and targets (n,); got {generator!r}"
+            f"generator must have an integer attribute d in [1, {MAX_D}] and a method sample(rng, n) "
+            f"returning a task with inputs (n, d) and targets (n,); got {describe(generator)}"
         )
     return generator
 
 
-def check_task(task: Any, n: int, d: int, batch: int | None = None) -> None:
-    """Raise a clear error unless a plugged-in generator's task has finite ``inputs`` of shape
-    (n, d) and ``targets`` of shape (n,) (with a leading ``batch`` axis when given): a wrong shape
-    would otherwise surface as a numpy broadcasting error deep inside ``step``."""
+def check_task(task: Any, n: int, d: int, generator: Any, batch: int | None = None) -> None:
+    """Raise a clear error naming ``generator`` unless its task has ``inputs`` of shape (n, d) and
+    ``targets`` of shape (n,) (with a leading ``batch`` axis when given) holding finite numbers that
+    float32 observations can hold: a wrong shape would otherwise surface as a numpy broadcasting
+    error deep inside ``step``, a huge number as inf in an observation or a reward."""
     lead = () if batch is None else (batch,)
-    inputs, targets = getattr(task, "inputs", None), getattr(task, "targets", None)
-    for name, value, shape in (("inputs", inputs, (*lead, n, d)), ("targets", targets, (*lead, n))):
+    for name, shape in (("inputs", (*lead, n, d)), ("targets", (*lead, n))):
+        value = getattr(task, name, None)
         if value is None:
-            raise ValueError(f"generator: a task must have {name} of shape {shape}; {task!r} has none")
-        if np.shape(value) != shape or not np.all(np.isfinite(value)):
             raise ValueError(
-                f"generator: a task's {name} must be finite, of shape {shape} (n={n}, d={d}); "
-                f"got shape {np.shape(value)}"
+                f"generator: {describe(generator)} gave a task without {name} (of shape {shape}): {describe(task)}"
             )
+        check_task_values(generator, name, value, shape)
 
 
 def episode_arrays(
@@ -114,18 +121,22 @@ _DOC_TEMPLATE = """{title}
     Terminates after n predictions; never truncates.
 
     ## Arguments
-        d: input dimension, >= 1.
+        d: input dimension, 1..1024.
         {arguments}
-        noise_std: standard deviation of the Gaussian noise added to y, >= 0.
-        n: number of examples (= predictions) per episode, >= 1.
-        action_bound: finite bound B of the action space, > 0.
-        generator: a task generator (any object with ``d`` and ``sample(rng, n)``); when given it
-            defines the task distribution and the distribution arguments above are not used.
+        noise_std: standard deviation of the Gaussian noise added to y, 0..1e6.
+        n: number of examples (= predictions) per episode, 1..4096, with n * d <= 2^20.
+        action_bound: bound B of the action space, 0 < B <= 1e12.
+        generator: a task generator (any object with ``d`` in 1..1024 and ``sample(rng, n)``); when
+            given it defines the task distribution and the distribution arguments above are not
+            used. Its tasks are checked at every episode: finite numbers within float32's range.
         render_mode: only ``None`` (no rendering).
+    Float arguments take real numbers only (not strings); a bad argument raises ``ValueError``
+    naming it, before anything is allocated. ``reset`` takes no options (any key is refused).
 
     ## Vector env
     ``gym.make_vec(id, num_envs)`` builds the native numpy vector env of ``vector_env.py`` (next-step
     autoreset); it gives the same numbers as ``SyncVectorEnv`` over this env for the same seeds.
+    ``num_envs`` <= 65536, and all sub-envs' arrays together must fit in about 1 GiB.
 
     ## Version History
     - v0: initial version.
@@ -142,10 +153,9 @@ class RegressionEnv(PredictionEnv):
     ):
         self.generator = check_generator(generator)
         self.d = int(generator.d)
-        self.n = check_int("n", n, minimum=1)
-        self.action_bound = check_float("action_bound", action_bound, minimum=0.0)
-        if self.action_bound == 0.0:
-            raise ValueError("action_bound must be > 0, got 0.0")
+        # Our generators add their own limits on n (a ReLU network's work); any generator has these.
+        self.n = generator.check_n(n) if isinstance(generator, RegressionTasks) else check_n(n, self.d)
+        self.action_bound = check_action_bound(action_bound)
         self.render_mode = check_choice("render_mode", render_mode, (None,))
         self.observation_space = prediction_observation_space(self.n, self.d + 1, self.d)
         self.action_space = prediction_action_space(self.action_bound)
@@ -153,6 +163,7 @@ class RegressionEnv(PredictionEnv):
         self._block_next = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        check_reset_options(options, (), "a task cannot be chosen at reset: pass generator= to the env")
         super().reset(seed=seed)
         if seed is not None:
             self._block = None  # a seed starts a fresh stream of tasks
@@ -163,7 +174,7 @@ class RegressionEnv(PredictionEnv):
         """The next task: from the current block for our generators, else ``sample(np_random, n)``."""
         if not isinstance(self.generator, RegressionTasks):  # a user's generator: check what it gives
             task = self.generator.sample(self.np_random, self.n)
-            check_task(task, self.n, self.d)
+            check_task(task, self.n, self.d, self.generator)
             return task
         if self._block is None or self._block_next == len(self._block.targets):
             block = self.generator.block_size(self.n)
@@ -179,9 +190,10 @@ class LinearRegressionEnv(RegressionEnv):
             "A task is a weight vector w and inputs x ~ N(0, Σ); y = <w, x> + noise.\n"
             "    See ``LinearRegressionTasks`` for the exact distribution."
         ),
-        arguments="""covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task).
+        arguments="""covariance: "identity" (Σ = I) or "rotated" (Σ = U diag(eigenvalues) Uᵀ, U Haar per task;
+            then d <= 256, since each task builds a d x d rotation).
         weight_prior: "identity" (w ~ N(0, I)) or "inverse_covariance" (w ~ N(0, Σ⁻¹)).
-        eigenvalues: d positive numbers for "rotated"; default (1, 1, 1/4, 1/16, 1) repeated to d.""",
+        eigenvalues: d numbers in [1e-6, 1e6] for "rotated"; default (1, 1, 1/4, 1/16, 1) repeated to d.""",
     )
 
     def __init__(
@@ -233,7 +245,8 @@ class ReLUNetRegressionEnv(RegressionEnv):
             "A task is a random network y = Σ_j a_j relu(<v_j, x>) (Garg et al. 2022) with\n"
             "    inputs x ~ N(0, I). See ``ReLUNetTasks``."
         ),
-        arguments="""hidden: number of hidden units, >= 1.""",
+        arguments="""hidden: number of hidden units, 1..4096, with hidden * d <= 2^20 and
+            n * hidden * d <= 2^28 (the work of one task).""",
     )
 
     def __init__(

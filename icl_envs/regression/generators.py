@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from icl_envs.checks import check_choice, check_float, check_int
+from icl_envs.checks import check_choice, check_float, check_int, describe
+from icl_envs.prediction import check_d, check_n, check_task_batch
 
 #: Envs draw tasks in blocks (one generator call per block, see ``block_size``) of at most MAX_BLOCK
 #: tasks and about BLOCK_DRAWS random numbers: a numpy generator call costs more than the numbers.
@@ -46,6 +47,46 @@ COVARIANCES = ("identity", "rotated")
 WEIGHT_PRIORS = ("identity", "inverse_covariance")
 #: The default eigenvalue pattern of a rotated covariance, repeated to length d.
 EIGENVALUE_PATTERN = (1.0, 1.0, 0.25, 0.0625, 1.0)
+
+# Limits of the arguments (besides those of d, n and n * d in icl_envs.prediction). They bound every
+# input and target by the task's standard normal draws z: |x| <= 1e3 |z_x| and
+# |y| <= 1e6 (|z_w| |z_x| + |eps|), with |z| <= sqrt(d) max|z_i|; that is finite in float32 (and its
+# squared error in float64) unless a draw exceeded about 1e10, which numpy's normal generator cannot
+# produce. So the generators' tasks need no check at each episode. The work of one task stays at
+# most about 2^28 multiply-adds (about 1.5 s measured at the limits).
+#: noise_std, the standard deviation of the target noise.
+MAX_NOISE_STD = 1e6
+#: Each eigenvalue of a rotated covariance lies in [MIN_EIGENVALUE, MAX_EIGENVALUE].
+MIN_EIGENVALUE, MAX_EIGENVALUE = 1e-6, 1e6
+#: d with covariance="rotated": each task builds a d x d rotation (QR and three products, O(d^3)).
+MAX_ROTATED_D = 256
+#: hidden units of a ReLU network; hidden * d (its weights) <= MAX_HIDDEN_WEIGHTS; and the
+#: pre-activations of one task, n * hidden * d multiply-adds, <= MAX_RELU_WORK.
+MAX_HIDDEN = 4096
+MAX_HIDDEN_WEIGHTS = 2**20
+MAX_RELU_WORK = 2**28
+#: depth of a decision tree: 2^depth leaves.
+MAX_DEPTH = 12
+
+
+def check_noise_std(noise_std: Any) -> float:
+    return check_float("noise_std", noise_std, minimum=0.0, maximum=MAX_NOISE_STD)
+
+
+def check_eigenvalues(eigenvalues: Any, d: int) -> np.ndarray:
+    """d real numbers in [MIN_EIGENVALUE, MAX_EIGENVALUE], as a read-only float64 array."""
+    if isinstance(eigenvalues, (str, bytes)) or not hasattr(eigenvalues, "__len__") or len(eigenvalues) != d:
+        raise ValueError(
+            f"eigenvalues must be {d} positive numbers (one per dimension d), got {describe(eigenvalues)}"
+        )
+    values = np.array(
+        [
+            check_float(f"eigenvalues[{i}]", value, minimum=MIN_EIGENVALUE, maximum=MAX_EIGENVALUE)
+            for i, value in enumerate(eigenvalues)
+        ]
+    )
+    values.setflags(write=False)
+    return values
 
 
 def default_eigenvalues(d: int) -> np.ndarray:
@@ -110,6 +151,15 @@ class RegressionTasks:
         """(number of standard normals, number of uniforms) one task with n examples draws."""
         raise NotImplementedError
 
+    def check_n(self, n: Any) -> int:
+        """``n`` examples per task, within the limits of ``icl_envs.prediction`` (and the class's own)."""
+        return check_n(n, self.d)
+
+    def bytes_per_task(self, n: int) -> int:
+        """About the memory drawing one task takes: its random numbers, and the task built from them
+        (about twice as many numbers again), in float64."""
+        return 8 * 3 * sum(self._sizes(n))
+
     def _build(self, normals: np.ndarray, uniforms: np.ndarray, n: int) -> RegressionTask:
         """Turn (batch, sizes) arrays of random numbers into a batched task."""
         raise NotImplementedError
@@ -122,13 +172,13 @@ class RegressionTasks:
 
     def sample(self, rng: np.random.Generator, n: int) -> RegressionTask:
         """One task with ``n`` examples."""
-        n = check_int("n", n, minimum=1)
+        n = self.check_n(n)
         return self._build(*self._draw(rng, 1, n), n).index(0)
 
     def sample_batch(self, rng: np.random.Generator, batch: int, n: int) -> RegressionTask:
         """``batch`` tasks from one generator; every array gets a leading batch axis."""
         batch = check_int("batch", batch, minimum=1)
-        n = check_int("n", n, minimum=1)
+        n = check_task_batch(self, batch, n, f"batch={batch}")
         return self._build(*self._draw(rng, batch, n), n)
 
     def block_size(self, n: int) -> int:
@@ -140,8 +190,8 @@ class RegressionTasks:
         """``block`` tasks from each generator in ``rngs``, stacked env-major: tasks
         ``i·block .. (i+1)·block - 1`` are exactly ``sample_batch(rngs[i], block, n)`` (for
         ``block=1``: ``sample(rngs[i], n)``)."""
-        n = check_int("n", n, minimum=1)
         block = check_int("block", block, minimum=1)
+        n = check_task_batch(self, len(rngs) * block, n, f"{len(rngs)} generators x block={block}")
         num_normals, num_uniforms = self._sizes(n)
         # Fill preallocated rows in place: with one small draw per generator, the per-call overhead
         # is what costs, and this is the vector env's reset path. A row holds `block` tasks' numbers
@@ -206,27 +256,22 @@ class LinearRegressionTasks(RegressionTasks):
         weight_prior: str = "identity",
         eigenvalues: Sequence[float] | None = None,
     ) -> None:
-        self.d = check_int("d", d, minimum=1)
-        self.noise_std = check_float("noise_std", noise_std, minimum=0.0)
+        self.d = check_d(d)
+        self.noise_std = check_noise_std(noise_std)
         self.covariance = check_choice("covariance", covariance, COVARIANCES)
         self.weight_prior = check_choice("weight_prior", weight_prior, WEIGHT_PRIORS)
+        if self.covariance == "rotated" and self.d > MAX_ROTATED_D:
+            raise ValueError(
+                f"d must be <= {MAX_ROTATED_D} with covariance='rotated' (each task builds a d x d "
+                f"rotation, O(d^3) work), got d={self.d}"
+            )
         if eigenvalues is None:
             self.eigenvalues = default_eigenvalues(self.d)
+            self.eigenvalues.setflags(write=False)
         else:
-            if covariance != "rotated":
+            if self.covariance != "rotated":
                 raise ValueError("eigenvalues only apply to covariance='rotated'; leave eigenvalues=None")
-            try:
-                values = np.asarray(eigenvalues, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"eigenvalues must be {self.d} positive numbers, got {eigenvalues!r}"
-                ) from None
-            if values.shape != (self.d,) or not np.all(np.isfinite(values)) or np.any(values <= 0):
-                raise ValueError(
-                    f"eigenvalues must be {self.d} positive finite numbers (one per dimension d), got {eigenvalues!r}"
-                )
-            self.eigenvalues = values
-        self.eigenvalues.setflags(write=False)
+            self.eigenvalues = check_eigenvalues(eigenvalues, self.d)
 
     def _arguments(self) -> dict[str, Any]:
         return {
@@ -291,9 +336,9 @@ class SparseLinearTasks(RegressionTasks):
     """
 
     def __init__(self, d: int = 10, k: int = 3, noise_std: float = 0.0) -> None:
-        self.d = check_int("d", d, minimum=1)
+        self.d = check_d(d)
         self.k = check_int("k", k, minimum=1, maximum=self.d)
-        self.noise_std = check_float("noise_std", noise_std, minimum=0.0)
+        self.noise_std = check_noise_std(noise_std)
 
     def _arguments(self) -> dict[str, Any]:
         return {"d": self.d, "k": self.k, "noise_std": self.noise_std}
@@ -324,9 +369,27 @@ class ReLUNetTasks(RegressionTasks):
     """
 
     def __init__(self, d: int = 5, hidden: int = 100, noise_std: float = 0.0) -> None:
-        self.d = check_int("d", d, minimum=1)
-        self.hidden = check_int("hidden", hidden, minimum=1)
-        self.noise_std = check_float("noise_std", noise_std, minimum=0.0)
+        self.d = check_d(d)
+        self.hidden = check_int("hidden", hidden, minimum=1, maximum=MAX_HIDDEN)
+        if self.hidden * self.d > MAX_HIDDEN_WEIGHTS:
+            raise ValueError(
+                f"hidden * d must be <= {MAX_HIDDEN_WEIGHTS} (the network's weights), "
+                f"got hidden={self.hidden}, d={self.d}"
+            )
+        self.noise_std = check_noise_std(noise_std)
+
+    def check_n(self, n: Any) -> int:
+        n = super().check_n(n)
+        if n * self.hidden * self.d > MAX_RELU_WORK:
+            raise ValueError(
+                f"n * hidden * d must be <= {MAX_RELU_WORK} (the work of one task's pre-activations), "
+                f"got n={n}, hidden={self.hidden}, d={self.d}"
+            )
+        return n
+
+    def bytes_per_task(self, n: int) -> int:
+        # The pre-activations and their ReLU, or one product's temporary: two (n, hidden) arrays.
+        return super().bytes_per_task(n) + 2 * 8 * n * self.hidden
 
     def _arguments(self) -> dict[str, Any]:
         return {"d": self.d, "hidden": self.hidden, "noise_std": self.noise_std}
@@ -364,9 +427,9 @@ class DecisionTreeTasks(RegressionTasks):
     """
 
     def __init__(self, d: int = 5, depth: int = 4, noise_std: float = 0.0) -> None:
-        self.d = check_int("d", d, minimum=1)
-        self.depth = check_int("depth", depth, minimum=1, maximum=12)
-        self.noise_std = check_float("noise_std", noise_std, minimum=0.0)
+        self.d = check_d(d)
+        self.depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+        self.noise_std = check_noise_std(noise_std)
 
     def _arguments(self) -> dict[str, Any]:
         return {"d": self.d, "depth": self.depth, "noise_std": self.noise_std}

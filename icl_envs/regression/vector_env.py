@@ -35,6 +35,15 @@ class RegressionVectorEnv(PredictionVectorEnv):
         self._block_targets = np.zeros((self.num_envs, self._block_size, self.n))
         self._block_next = np.full(self.num_envs, self._block_size)
 
+    def _bytes_per_env(self, template: single.RegressionEnv) -> int:
+        """The episode arrays, the block of tasks drawn ahead and drawing it (our generators); a
+        plugged-in generator's own memory is its business."""
+        n, d, generator = template.n, template.d, template.generator
+        if not isinstance(generator, RegressionTasks):
+            return super()._bytes_per_env(template)
+        block = generator.block_size(n)
+        return super()._bytes_per_env(template) + block * (8 * (n * d + n) + generator.bytes_per_task(n))
+
     def _draw_episodes(
         self, envs: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,12 +52,12 @@ class RegressionVectorEnv(PredictionVectorEnv):
             inputs, targets = self._next_from_blocks(envs)
         elif hasattr(self.generator, "sample_each"):
             tasks = self.generator.sample_each([self.rngs[i] for i in envs], self.n)
-            single.check_task(tasks, self.n, self.d, batch=len(envs))
+            single.check_task(tasks, self.n, self.d, self.generator, batch=len(envs))
             inputs, targets = tasks.inputs, tasks.targets
         else:  # a user's generator with only sample(rng, n)
             tasks = [self.generator.sample(self.rngs[i], self.n) for i in envs]
             for task in tasks:
-                single.check_task(task, self.n, self.d)
+                single.check_task(task, self.n, self.d, self.generator)
             inputs = np.stack([task.inputs for task in tasks])
             targets = np.stack([task.targets for task in tasks])
         return single.episode_arrays(inputs, targets, out=out)

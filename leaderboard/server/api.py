@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leaderboard.protocol import Suite, get_suite, suites
 from leaderboard.references import reference_for
-from leaderboard.results import ResultsValidationError, UnreadableResultsError
+from leaderboard.results import ResultsValidationError, UnreadableResultsError, UnverifiableResultsError
 from leaderboard.server import tables
 from leaderboard.server.cache import Body, respond
 from leaderboard.server.errors import ApiError
@@ -254,9 +254,17 @@ def _token_id(request: Request, credentials: HTTPAuthorizationCredentials | None
 
 def _store(request: Request, body: bytes, token_id: int) -> Added:
     try:
-        return request.app.state.store.add(body, token_id=token_id)
+        return request.app.state.store.add(body, token_id=token_id, secrets=request.app.state.secrets)
     except UnreadableResultsError as error:
         raise ApiError(400, "unreadable", error.field, str(error).split(": ", 1)[-1]) from None
+    except UnverifiableResultsError as error:  # a test-seed file of a test set this server has no secret of
+        raise ApiError(
+            422,
+            "invalid",
+            error.field,
+            "this server accepts test-seed files only of the test sets whose secret it holds; "
+            + str(error).split(": ", 1)[-1],
+        ) from None
     except ResultsValidationError as error:
         raise ApiError(422, "invalid", error.field, str(error).split(": ", 1)[-1]) from None
     except OperationalError:  # the database is unreachable or locked past its timeout

@@ -71,6 +71,7 @@ def _openapi(app: FastAPI):
 
 
 def create_app(settings: Settings, store: ResultsStore | None = None) -> FastAPI:
+    secrets = settings.secrets()  # before the store opens: a bad secret file fails the start
     store = store or ResultsStore(settings.db)
     app = FastAPI(
         title="icl-bench leaderboard",
@@ -84,6 +85,7 @@ def create_app(settings: Settings, store: ResultsStore | None = None) -> FastAPI
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.secrets = secrets  # test sets whose test-seed files are accepted; never shown
     app.state.cache = VersionedCache(store.version)
     app.include_router(api.router)
     app.include_router(pages.router)

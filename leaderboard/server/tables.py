@@ -88,6 +88,7 @@ def row_json(ranked: Ranked, suite: Suite) -> dict[str, Any]:
         "agent": row.agent_reference,
         "label": row.agent_label,
         "config_hash": row.config_hash,
+        "seed_set": row.seed_set,
         "complete": row.complete,
         "status": row.status,
         "iqm": interval(row.iqm),

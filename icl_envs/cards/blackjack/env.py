@@ -14,9 +14,10 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.cards.base import CardGameEnv
 from icl_envs.cards.blackjack import rules
-from icl_envs.cards.blackjack.stream import CARD_BLOCK, REFILL_BEYOND, draw_card_block
+from icl_envs.cards.blackjack.stream import CARD_BLOCK, MAX_HAND, REFILL_BEYOND, draw_card_block
 from icl_envs.cards.blackjack.viewer import describe_symbolic, describe_table, table_frame
 from icl_envs.cards.deck import CARD_NAMES
 from icl_envs.checks import check_bool, check_discrete_action
@@ -81,13 +82,16 @@ class BlackjackEnv(CardGameEnv):
     ``dealer_cards``, the dealer's revealed hand (the dealer does not draw after a player bust).
 
     ## Arguments
-    ``natural=False``, ``sab=False`` as Gymnasium; ``obs_mode="image"``; ``image_size=300`` (128..2048);
-    ``render_mode=None | "rgb_array" | "human"``.
+    ``natural=False``, ``sab=False`` as Gymnasium (True or False only, not 1 or 0);
+    ``obs_mode="image"``; ``image_size=300`` (128..2048); ``render_mode=None | "rgb_array" | "human"``.
+    ``reset`` takes no options: a deal cannot be chosen, and any option key is refused (Gymnasium's
+    Blackjack-v1 ignores them).
 
     ## Vector env
     ``BlackjackVectorEnv(num_envs, **same kwargs)`` (``gym.make_vec("icl/Blackjack-v0", n,
     vectorization_mode="vector_entry_point")``): numpy over all sub-envs, symbolic and image modes,
-    the same numbers as ``SyncVectorEnv`` for the same seeds.
+    the same numbers as ``SyncVectorEnv`` for the same seeds. ``num_envs`` <= 65536, and the
+    sub-envs' frames together must fit in about 1 GiB (``image_size=300``: about 1,900 envs).
 
     ## Version History
     * v0: Initial version (Gymnasium Blackjack-v1 rules, drawn cards, text protocol).
@@ -95,6 +99,9 @@ class BlackjackEnv(CardGameEnv):
 
     action_strings = ACTION_STRINGS
     answer_fields = ANSWER_FIELDS
+    # Gymnasium's Blackjack-v1 ignores reset's options; here any option is refused rather than
+    # silently ignored, as in every env of the package.
+    reset_hint = "a Blackjack deal cannot be chosen"
 
     def __init__(
         self,
@@ -141,10 +148,6 @@ class BlackjackEnv(CardGameEnv):
         draw = self._draw
         return [draw(), draw(), draw(), draw()]
 
-    def _task_from_options(self, options: dict[str, Any]) -> list[int]:
-        # As Gymnasium's Blackjack-v1, reset ignores its options: a deal cannot be chosen.
-        return self._new_task()
-
     def _start(self, deal: list[int]) -> None:
         self._dealer, self._player = deal[:2], deal[2:]
         values = _VALUE[deal[2]], _VALUE[deal[3]]
@@ -177,6 +180,13 @@ class BlackjackEnv(CardGameEnv):
         if self._episode_over:
             info["dealer_cards"] = [CARD_NAMES[c] for c in self._dealer]
         return self.observation(), self._reward, self._episode_over, False, info
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """A hand pays once, when it ends: -1, 0 or +1, and +1.5 for a winning natural with
+        ``natural=True`` (not under ``sab``). The longest hand holds ``MAX_HAND`` cards, two dealt
+        and one per hit; standing instead of taking the last card is as long."""
+        paid = (-1.0, 0.0, 1.0, 1.5) if self.natural and not self.sab else (-1.0, 0.0, 1.0)
+        return EpisodeBounds(-1.0, max(paid), 1, MAX_HAND - 2, step_rewards=paid)
 
     def _play_dealer(self) -> None:
         values = [_VALUE[c] for c in self._dealer]

@@ -10,7 +10,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import InvalidAction, ResetNeeded
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode
 
 from icl_envs.cards.base import CardVectorEnv
@@ -19,6 +19,7 @@ from icl_envs.cards.blackjack.env import BlackjackEnv
 from icl_envs.cards.blackjack.stream import CARD_BLOCK, MAX_HAND, REFILL_BEYOND, draw_card_block
 from icl_envs.cards.blackjack.viewer import table_frame
 from icl_envs.cards.deck import CARD_VALUES
+from icl_envs.checks import check_discrete_actions
 
 
 class BlackjackVectorEnv(CardVectorEnv):
@@ -131,7 +132,7 @@ class BlackjackVectorEnv(CardVectorEnv):
     # -- step ----------------------------------------------------------------------------------
     def step(self, actions):
         self._check_started()
-        actions = self._check_actions(actions)
+        actions = check_discrete_actions(actions, self.num_envs, 2)
         resetting = self.needs_reset
         self._top_up_cards()
         self._rewards[:] = 0.0
@@ -150,20 +151,6 @@ class BlackjackVectorEnv(CardVectorEnv):
         self.needs_reset = terminated
         truncated = np.zeros(self.num_envs, dtype=bool)
         return self._observation(), self._rewards.copy(), terminated.copy(), truncated, self._info()
-
-    def _check_actions(self, actions) -> np.ndarray:
-        array = np.asarray(actions)
-        if array.shape != (self.num_envs,) or array.dtype.kind not in "iu":
-            raise InvalidAction(
-                f"actions must be {self.num_envs} integers in {{0, 1}} (shape ({self.num_envs},)), "
-                f"got shape {array.shape} dtype {array.dtype}"
-            )
-        bad = (array < 0) | (array > 1)
-        if bad.any():
-            raise InvalidAction(
-                f"actions must be 0 (stand) or 1 (hit); env indices {np.flatnonzero(bad).tolist()} are not"
-            )
-        return array
 
     def _hit(self, idx: np.ndarray) -> None:
         position = self._positions(idx, 1)

@@ -8,9 +8,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.cards.base import CardGameEnv, check_card_generator
 from icl_envs.cards.numberline.generator import NumberLineGenerator, NumberLineTask, check_numberline_task
-from icl_envs.cards.numberline.rules import ACTION_STRINGS, numberline_step, step_limit
+from icl_envs.cards.numberline.rules import ACTION_STRINGS, MAX_POSITION, numberline_step, step_limit
 from icl_envs.cards.numberline.viewer import numberline_frame
 from icl_envs.checks import check_discrete_action, check_int
 
@@ -49,19 +50,22 @@ class NumberLineEnv(CardGameEnv):
     Terminated on reaching the target; truncated after ``2 * max_position`` steps.
 
     ## Arguments
-    ``max_position=5``, ``obs_mode="image"``, ``image_size=300``, ``render_mode=None``,
-    ``generator=None`` (an object with ``sample(np_random) -> NumberLineTask``).
-    ``reset(options={"start": s, "target": t})`` sets a task.
+    ``max_position=5`` (1..20), ``obs_mode="image"``, ``image_size=300`` (128..2048),
+    ``render_mode=None``, ``generator=None`` (an object with ``sample(np_random) -> NumberLineTask``).
+    ``reset(options={"start": s, "target": t})`` sets a task; any other option key is refused.
 
     ## Vector env
     ``NumberLineVectorEnv`` (``gym.make_vec("icl/NumberLine-v0", num_envs, vectorization_mode="vector_entry_point")``)
-    steps all envs with numpy, symbolic and image modes, NEXT_STEP autoreset.
+    steps all envs with numpy, symbolic and image modes, NEXT_STEP autoreset. ``num_envs`` <= 65536,
+    and the sub-envs' frames together must fit in about 1 GiB (``image_size=300``: about 1,900 envs).
 
     ## Version History
     - v0: initial version, gym-cards compatible actions, rewards and episode ends.
     """
 
     action_strings = ACTION_STRINGS
+    reset_options = ("start", "target")
+    reset_hint = "options set a task: {'start': s, 'target': t}"
     task_description = (
         "You are playing NumberLine. A marker sits on a number line at the current number, and a "
         "target number is marked on the same line. Each step you move the marker one position: "
@@ -78,7 +82,7 @@ class NumberLineEnv(CardGameEnv):
         render_mode: str | None = None,
         generator: Any = None,
     ):
-        self.max_position = check_int("max_position", max_position, minimum=1, maximum=20)
+        self.max_position = check_int("max_position", max_position, minimum=1, maximum=MAX_POSITION)
         check_card_generator(generator)
         self.generator = generator if generator is not None else NumberLineGenerator(self.max_position)
         positions = gym.spaces.Discrete(self.max_position + 1)
@@ -129,3 +133,9 @@ class NumberLineEnv(CardGameEnv):
         if self.render_mode == "human":
             self.render()
         return self.observation(), reward, terminated, truncated, self._info()
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """Steps pay -1, 0 or +1, and +1 only on reaching the target, which ends the episode: a
+        return of at most 1; at most ``2 * max_position`` steps, each at worst -1."""
+        limit = step_limit(self.max_position)
+        return EpisodeBounds(-float(limit), 1.0, 1, limit, step_rewards=(-1.0, 0.0, 1.0))

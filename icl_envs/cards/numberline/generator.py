@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from icl_envs.checks import check_int
+from icl_envs.cards.numberline.rules import MAX_POSITION
+from icl_envs.checks import check_int, describe
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class NumberLineGenerator:
     """
 
     def __init__(self, max_position: int = 5):
-        self.max_position = check_int("max_position", max_position, minimum=1)
+        self.max_position = check_int("max_position", max_position, minimum=1, maximum=MAX_POSITION)
         self.bounds = (self.max_position + 1, self.max_position)
 
     def decode(self, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,4 +48,6 @@ def check_numberline_task(task: Any, max_position: int) -> None:
         and 0 <= target <= max_position
         and start != target
     ):
-        raise ValueError(f"generator produced an invalid task {task!r} for max_position={max_position}")
+        raise ValueError(
+            f"generator produced an invalid task {describe(task)} for max_position={max_position}"
+        )

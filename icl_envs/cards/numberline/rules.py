@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 ACTION_STRINGS = ("-", "+")
+#: The longest line: its numbers are said in words and drawn as ticks on one frame.
+MAX_POSITION = 20
 
 
 def numberline_step(position: Any, target: Any, action: Any, max_position: int) -> tuple[Any, Any, Any]:

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from icl_envs.bounds import EpisodeBounds
 from icl_envs.cards.base import CardGameEnv, check_card_generator
 from icl_envs.cards.points.formula import NUMBER_TOKENS
 from icl_envs.cards.points.generator import (
@@ -26,7 +27,7 @@ from icl_envs.cards.points.generator import (
 )
 from icl_envs.cards.points.rules import EZPOINTS_RULES, POINTS24_RULES, PointsRules, score_formula
 from icl_envs.cards.points.viewer import draw_points_frame
-from icl_envs.checks import check_discrete_action
+from icl_envs.checks import check_discrete_action, describe
 
 _DOCSTRING = """Write a formula with the numbers of the {n} cards that equals {target}, one token per step.
 
@@ -61,13 +62,15 @@ _DOCSTRING = """Write a formula with the numbers of the {n} cards that equals {t
     Terminated by "="; truncated by a token that would make the formula longer than {max_length}.
 
     ## Arguments
-    ``obs_mode="image"``, ``image_size=300``, ``render_mode=None``, {extra_arguments}``generator=None``
-    (an object with ``sample(np_random) -> PointsDeal``). ``reset(options={{"cards": [...]}})``
-    deals the given cards, e.g. ``["H8", "S3", "D8", "C3"]``.
+    ``obs_mode="image"``, ``image_size=300`` (128..2048), ``render_mode=None``,{extra_arguments}
+    ``generator=None`` (an object with ``sample(np_random) -> PointsDeal``).
+    ``reset(options={{"cards": [...]}})`` deals the given cards, e.g. ``["H8", "S3", "D8", "C3"]``;
+    any other option key is refused.
 
     ## Vector env
     ``{vector_name}`` steps all envs with numpy (symbolic and image modes, NEXT_STEP autoreset),
-    equal to ``SyncVectorEnv`` for the same seeds.
+    equal to ``SyncVectorEnv`` for the same seeds. ``num_envs`` <= 65536, and the sub-envs' frames
+    together must fit in about 1 GiB (``image_size=300``: about 1,900 envs).
 
     ## Version History
     - v0: initial version, gym-cards compatible action ids, strings, rewards and episode ends.
@@ -78,6 +81,8 @@ class PointsEnv(CardGameEnv):
     """The shared Points game; :class:`EZPointsEnv` and :class:`Points24Env` fix its rules."""
 
     rules: PointsRules
+    reset_options = ("cards",)
+    reset_hint = "options deal given cards: {'cards': ['H8', 'S3', ...]}"
 
     def __init__(
         self,
@@ -139,7 +144,17 @@ class PointsEnv(CardGameEnv):
     def _task_from_options(self, options: dict[str, Any]) -> PointsDeal:
         if set(options) != {"cards"}:
             raise ValueError(f"options must be {{'cards': [...]}}, got keys {sorted(options)}")
-        return PointsDeal.from_cards(options["cards"])
+        cards = options["cards"]
+        count = self.rules.num_cards
+        if (
+            isinstance(cards, (str, bytes))
+            or not isinstance(cards, (list, tuple, np.ndarray))
+            or len(cards) != count
+        ):
+            raise ValueError(
+                f"options['cards'] must be a list of {count} cards such as 'H8', got {describe(cards)}"
+            )
+        return PointsDeal.from_cards(cards)
 
     def _start(self, deal: PointsDeal) -> None:
         check_deal(deal, self.rules)
@@ -171,6 +186,19 @@ class PointsEnv(CardGameEnv):
         if self.render_mode == "human":
             self.render()
         return self.observation(), reward, terminated, truncated, self._info()
+
+    def episode_bounds(self) -> EpisodeBounds:
+        """Only the "=" that ends the episode can win; every other step pays 0 or the penalty. The
+        longest episode fills every formula slot, then submits or overflows: one step more."""
+        rules = self.rules
+        longest = rules.max_formula_length + 1
+        return EpisodeBounds(
+            longest * rules.penalty,
+            rules.win_reward,
+            1,
+            longest,
+            step_rewards=(rules.penalty, 0.0, rules.win_reward),
+        )
 
 
 def points_symbolic_space(rules: PointsRules) -> gym.spaces.Dict:
@@ -273,7 +301,7 @@ _document(
     "Points24VectorEnv",
     operators="+ - * /",
     parentheses=", ( )",
-    extra_arguments="``solvable_only=False``, ",
+    extra_arguments=" ``solvable_only=False`` (True or False only),",
     description="The 24 game of gym-cards (Zhai et al. 2024): four cards, + - * / and parentheses.",
     starting_state=(
         "Four cards, ranks and suits uniform and independent. Exactly 20876/28561 (73.1%) of these deals "

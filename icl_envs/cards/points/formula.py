@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+import numbers as numbers_module
 from collections.abc import Sequence
 from fractions import Fraction
+
+from icl_envs.checks import check_bool, check_int, describe
 
 OPERATORS = ("+", "-", "*", "/")
 PARENTHESES = ("(", ")")
@@ -35,8 +38,37 @@ def is_number_token(token: str) -> bool:
     return token.isascii() and token.isdigit()
 
 
+#: The longest token list the formula functions read, and the most digits of a number token. The
+#: games write at most 20 tokens of at most 2 digits; exact arithmetic over longer lists or numbers
+#: could grow without bound (a product of a million 9s has a million digits).
+MAX_FORMULA_TOKENS = 1000
+MAX_NUMBER_DIGITS = 20
+#: The most numbers ``solve`` searches over: 6 take about 2 s, 7 would take minutes.
+MAX_SOLVE_NUMBERS = 6
+
+
+class _Level:
+    """One level of parentheses being evaluated: the sum so far and its pending "+" or "-", the
+    product so far and its pending "*" or "/" (None before the first term or factor)."""
+
+    __slots__ = ("sum", "sum_operator", "product", "product_operator")
+
+    def __init__(self) -> None:
+        self.sum: Fraction | None = None
+        self.sum_operator: str | None = None
+        self.product: Fraction | None = None
+        self.product_operator: str | None = None
+
+
 class _Parser:
-    """Recursive descent over a token list; each method consumes one grammar rule."""
+    """The grammar's recursive descent, run with an explicit stack of parenthesis levels instead of
+    Python's call stack, so that deep nesting can never raise ``RecursionError``.
+
+    It makes the same moves in the same order as ``expr``/``term``/``factor`` calling each other
+    would: a factor is finished when its number or its ")" is read, a term when no "*" or "/"
+    follows, an expression when no "+" or "-" follows; so it finds the same value and the same
+    first error.
+    """
 
     def __init__(self, tokens: Sequence[str]):
         self.tokens = list(tokens)
@@ -53,40 +85,59 @@ class _Parser:
         return token
 
     def expr(self) -> Fraction:
-        value = self.term()
-        while self.peek() in ("+", "-"):
-            value = value + self.term() if self.take() == "+" else value - self.term()
-        return value
-
-    def term(self) -> Fraction:
-        value = self.factor()
-        while self.peek() in ("*", "/"):
-            if self.take() == "*":
-                value *= self.factor()
-            else:
-                divisor = self.factor()
-                if divisor == 0:
+        """Read one expression from the current position and return its value."""
+        enclosing: list[_Level] = []  # the levels whose "(" is still open, innermost last
+        level = _Level()
+        while True:
+            token = self.take()  # a factor starts here
+            if token == "(":
+                enclosing.append(level)
+                level = _Level()
+                continue
+            if not is_number_token(token):
+                raise FormulaError(f"expected a number or '(' at token {self.position}, got {token!r}")
+            value = Fraction(_number(token))
+            while True:  # a factor of value is finished: fold it in, and close what it closes
+                if level.product_operator is None:
+                    level.product = value
+                elif level.product_operator == "*":
+                    level.product *= value
+                elif value == 0:
                     raise FormulaError("division by zero")
-                value /= divisor
-        return value
-
-    def factor(self) -> Fraction:
-        token = self.take()
-        if token == "(":
-            value = self.expr()
-            if self.take() != ")":
-                raise FormulaError("a '(' is not closed")
-            return value
-        if is_number_token(token):
-            return Fraction(int(token))
-        raise FormulaError(f"expected a number or '(' at token {self.position}, got {token!r}")
+                else:
+                    level.product /= value
+                if self.peek() in ("*", "/"):
+                    level.product_operator = self.take()
+                    break  # the next factor follows
+                # The term is finished.
+                if level.sum_operator is None:
+                    level.sum = level.product
+                elif level.sum_operator == "+":
+                    level.sum += level.product
+                else:
+                    level.sum -= level.product
+                level.product = level.product_operator = None
+                if self.peek() in ("+", "-"):
+                    level.sum_operator = self.take()
+                    break  # the next term follows
+                # The expression is finished: the whole formula, or a parenthesised factor.
+                if not enclosing:
+                    return level.sum
+                if self.take() != ")":
+                    raise FormulaError("a '(' is not closed")
+                value, level = level.sum, enclosing.pop()
 
 
 def evaluate_formula(tokens: Sequence[str]) -> Fraction:
-    """The exact value of a token sequence; raises :class:`FormulaError` if it is not a formula."""
+    """The exact value of a token sequence; raises :class:`FormulaError` if it is not a formula
+    (or is longer than ``MAX_FORMULA_TOKENS`` tokens, or has a number of more than
+    ``MAX_NUMBER_DIGITS`` digits)."""
+    tokens = list(itertools.islice(tokens, MAX_FORMULA_TOKENS + 1))
+    if len(tokens) > MAX_FORMULA_TOKENS:
+        raise FormulaError(f"a formula may have at most {MAX_FORMULA_TOKENS} tokens")
     for token in tokens:
         if not isinstance(token, str) or not (is_number_token(token) or token in OPERATORS + PARENTHESES):
-            raise FormulaError(f"unknown token {token!r}")
+            raise FormulaError(f"unknown token {describe(token)}")
     parser = _Parser(tokens)
     value = parser.expr()
     if parser.position != len(parser.tokens):
@@ -104,7 +155,14 @@ def try_evaluate(tokens: Sequence[str]) -> Fraction | None:
 
 def numbers_used(tokens: Sequence[str]) -> list[int]:
     """The numbers a formula uses, in order (each card must be used exactly once)."""
-    return [int(token) for token in tokens if is_number_token(token)]
+    return [_number(token) for token in tokens if isinstance(token, str) and is_number_token(token)]
+
+
+def _number(token: str) -> int:
+    """A number token's value; :class:`FormulaError` beyond ``MAX_NUMBER_DIGITS`` digits."""
+    if len(token) > MAX_NUMBER_DIGITS:
+        raise FormulaError(f"a number token may have at most {MAX_NUMBER_DIGITS} digits, got {len(token)}")
+    return int(token)
 
 
 # --- Solver ---------------------------------------------------------------------------------------
@@ -230,15 +288,22 @@ def solve(
 
     The search is exhaustive over exact rational arithmetic with the given binary ``operators``
     (and parentheses if allowed), so None is a proof that the deal is unsolvable. Results are
-    memoised per sorted multiset of numbers.
+    memoised per sorted multiset of numbers. At most ``MAX_SOLVE_NUMBERS`` numbers (integers of at
+    most ``MAX_NUMBER_DIGITS`` digits): the search grows faster than exponentially with their count.
     """
-    if not numbers:
-        raise ValueError("numbers must not be empty")
+    if isinstance(numbers, (str, bytes)) or not hasattr(numbers, "__len__"):
+        raise ValueError(f"numbers must be a list of integers, got {describe(numbers)}")
+    if not 1 <= len(numbers) <= MAX_SOLVE_NUMBERS:
+        raise ValueError(f"numbers must hold 1 to {MAX_SOLVE_NUMBERS} integers, got {len(numbers)}")
+    limit = 10**MAX_NUMBER_DIGITS - 1
+    numbers = [check_int("numbers", n, minimum=-limit, maximum=limit) for n in numbers]
+    if not isinstance(target, numbers_module.Rational) or isinstance(target, bool):
+        raise ValueError(f"target must be an integer or a Fraction, got {describe(target)}")
     unknown = set(operators) - set(OPERATORS)
     if unknown:
         raise ValueError(f"operators must be among {OPERATORS}, got {sorted(unknown)}")
     return _solve(
-        tuple(sorted(int(n) for n in numbers)), Fraction(target), tuple(operators), bool(parentheses)
+        tuple(sorted(numbers)), Fraction(target), tuple(operators), check_bool("parentheses", parentheses)
     )
 
 

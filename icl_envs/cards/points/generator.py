@@ -13,6 +13,7 @@ import numpy as np
 from icl_envs.cards.deck import RANK_VALUES, TEN_VALUED_RANKS, card_name, card_rank_suit, rank_value
 from icl_envs.cards.points.formula import is_solvable
 from icl_envs.cards.points.rules import PointsRules
+from icl_envs.checks import check_bool, describe
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class PointsDeal:
                 ranks.append(card_rank_suit(card)[0])
             except ValueError:  # the deck names the card; this names the argument too
                 raise ValueError(
-                    f"cards must be names like 'H2', 'S10', 'DK' (suit S/H/D/C, rank A/2..10/J/Q/K); got {card!r}"
+                    f"cards must be names like 'H2', 'S10', 'DK' (suit S/H/D/C, rank A/2..10/J/Q/K); got {describe(card)}"
                 ) from None
         return cls(tuple(cards), tuple(rank_value(rank) for rank in ranks))
 
@@ -44,7 +45,7 @@ def check_deal(deal: Any, rules: PointsRules) -> None:
         or any(not 1 <= n <= 10 for n in deal.numbers)
     ):
         raise ValueError(
-            f"the generator must return a PointsDeal of {rules.num_cards} cards worth 1..10, got {deal!r}"
+            f"the generator must return a PointsDeal of {rules.num_cards} cards worth 1..10, got {describe(deal)}"
         )
 
 
@@ -84,8 +85,7 @@ def _solvable_table() -> np.ndarray:
 
 def check_solvable_only(solvable_only: Any, generator: Any = None) -> bool:
     """``solvable_only`` of Points24: a bool, which only the default generator can honour."""
-    if not isinstance(solvable_only, bool):
-        raise ValueError(f"solvable_only must be True or False, got {solvable_only!r}")
+    solvable_only = check_bool("solvable_only", solvable_only)
     if solvable_only and generator is not None:
         raise ValueError(
             "solvable_only applies to the default generator; pass either solvable_only or generator"

@@ -40,7 +40,10 @@ most 22 cards.
 ## Arguments
 ``num_players=3`` (1..7, the seats of a casino table), ``natural=False``, ``sab=False``,
 ``render_mode=None | "rgb_array" | "human"``, ``image_size=400`` (the square frame's side in pixels,
-150..2000; every card and label fits for any number of players).
+150..2000; every card and label fits for any number of players). ``natural`` and ``sab`` take
+True or False only (not 1 or 0, as every flag of the package). ``reset`` ignores its options (a
+deal cannot be chosen): unlike the Gymnasium envs of the package, which refuse unknown keys, a
+PettingZoo env must accept any, since PettingZoo's API test resets with ``{"options": 1}``.
 
 ## Version History
 v0: initial version.

@@ -7,7 +7,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from icl_envs.checks import check_choice, check_int
+from icl_envs.checks import check_bool, check_choice, check_int
 from icl_envs.multi.blackjack_table.game import MAX_PLAYERS, BlackjackTable, TableDeal
 from icl_envs.multi.blackjack_table.viewer import RENDER_FPS, TableRenderer, rules_line
 
@@ -50,8 +50,8 @@ class TableEnvBase:
     ):
         super().__init__()
         self.num_players = check_int("num_players", num_players, minimum=1, maximum=MAX_PLAYERS)
-        self.natural = bool(check_choice("natural", natural, (False, True)))
-        self.sab = bool(check_choice("sab", sab, (False, True)))
+        self.natural = check_bool("natural", natural)
+        self.sab = check_bool("sab", sab)
         self.render_mode = check_choice("render_mode", render_mode, (None, *RENDER_MODES))
         self.image_size = check_int("image_size", image_size, minimum=150, maximum=2000)
         self.possible_agents = [f"player_{i}" for i in range(self.num_players)]

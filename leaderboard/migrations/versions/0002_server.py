@@ -2,8 +2,9 @@
 
 - ``tokens``: submission tokens, stored as SHA-256 hashes, with the state of their rate limit;
 - ``verifications``: test-seed re-evaluations of a submission (appended, never updated);
-- ``submissions`` gains ``agent_label``, ``scored_hash`` (the entries scored), ``success_rate`` and
-  ``token_id`` (who submitted it), filled in here for the rows already stored.
+- ``submissions`` gains ``agent_label``, ``scored_hash`` (the entries scored), ``success_rate``,
+  ``token_id`` (who submitted it) and ``seed_set_id`` (``dev`` or the test set's id, which keeps dev
+  and test rows apart), filled in here for the rows already stored from their results files.
 
 Revision ID: 0002
 Revises: 0001
@@ -15,7 +16,7 @@ from alembic import op
 from leaderboard.results import MAX_LABEL_LENGTH, ResultsFile, agent_label
 
 #: The columns this revision adds to submissions, in their order (before results_json).
-NEW_COLUMNS = ("agent_label", "scored_hash", "success_rate", "token_id")
+NEW_COLUMNS = ("agent_label", "scored_hash", "success_rate", "token_id", "seed_set_id")
 
 revision = "0002"
 down_revision = "0001"
@@ -60,16 +61,19 @@ def upgrade() -> None:
         batch.add_column(sa.Column("scored_hash", sa.String(64), nullable=True))
         batch.add_column(sa.Column("success_rate", sa.Float(), nullable=True))
         batch.add_column(sa.Column("token_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("seed_set_id", sa.String(16), nullable=True))
         batch.create_foreign_key("fk_submissions_token_id_tokens", "tokens", ["token_id"], ["id"])
         batch.create_index("ix_submissions_token_id", ["token_id"])
-        # The leaderboard groups each suite's rows by agent, config and entries scored.
+        # The leaderboard groups each suite's rows by seed set, agent, config and entries scored.
         batch.create_index(
-            "ix_submissions_leaderboard", ["suite", "agent_reference", "config_hash", "scored_hash"]
+            "ix_submissions_leaderboard",
+            ["suite", "seed_set_id", "agent_reference", "config_hash", "scored_hash"],
         )
     _fill_new_columns()
     with op.batch_alter_table("submissions") as batch:
         batch.alter_column("agent_label", existing_type=sa.String(MAX_LABEL_LENGTH), nullable=False)
         batch.alter_column("scored_hash", existing_type=sa.String(64), nullable=False)
+        batch.alter_column("seed_set_id", existing_type=sa.String(16), nullable=False)
 
 
 def _fill_new_columns() -> None:
@@ -81,6 +85,7 @@ def _fill_new_columns() -> None:
         sa.column("agent_label", sa.String()),
         sa.column("scored_hash", sa.String()),
         sa.column("success_rate", sa.Float()),
+        sa.column("seed_set_id", sa.String()),
     )
     ids = connection.execute(sa.select(submissions.c.id).order_by(submissions.c.id)).scalars().all()
     for submission_id in ids:  # one row at a time: a results file can be megabytes
@@ -95,6 +100,7 @@ def _fill_new_columns() -> None:
                 agent_label=agent_label(results, MAX_LABEL_LENGTH),
                 scored_hash=results.scored_hash,
                 success_rate=results.success_rate,
+                seed_set_id=results.seed_set_id,
             )
         )
 
@@ -104,7 +110,7 @@ def downgrade() -> None:
         batch.drop_index("ix_submissions_leaderboard")
         batch.drop_index("ix_submissions_token_id")
         batch.drop_constraint("fk_submissions_token_id_tokens", type_="foreignkey")
-        for column in ("token_id", "success_rate", "scored_hash", "agent_label"):
+        for column in ("seed_set_id", "token_id", "success_rate", "scored_hash", "agent_label"):
             batch.drop_column(column)
     op.drop_table("verifications")
     op.drop_table("tokens")

@@ -1,0 +1,56 @@
+"""The cost of the isolated mode: an evaluation on ``core-v0`` with the agent in a process of its own,
+against the same evaluation in-process, timed in the same test.
+
+The agent is the uniformly random one: batched, and it plays every entry of the suite (a box of
+predictions or a game's actions), so the whole per-step path (observations out, actions back) is
+paid at every entry's own batch size. Timed is what a user waits for, ``evaluate`` from the
+reference to the results file: isolated, that includes starting the agent's interpreter. Every entry
+plays all its episodes, for the first ``SEEDS`` of its five seeds, to keep the test near half a
+minute on two shared cores; with fewer seeds the fixed cost of that start weighs more, so the whole
+suite's ratio is no worse than this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from benchmarks.ratio import speed_ratio
+from leaderboard.harness import evaluate
+from leaderboard.protocol import CORE_V0, Suite, register_suite
+
+AGENT = "baselines.classic.random_agent:RandomAgent"
+SEEDS = 3
+MIN_RATIO = 1 / 1.3  # the issue: the isolated time at most 1.3x the in-process time
+
+SUITE = register_suite(
+    Suite(
+        name="core-v0-first-seeds",
+        description=f"core-v0, every entry with its first {SEEDS} seeds.",
+        entries=tuple(replace(entry, seeds=entry.seeds[:SEEDS]) for entry in CORE_V0.entries),
+        published=False,
+    )
+)
+
+
+def test_isolated_core_v0_overhead(benchmark):
+    def isolated() -> None:
+        evaluate(AGENT, SUITE, progress=False, isolate=True)
+
+    def in_process() -> None:
+        evaluate(AGENT, SUITE, progress=False)
+
+    in_process()  # imports and caches, paid once by this process as by any evaluation
+    episodes = sum(entry.episodes * len(entry.seeds) for entry in SUITE.entries)
+    ratio = speed_ratio(
+        benchmark,
+        isolated,
+        in_process,
+        ours_work=episodes,
+        anchor_work=episodes,
+        rounds=2,
+        label="isolated/in-process",
+    )
+    print(f"isolated evaluation at {ratio:.3f}x the in-process speed ({1 / ratio:.3f}x its time)")
+    assert ratio >= MIN_RATIO, (
+        f"isolated evaluation runs at {ratio:.2f}x the in-process speed (need >= {MIN_RATIO:.2f})"
+    )
