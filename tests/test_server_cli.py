@@ -139,3 +139,22 @@ def test_the_submit_command_checks_the_file_first(tmp_path):
     unreachable = runner.invoke(app, arguments)
     assert unreachable.exit_code == 3 and "gave up after 1 attempts" in unreachable.output
     assert "iclb_not_printed" not in invalid.output + unreachable.output
+
+
+def test_serve_refuses_an_unusable_secret_file_before_listening(tmp_path):
+    db = str(tmp_path / "board.sqlite")
+    result = runner.invoke(app, ["serve", "--db", db, "--secret-file", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "cannot be read" in " ".join(result.output.split())
+
+
+def test_the_workers_get_secret_file_paths_never_the_secrets(tmp_path, monkeypatch):
+    from leaderboard.server.settings import Settings
+
+    secret = b"tests: a secret the environment must not carry"
+    path = tmp_path / "secret"
+    path.write_bytes(secret)
+    environment = Settings(db=str(tmp_path / "board.sqlite"), secret_files=(str(path),)).environment()
+    assert not any(secret.decode() in value for value in environment.values())
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_environment().secrets() == [secret]
