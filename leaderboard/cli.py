@@ -73,9 +73,12 @@ def list_envs() -> None:
     console.print(table)
 
 
-#: The ``train`` command's typer app, with the baselines: imported when the command runs, by
+#: The ``train`` command's typer apps, with the baselines: imported when the command runs, by
 #: reference as agents are (``module:name``), so that ``leaderboard`` imports no ``baselines`` module.
+#: ``icl-bench train KIND ...`` runs ``TRAIN_APPS[KIND]`` on the arguments after KIND; any other first
+#: argument is a task of the in-context transformers' trainer, ``TRAIN_APP``.
 TRAIN_APP = "baselines.icl.cli:app"
+TRAIN_APPS: dict[str, str] = {}
 
 
 @app.command(
@@ -85,10 +88,16 @@ TRAIN_APP = "baselines.icl.cli:app"
     add_help_option=False,
 )
 def train_command(ctx: typer.Context) -> None:
-    """Train an in-context transformer (baselines/icl) into a run folder usable as agent run:DIR."""
-    module, _, name = TRAIN_APP.partition(":")
+    """Train a baseline into a run folder usable as agent run:DIR (icl-bench train TASK|KIND --help)."""
+    arguments = list(ctx.args)
+    if arguments and arguments[0] in TRAIN_APPS:
+        kind = arguments.pop(0)
+        reference, prog_name = TRAIN_APPS[kind], f"icl-bench train {kind}"
+    else:
+        reference, prog_name = TRAIN_APP, "icl-bench train"
+    module, _, name = reference.partition(":")
     train_app = getattr(importlib.import_module(module), name)
-    typer.main.get_command(train_app).main(ctx.args, prog_name="icl-bench train")
+    typer.main.get_command(train_app).main(arguments, prog_name=prog_name)
 
 
 # ----------------------------------------------------------------------------------------------

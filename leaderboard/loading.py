@@ -22,8 +22,25 @@ try:
 except ImportError:  # Python 3.10 has no TOML reader: load_config then refuses .toml files
     tomllib = None
 
-#: Where a trained run folder becomes an agent (``run:DIR``).
+#: Where a trained run folder becomes an agent (``run:DIR``): the loader its ``agent.json`` names
+#: (``{"loader": "module:function"}``, written by its trainer), else the in-context transformers'
+#: loader (their run folders predate ``agent.json``).
+RUN_AGENT_FILE = "agent.json"
 RUN_AGENT_LOADER = "baselines.icl.agent:load_run_agent"
+
+
+def run_agent_loader(run_dir: str | os.PathLike) -> str:
+    """The ``module:function`` reference that builds the agent of the run folder ``run_dir``."""
+    path = Path(run_dir) / RUN_AGENT_FILE
+    if not path.is_file():
+        return RUN_AGENT_LOADER
+    try:
+        loader = json.loads(path.read_text()).get("loader")
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a JSON object with a 'loader' field: {error}") from None
+    if not isinstance(loader, str) or ":" not in loader:
+        raise ValueError(f"{path}: 'loader' must be a 'module:function' string, got {loader!r}")
+    return loader
 
 
 def load_object(reference: str) -> Any:
@@ -92,9 +109,10 @@ def load_agent(reference: str, config: Mapping[str, Any] | None = None) -> Agent
     """Build the agent named by ``reference``: ``module:Name`` (class or factory) or ``run:DIR``."""
     config = dict(config or {})
     if reference.startswith("run:"):
-        loader = load_object(RUN_AGENT_LOADER)
+        run_dir = reference[len("run:") :]
+        loader = load_object(run_agent_loader(run_dir))
         try:
-            agent = loader(reference[len("run:") :], **config)
+            agent = loader(run_dir, **config)
         except Exception as error:  # a missing folder or checkpoint: name the run, not a traceback
             raise ValueError(
                 f"agent {reference!r}: the run folder cannot be loaded: {type(error).__name__}: {error}"

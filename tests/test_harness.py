@@ -419,3 +419,28 @@ def test_suite_without_references_is_refused_before_any_episode(monkeypatch):
     with pytest.raises(ValueError, match=r"private-v0 has no normalization references for icltest/Guess-v0"):
         evaluate("leaderboard_fixtures:ZeroAgent", suite, progress=False)
     assert not played
+
+
+def test_run_folder_names_its_own_agent_loader(tmp_path, monkeypatch):
+    """A run folder's agent.json picks its loader (the offline and in-context RL trainers write one);
+    without it the in-context transformers' loader is used, and a bad agent.json is named."""
+    from leaderboard.loading import RUN_AGENT_LOADER, run_agent_loader
+
+    assert run_agent_loader(tmp_path) == RUN_AGENT_LOADER
+    (tmp_path / "run_loader_module.py").write_text(
+        "from baselines.classic.regression import LeastSquares\n"
+        "def load(run_dir, **config):\n"
+        "    agent = LeastSquares()\n"
+        "    agent.run_dir = run_dir\n"
+        "    return agent\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "agent.json").write_text(json.dumps({"loader": "run_loader_module:load"}))
+    agent = load_agent(f"run:{tmp_path}")
+    assert type(agent).__name__ == "LeastSquares" and agent.run_dir == str(tmp_path)
+    (tmp_path / "agent.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="agent.json: not a JSON object with a 'loader' field"):
+        load_agent(f"run:{tmp_path}")
+    (tmp_path / "agent.json").write_text(json.dumps({"loader": "no_colon"}))
+    with pytest.raises(ValueError, match="'loader' must be a 'module:function' string"):
+        load_agent(f"run:{tmp_path}")
