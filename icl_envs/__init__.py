@@ -68,6 +68,12 @@ ENVIRONMENTS: tuple[tuple[str, str, str, str], ...] = (
         "icl_envs.cards.blackjack:BlackjackVectorEnv",
         "Blackjack against a dealer with rendered cards; Gymnasium Blackjack-v1 rules.",
     ),
+    (
+        "icl/AssociativeRecall-v0",
+        "icl_envs.recall.env:AssociativeRecallEnv",
+        "icl_envs.recall.vector_env:AssociativeRecallVectorEnv",
+        "Multi-query associative recall (Zoology's MQAR): name the value of each queried key in context.",
+    ),
 )
 
 

@@ -28,6 +28,7 @@ VARIANTS = {
     "icl/EZPoints-v0": [{}],
     "icl/Points24-v0": [{}, {"solvable_only": True}],
     "icl/Blackjack-v0": [{}, {"natural": True}, {"sab": True}, {"natural": True, "sab": True}],
+    "icl/AssociativeRecall-v0": [{"vocab_size": 8, "num_pairs": 3, "seq_len": 12}],
 }
 CASES = [(env_id, kwargs) for env_id in IDS for kwargs in VARIANTS[env_id]]
 

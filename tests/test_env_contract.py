@@ -44,6 +44,7 @@ FAST = {
     "icl/DecisionTreeRegression-v0": {"n": 3},
     "icl/MRPValue-v0": {"n": 3},
     **{env_id: {"obs_mode": "symbolic"} for env_id in CARD_IDS},
+    "icl/AssociativeRecall-v0": {"vocab_size": 64, "num_pairs": 3, "seq_len": 16},
 }
 IMAGE = {"obs_mode": "image", "image_size": 150}
 
@@ -269,7 +270,8 @@ def test_vector_seeds_helper():
 
 
 # ------------------------------------------------------------------ info never gives the answer
-NUMERIC_IDS = [env_id for env_id in IDS if env_id not in CARD_IDS]
+# The recall env's info is checked in tests/test_recall.py (a token answer, no context rows).
+NUMERIC_IDS = [env_id for env_id in IDS if env_id not in CARD_IDS and env_id != "icl/AssociativeRecall-v0"]
 # What each card env's info may hold before the hand ends: the visible state only (issue 3).
 CARD_INFO_KEYS = {
     "icl/NumberLine-v0": {"action_mask", "current", "target"},

@@ -36,6 +36,7 @@ from leaderboard.protocol import SEED_SPACING, suites
 IDS = [env_id for env_id, *_ in icl_envs.ENVIRONMENTS]
 CARD_IDS = ["icl/NumberLine-v0", "icl/EZPoints-v0", "icl/Points24-v0", "icl/Blackjack-v0"]
 SMALL = {env_id: {"obs_mode": "symbolic"} for env_id in CARD_IDS}
+SMALL["icl/AssociativeRecall-v0"] = {"vocab_size": 64, "num_pairs": 3, "seq_len": 16}
 #: What "at once" means: the old code spent 13 s before a MemoryError on d=10**9.
 QUICK = 1.0
 
