@@ -42,7 +42,8 @@ def config_from_command_line(task: str, values: Mapping[str, Any]) -> TrainConfi
     defaults), then ``values`` (field path -> value)."""
     check_choice("task", task, TASKS)
     sampler = TASK_SAMPLERS[task]
-    env_sizes = {"prompts.task": task, "prompts.d": sampler.d, "prompts.n": sampler.n}
+    sizes = {f"prompts.{name}": getattr(sampler, name) for name in ("d", "n") if hasattr(sampler, name)}
+    env_sizes = {"prompts.task": task, **sizes}
     return replace_paths(TrainConfig(), {**env_sizes, **values})
 
 

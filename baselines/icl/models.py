@@ -256,10 +256,15 @@ def kernel_attention_reference(
     """Causal normalised kernel attention in torch; q, k ``(B, T, H, K)``, v ``(B, T, H, V)``.
 
     ``rebased``: weight (s)² with s = q·k/√K (fla's ``parallel_rebased``); ``based``: the
-    second-order Taylor weight 1 + s + s²/2 of exp(s). Output = Σ_i w_ti v_i / (Σ_i w_ti + eps).
+    second-order Taylor weight 1 + s + s²/2 of exp(s) (Arora et al. 2024's Based feature map, whose
+    dot products are that polynomial); ``linear``: φ(q)·φ(k) with φ = elu + 1 (Katharopoulos et al.
+    2020, plain linear attention). Output = Σ_i w_ti v_i / (Σ_i w_ti + eps).
     """
-    scores = torch.einsum("bthk,bshk->bhts", q, k) * q.shape[-1] ** -0.5
-    weights = scores.square() if kind == "rebased" else 1 + scores + 0.5 * scores.square()
+    if kind == "linear":
+        weights = torch.einsum("bthk,bshk->bhts", F.elu(q) + 1, F.elu(k) + 1)
+    else:
+        scores = torch.einsum("bthk,bshk->bhts", q, k) * q.shape[-1] ** -0.5
+        weights = scores.square() if kind == "rebased" else 1 + scores + 0.5 * scores.square()
     steps = q.shape[1]
     causal = torch.ones(steps, steps, dtype=torch.bool, device=q.device).tril()
     weights = weights.masked_fill(~causal, 0)
@@ -292,7 +297,7 @@ def kernel_attention_fla(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kind
 
 
 class KernelAttention(nn.Module):
-    """ReBased (or Based) causal linear attention with a learnable kernel on q and k."""
+    """ReBased (or Based, or plain ``linear``) causal linear attention; ReBased's kernel is learnable."""
 
     def __init__(self, width: int, heads: int, feature_dim: int, kind: str, backend: str = "auto") -> None:
         super().__init__()
@@ -320,7 +325,8 @@ class KernelAttention(nn.Module):
         if self.kind == "rebased":
             q = rebased_feature_map(q, self.gamma, self.beta)
             k = rebased_feature_map(k, self.gamma, self.beta)
-        attend = kernel_attention_fla if self.use_fla(x) else kernel_attention_reference
+        fused = self.kind != "linear" and self.use_fla(x)  # fla's kernels here: rebased and based
+        attend = kernel_attention_fla if fused else kernel_attention_reference
         return self.out_proj(attend(q, k, v, self.kind).reshape(b, t, width))
 
 
@@ -338,11 +344,30 @@ class SoftmaxAttention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(b, t, width))
 
 
+class ShortConvolution(nn.Module):
+    """A causal depthwise convolution over the last ``kernel`` tokens: what lets one attention layer
+    match a token by the token before it (Based's short convolutions, Arora et al. 2024)."""
+
+    def __init__(self, width: int, kernel: int) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.conv = nn.Conv1d(width, width, kernel, groups=width, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x.transpose(1, 2), (self.kernel - 1, 0))  # pad on the left: causal
+        return self.conv(padded).transpose(1, 2)
+
+
 class Block(nn.Module):
-    def __init__(self, width: int, heads: int, mixer: str, feature_dim: int, backend: str) -> None:
+    """Pre-norm block: (short convolution, when ``conv_kernel``), the mixer, an MLP."""
+
+    def __init__(
+        self, width: int, heads: int, mixer: str, feature_dim: int, backend: str, conv_kernel: int = 0
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(width)
         self.norm2 = nn.LayerNorm(width)
+        self.conv = ShortConvolution(width, conv_kernel) if conv_kernel else None
         if mixer == "softmax":
             self.mix = SoftmaxAttention(width, heads)
         else:
@@ -350,7 +375,10 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.mix(self.norm1(x))
+        h = self.norm1(x)
+        if self.conv is not None:
+            h = h + self.conv(h)
+        x = x + self.mix(h)
         return x + self.mlp(self.norm2(x))
 
 
@@ -409,6 +437,84 @@ class SequenceModel(InContextModel):
         return self.read_out(self.norm(x[:, 0::2])).squeeze(-1)
 
 
+#: The mixer of each model kind in a token model: ``linear`` is plain linear attention there.
+RECALL_MIXERS = {"softmax": "softmax", "rebased": "rebased", "based": "based", "linear": "linear"}
+
+
+class RecallModel(nn.Module):
+    """A token language model for associative recall: embeddings and learned positions, blocks of
+    short convolution + mixer + MLP (the backbone of Zoology's MQAR models; only the mixer differs
+    between ``softmax``, ``rebased``, ``based`` and ``linear``), a head over the vocabulary.
+
+    - ``forward_all(tokens (B, L), positions (B, D)) -> logits (B, D, V)`` at the query positions
+      (causal: the logits at p read tokens 0..p), what training needs;
+    - ``forward(tokens (B, L), length (B,), query (B,)) -> logits (B, V)``: the env's observation,
+      the query placed at position ``length``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        num_layers: int,
+        *,
+        mixer: str = "softmax",
+        width: int = 64,
+        heads: int = 4,
+        feature_dim: int = 16,
+        backend: str = "auto",
+        conv_kernel: int = 3,
+    ) -> None:
+        super().__init__()
+        if mixer not in RECALL_MIXERS.values():
+            raise ValueError(f"mixer must be one of {tuple(RECALL_MIXERS)}; got {mixer!r}")
+        if width % heads:
+            raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
+        self.vocab_size, self.max_len, self.mixer = vocab_size, max_len, mixer
+        self.embed = nn.Embedding(vocab_size, width)
+        self.position = nn.Parameter(0.02 * torch.randn(max_len, width))
+        self.blocks = nn.ModuleList(
+            Block(width, heads, mixer, feature_dim, backend, conv_kernel) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab_size, bias=False)
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        steps = tokens.shape[1]
+        if steps > self.max_len:
+            raise ValueError(f"sequences of {steps} tokens exceed this model's max_len={self.max_len}")
+        x = self.embed(tokens) + self.position[:steps]
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def forward_all(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        hidden = self.hidden(tokens[:, : int(positions.max()) + 1])
+        picked = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+        return self.head(picked)
+
+    def forward(self, tokens: torch.Tensor, length: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        length = torch.as_tensor(length, device=tokens.device, dtype=torch.long).reshape(-1)
+        needed = int(length.max()) + 1
+        tokens = F.pad(tokens, (0, max(needed - tokens.shape[1], 0)))[:, :needed].clone()
+        tokens[torch.arange(tokens.shape[0], device=tokens.device), length] = query.to(tokens.dtype)
+        return self.forward_all(tokens, length.unsqueeze(1)).squeeze(1)
+
+
+def build_recall_model(config: ModelConfig, vocab_size: int, max_len: int) -> RecallModel:
+    """The token model of ``config`` for MQAR (``config.kind`` picks the mixer, see RECALL_MIXERS)."""
+    return RecallModel(
+        vocab_size,
+        max_len,
+        config.layers,
+        mixer=RECALL_MIXERS[config.kind],
+        width=config.width,
+        heads=config.heads,
+        feature_dim=config.feature_dim,
+        backend=config.backend,
+    )
+
+
 def flops_per_prompt(model: SequenceModel, steps: int) -> float:
     """Forward-pass FLOPs of one episode (matmuls only), the usual 6N-style accounting's basis."""
     tokens = 2 * steps
@@ -460,8 +566,10 @@ __all__ = [
     "KernelAttention",
     "LinearTransformer",
     "ModelConfig",
+    "RecallModel",
     "SequenceModel",
     "build_model",
+    "build_recall_model",
     "count_parameters",
     "flops_per_prompt",
     "kernel_attention_reference",

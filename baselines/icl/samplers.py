@@ -290,8 +290,80 @@ class MRPSampler:
         return Prompts(context.to(dtype), phi[:, :steps].to(dtype), v.to(dtype), extras)
 
 
-#: Each task's sampler (its defaults are its env's: d=5, n=20 for regression; d=4, n=30 for MRP).
-TASK_SAMPLERS = {"icl-regression": RegressionSampler, "icl-mrp": MRPSampler}
+RECALL_PLACEMENTS = ("power_law", "uniform")
+RECALL_FILLERS = ("random", "zero")
+
+
+@dataclass
+class RecallSampler:
+    """Multi-query associative recall (Zoology's MQAR) sequences: the distribution of
+    ``icl_envs.recall.generator.RecallGenerator`` behind ``icl/AssociativeRecall-v0`` (its docstring
+    gives it; a test compares the two), drawn as torch tensors.
+
+    Keys are a uniform random subset of ``1..V/2-1`` in random order, values one of ``V/2..V-1``
+    (argsort of uniforms); the query slots are drawn without replacement with weights
+    ``(g + 1)^(power_a - 1)`` (``torch.multinomial``'s successive draws, the distribution of numpy's
+    ``choice(p=..., replace=False)``) or uniformly; filler is uniform over the vocabulary or 0.
+    ``Prompts``: ``context`` the tokens ``(B, seq_len)``, ``queries`` the query positions
+    ``(B, num_pairs)`` (increasing), ``targets`` their values ``(B, num_pairs)``, all int64.
+    """
+
+    vocab_size: int = 8192
+    num_pairs: int = 8
+    seq_len: int = 64
+    placement: str = "power_law"
+    power_a: float = 0.01
+    filler: str = "random"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "num_pairs", "seq_len"):
+            _check_positive_int(name, getattr(self, name))
+        if not self.num_pairs <= self.vocab_size // 2 - 1:
+            raise ValueError(f"num_pairs must be <= vocab_size // 2 - 1 = {self.vocab_size // 2 - 1}")
+        if self.seq_len < 4 * self.num_pairs:
+            raise ValueError(f"seq_len must be >= 4 * num_pairs = {4 * self.num_pairs}, got {self.seq_len}")
+        check_choice("placement", self.placement, RECALL_PLACEMENTS)
+        check_choice("filler", self.filler, RECALL_FILLERS)
+        if not (isinstance(self.power_a, (int, float)) and 0 < self.power_a <= 1):
+            raise ValueError(f"power_a must be a number in (0, 1], got {self.power_a!r}")
+
+    @property
+    def slots(self) -> int:
+        return (self.seq_len - 2 * self.num_pairs) // 2
+
+    def sample(
+        self,
+        batch: int,
+        generator: torch.Generator,
+        *,
+        num_steps: int | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> Prompts:
+        """``batch`` sequences (``num_steps`` and ``dtype`` are ignored: a sequence is ``seq_len``
+        int64 tokens)."""
+        d, vocab, half = self.num_pairs, self.vocab_size, self.vocab_size // 2
+        uniform = {"generator": generator, "device": device}
+        keys = torch.rand(batch, half - 1, **uniform).argsort(-1)[:, :d] + 1
+        values = torch.rand(batch, vocab - half, **uniform).argsort(-1)[:, :d] + half
+        gaps = torch.arange(1, self.slots + 1, device=device, dtype=torch.float64)
+        exponent = self.power_a - 1.0 if self.placement == "power_law" else 0.0
+        weights = (gaps**exponent).expand(batch, -1)
+        slots = torch.multinomial(weights, d, replacement=False, generator=generator)
+        tokens = torch.randint(0, vocab, (batch, self.seq_len), **uniform)
+        if self.filler == "zero":
+            tokens.zero_()
+        tokens[:, 0 : 2 * d : 2], tokens[:, 1 : 2 * d : 2] = keys, values
+        slots, order = slots.sort(-1)
+        positions = 2 * d + 2 * slots
+        tokens.scatter_(1, positions, keys.gather(1, order))
+        answers = values.gather(1, order)
+        return Prompts(tokens, positions, answers, {"keys": keys, "values": values})
+
+
+#: Each task's sampler (its defaults are its env's: d=5, n=20 for regression; d=4, n=30 for MRP;
+#: Zoology's vocab_size=8192, num_pairs=8, seq_len=64 for MQAR).
+TASK_SAMPLERS = {"icl-regression": RegressionSampler, "icl-mrp": MRPSampler, "icl-mqar": RecallSampler}
 TASKS = tuple(TASK_SAMPLERS)
 
 
@@ -306,7 +378,8 @@ class PromptConfig:
     """
 
     task: str = "icl-regression"
-    """``icl-regression`` (icl/LinearRegression-v0's prompts) or ``icl-mrp`` (icl/MRPValue-v0's)."""
+    """``icl-regression`` (icl/LinearRegression-v0's prompts), ``icl-mrp`` (icl/MRPValue-v0's) or
+    ``icl-mqar`` (icl/AssociativeRecall-v0's sequences)."""
     d: int = 5
     """Input dimension (regression x) or feature dimension (MRP φ)."""
     n: int = 20
@@ -329,6 +402,18 @@ class PromptConfig:
     """MRP: ``random`` or ``representable``."""
     objective: str = "discounted"
     """MRP: ``discounted`` (target v) or ``average_reward`` (target the differential value)."""
+    vocab_size: int = 8192
+    """MQAR: tokens 0..vocab_size-1 (keys from the lower half, values from the upper)."""
+    num_pairs: int = 8
+    """MQAR: key-value pairs (= queries) per sequence."""
+    seq_len: int = 64
+    """MQAR: tokens per sequence (>= 4 * num_pairs)."""
+    placement: str = "power_law"
+    """MQAR: query slots by Zoology's ``power_law`` gaps or ``uniform``."""
+    power_a: float = 0.01
+    """MQAR: the power law's exponent a, in (0, 1]."""
+    filler: str = "random"
+    """MQAR: filler tokens ``random`` (uniform over the vocabulary) or ``zero``."""
 
     def validate(self) -> None:
         """Raise a ``ValueError`` naming the first bad field (the types are checked already)."""
@@ -340,6 +425,8 @@ class PromptConfig:
             "mrp": MRP_KINDS,
             "rewards": MRP_REWARDS,
             "objective": MRP_OBJECTIVES,
+            "placement": RECALL_PLACEMENTS,
+            "filler": RECALL_FILLERS,
         }
         for name, allowed in choices.items():
             check_choice(name, getattr(self, name), allowed)
@@ -350,9 +437,11 @@ class PromptConfig:
             fail("noise_std", f"must be a finite number >= 0, got {self.noise_std!r}")
         if not 0 <= self.gamma < 1:
             fail("gamma", f"must be in [0, 1), got {self.gamma!r}")
+        if self.task == "icl-mqar":
+            make_sampler(self)  # its checks of the sizes together raise a ValueError naming the field
 
 
-def make_sampler(prompts: PromptConfig) -> RegressionSampler | MRPSampler:
+def make_sampler(prompts: PromptConfig) -> RegressionSampler | MRPSampler | RecallSampler:
     """The sampler of ``prompts.task`` with the options of ``prompts`` that it has."""
     sampler = TASK_SAMPLERS[prompts.task]
     options = {f.name for f in dataclasses.fields(sampler)} & {f.name for f in dataclasses.fields(prompts)}

@@ -30,14 +30,35 @@ from typing import Any
 import torch
 
 from baselines.configs import check_choice, check_types, fail, from_dict, values_by_path
-from baselines.icl.models import MODELS, InContextModel, ModelConfig, build_model
-from baselines.icl.samplers import TASKS, MRPSampler, PromptConfig, Prompts, RegressionSampler, make_sampler
+from baselines.icl.models import (
+    MODELS,
+    InContextModel,
+    ModelConfig,
+    RecallModel,
+    build_model,
+    build_recall_model,
+)
+from baselines.icl.samplers import (
+    TASKS,
+    MRPSampler,
+    PromptConfig,
+    Prompts,
+    RecallSampler,
+    RegressionSampler,
+    make_sampler,
+)
 
 #: Fields a resumed run may change: they do not affect what is learned (``out`` may be spelled
 #: differently, e.g. with a trailing slash).
 RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds", "out")
 #: The env each task's prompts follow (and a trained run is scored on).
-TASK_ENV_IDS = {"icl-regression": "icl/LinearRegression-v0", "icl-mrp": "icl/MRPValue-v0"}
+TASK_ENV_IDS = {
+    "icl-regression": "icl/LinearRegression-v0",
+    "icl-mrp": "icl/MRPValue-v0",
+    "icl-mqar": "icl/AssociativeRecall-v0",
+}
+#: The token task: a classifier over the vocabulary (cross-entropy), not a regression.
+RECALL_TASK = "icl-mqar"
 #: The flat config's names that are not a field's own (config.json of runs written before the
 #: nesting; the command line's ``--model``).
 FLAT_NAMES = {"task": "prompts.task", "model": "model.kind"}
@@ -149,8 +170,10 @@ def validate(config: TrainConfig) -> None:
             fail("target", "'td' bootstraps the query after n examples: it needs loss_on='last'")
 
 
-def make_model(config: TrainConfig) -> InContextModel:
+def make_model(config: TrainConfig) -> InContextModel | RecallModel:
     sampler = make_sampler(config.prompts)
+    if isinstance(sampler, RecallSampler):
+        return build_recall_model(config.model, sampler.vocab_size, sampler.seq_len)
     return build_model(config.model, sampler.context_dim, sampler.query_dim, max_steps=config.prompts.n + 1)
 
 
@@ -185,10 +208,29 @@ def td_loss(model: InContextModel, prompts: Prompts, gamma: float) -> torch.Tens
     return (prediction - bootstrap).square().mean()
 
 
+def recall_loss(model: RecallModel, prompts: Prompts) -> torch.Tensor:
+    """Cross-entropy of the value at every query position of MQAR sequences."""
+    logits = model.forward_all(prompts.context, prompts.queries)
+    return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), prompts.targets.flatten())
+
+
+@torch.no_grad()
+def recall_accuracy(
+    model: RecallModel, sampler: RecallSampler, *, batch_size: int = 1024, seed: int = 12345, device="cpu"
+) -> float:
+    """Share of the queries of ``batch_size`` fresh sequences whose value is the model's argmax."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    prompts = sampler.sample(batch_size, generator, device=device)
+    logits = model.forward_all(prompts.context, prompts.queries)
+    return float((logits.argmax(-1) == prompts.targets).double().mean())
+
+
 def make_loss(config: TrainConfig, compile: bool = False):
     """``loss(model, prompts)`` (its function ``torch.compile``d when ``compile``) and the number of
     steps its prompts hold."""
     n = config.prompts.n
+    if config.prompts.task == RECALL_TASK:
+        return (torch.compile(recall_loss) if compile else recall_loss), config.prompts.seq_len
     if config.target == "td":
         function, keywords, num_steps = td_loss, {"gamma": config.prompts.gamma}, n + 2
     else:
@@ -480,6 +522,8 @@ __all__ = [
     "open_run",
     "prefix_errors",
     "prompt_errors",
+    "recall_accuracy",
+    "recall_loss",
     "train",
     "train_loop",
     "validate",
