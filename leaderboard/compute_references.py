@@ -209,6 +209,12 @@ def sources_for(entry: SuiteEntry) -> tuple[Source, Source]:
             quick={"episodes": 2000, "seed": 4321},
         )
         return zero, Source(f"{here}:oracle_return", "oracle that knows the exact value (error 0)")
+    if name == "AssociativeRecall":
+        recall = "baselines.classic.recall"
+        return (
+            Source(f"{recall}:recall_chance_return", "uniform guess among the value tokens, exact"),
+            Source(f"{recall}:recall_lookup_return", "lookup table of the pairs in context, exact"),
+        )
     if name == "Blackjack":
         return (
             Source(

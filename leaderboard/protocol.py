@@ -14,6 +14,7 @@ Published suites never change: a change that could change a score is a new suite
 - ``pixels-v0``: the card games as 300×300 RGB frames, for vision agents.
 - ``text-v0``: the card games as text, for language agents: actions are strings, parsed by the env's
   text protocol (``icl_envs.cards.text_protocol.TextActions``), and parse failures are counted.
+- ``recall-v0``: multi-query associative recall (``icl/AssociativeRecall-v0``, Zoology's MQAR).
 
 The leaderboard server derives private ``test`` seeds from a suite secret with :func:`test_seeds`;
 only the ``dev`` seeds are published.
@@ -185,7 +186,28 @@ TEXT_V0 = Suite(
     actions="text",
 )
 
-_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0)}
+# Multi-query associative recall (Zoology's MQAR): Zoology's defaults (vocabulary 8192, 8 pairs in 64
+# tokens), a longer sequence with more pairs, and uniform query placement. Each episode is 8 or 16
+# steps of 0/1 rewards; 500 episodes per seed make an entry's standard error a few points at most.
+RECALL_V0 = Suite(
+    name="recall-v0",
+    description="Multi-query associative recall (MQAR): the value of every queried key from the pairs in context.",
+    entries=(
+        SuiteEntry("icl/AssociativeRecall-v0", {}, 500, DEV_SEEDS_V0, label="MQAR"),
+        SuiteEntry(
+            "icl/AssociativeRecall-v0",
+            {"num_pairs": 16, "seq_len": 256},
+            500,
+            DEV_SEEDS_V0,
+            label="MQAR L=256",
+        ),
+        SuiteEntry(
+            "icl/AssociativeRecall-v0", {"placement": "uniform"}, 500, DEV_SEEDS_V0, label="MQAR uniform"
+        ),
+    ),
+)
+
+_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0, RECALL_V0)}
 
 
 def suites() -> dict[str, Suite]:

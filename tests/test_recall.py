@@ -11,6 +11,7 @@ import torch
 from baselines.classic.recall import ChanceAgent, LookupTableAgent, lookup_answers, recall_chance_return
 from baselines.icl.samplers import RecallSampler
 from icl_envs.recall import AssociativeRecallEnv, RecallGenerator, RecallTask, gap_weights
+from leaderboard.references import reference_for
 
 SMALL = {"vocab_size": 64, "num_pairs": 4, "seq_len": 32}
 
@@ -154,3 +155,22 @@ def test_torch_sampler_draws_the_env_distribution(placement):
     filler[:6] = False
     first_filler = [p for p in range(6, 24) if p % 2 == 1][0]
     close(rates(tokens[:, [first_filler]], 16), rates(env_tokens[:, [first_filler]], 16))
+
+
+def test_lookup_table_scores_100_and_chance_about_0_on_recall_v0():
+    from leaderboard.harness import evaluate
+    from leaderboard.protocol import get_suite
+
+    suite = get_suite("recall-v0")
+    for entry in suite.entries:
+        reference = reference_for(entry)
+        assert reference.r_reference == entry.kwargs.get("num_pairs", 8)
+        assert reference.r_random == entry.kwargs.get("num_pairs", 8) / 4096
+    results = evaluate(
+        "baselines.classic.recall:LookupTableAgent",
+        suite,
+        envs=["MQAR"],
+        agent=LookupTableAgent(),
+        progress=False,
+    )  # one entry (2,500 episodes) keeps the test short; the others differ only in sizes
+    assert [entry.normalized_score.value for entry in results.entries] == [100.0]

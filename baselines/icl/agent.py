@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.icl.train import TASK_ENV_IDS, load_model
+from baselines.icl.train import RECALL_TASK, TASK_ENV_IDS, load_config, load_model
 from leaderboard.agent import Agent
 
 
@@ -65,6 +65,46 @@ class RunAgent(Agent):
         return prediction.reshape(-1, 1).astype(np.float32)
 
 
-def load_run_agent(path: str | Path, device: str = "cpu") -> RunAgent:
-    """The agent of a run folder (what ``run:DIR`` resolves to)."""
+class RecallRunAgent(Agent):
+    """The value tokens a model trained on ``icl-mqar`` predicts for ``icl/AssociativeRecall-v0``:
+    the argmax of its logits for the query placed after ``tokens[:length]``."""
+
+    suites = ("recall-v0",)
+
+    def __init__(self, run_dir: str | Path, device: str = "cpu") -> None:
+        self.run_dir = Path(run_dir)
+        self.device = torch.device(device)
+        self.model, self.config = load_model(self.run_dir, self.device)
+
+    def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
+        """Refuse envs the model cannot read: another env, another vocabulary, longer sequences."""
+        if env_id is not None and env_id.split(":")[-1] != TASK_ENV_IDS[RECALL_TASK]:
+            raise ValueError(
+                f"run {self.run_dir} was trained for {TASK_ENV_IDS[RECALL_TASK]}, not env_id={env_id!r}"
+            )
+        kwargs, prompts = dict(env_kwargs or {}), self.config.prompts
+        if kwargs.get("vocab_size", prompts.vocab_size) != prompts.vocab_size:
+            raise ValueError(
+                f"run {self.run_dir} was trained with vocab_size={prompts.vocab_size}, env has {kwargs['vocab_size']}"
+            )
+        if kwargs.get("seq_len", 0) > self.model.max_len:
+            raise ValueError(
+                f"run {self.run_dir} reads sequences of up to {self.model.max_len} tokens; env has seq_len={kwargs['seq_len']}"
+            )
+
+    @torch.no_grad()
+    def act_batch(self, obs_batch: Mapping[str, Any]) -> np.ndarray:
+        tokens = torch.as_tensor(np.asarray(obs_batch["tokens"]), dtype=torch.long, device=self.device)
+        length = torch.as_tensor(np.asarray(obs_batch["length"]), dtype=torch.long, device=self.device)
+        query = torch.as_tensor(np.asarray(obs_batch["query"]), dtype=torch.long, device=self.device)
+        return self.model(tokens, length, query).argmax(-1).cpu().numpy()
+
+    def act(self, obs: Mapping[str, Any]) -> np.int64:
+        return np.int64(self.act_batch({key: np.asarray(value)[None] for key, value in obs.items()})[0])
+
+
+def load_run_agent(path: str | Path, device: str = "cpu") -> RunAgent | RecallRunAgent:
+    """The agent of a run folder (what ``run:DIR`` resolves to): by the task it was trained on."""
+    if load_config(path).prompts.task == RECALL_TASK:
+        return RecallRunAgent(path, device=device)
     return RunAgent(path, device=device)
