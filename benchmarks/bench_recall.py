@@ -1,0 +1,75 @@
+"""Throughput of the native AssociativeRecall vector env against SyncVectorEnv, and of the torch
+sampler (what training draws) against the env's own numpy generator, as ratios."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import icl_envs  # noqa: F401  (registers the ids)
+from baselines.icl.samplers import RecallSampler
+from benchmarks.ratio import speed_ratio
+from icl_envs.recall import RecallGenerator
+
+NUM_ENVS = 512
+NUM_PAIRS = 8
+# One call steps a full cycle: the 8 queries plus the autoreset step, so both sides draw one
+# sequence per env per call, as in a long run.
+STEPS_PER_CALL = NUM_PAIRS + 1
+#: Regression floors, not targets: on a loaded 2-core machine the step ratio was far above them.
+MIN_STEP_RATIO = 3.0
+MIN_SAMPLER_RATIO = 3.0
+
+
+def _stepper(env: gym.vector.VectorEnv):
+    actions = np.zeros(env.num_envs, dtype=np.int64)
+    env.reset(seed=0)
+
+    def run() -> None:
+        for _ in range(STEPS_PER_CALL):
+            env.step(actions)
+
+    return run
+
+
+def test_recall_vector_env_speed(benchmark):
+    native = gym.make_vec("icl/AssociativeRecall-v0", NUM_ENVS)
+    sync = gym.make_vec("icl/AssociativeRecall-v0", NUM_ENVS, vectorization_mode="sync")
+    work = NUM_ENVS * STEPS_PER_CALL
+    ratio = speed_ratio(
+        benchmark,
+        _stepper(native),
+        _stepper(sync),
+        ours_work=work,
+        anchor_work=work,
+        rounds=3,
+        label="make_vec/sync",
+    )
+    native.close()
+    sync.close()
+    assert ratio >= MIN_STEP_RATIO, (
+        f"native vector env is only {ratio:.1f}x SyncVectorEnv (need >= {MIN_STEP_RATIO}x)"
+    )
+
+
+def test_recall_sampler_speed(benchmark):
+    """Sequences per second: the torch sampler's batch against the env's generator one by one."""
+    torch.set_num_threads(1)
+    sampler, generator = RecallSampler(), RecallGenerator()
+    torch_generator, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
+    batch = 1024
+
+    def ours() -> None:
+        sampler.sample(batch, torch_generator)
+
+    def anchor() -> None:
+        for _ in range(batch):
+            generator.sample(rng)
+
+    ratio = speed_ratio(
+        benchmark, ours, anchor, ours_work=batch, anchor_work=batch, rounds=3, label="sampler/env"
+    )
+    assert ratio >= MIN_SAMPLER_RATIO, (
+        f"the sampler is only {ratio:.1f}x the env's generator (need >= {MIN_SAMPLER_RATIO}x)"
+    )
