@@ -318,3 +318,9 @@ def test_every_data_file_names_the_script_that_wrote_it():
             continue
         writer = record["provenance"]["written_by"]
         assert (ROOT / writer).is_file(), f"{path.name}: no script {writer}"
+
+
+def test_mqar_page_quotes_its_data_file():
+    table = script("mqar_reproduce").markdown_table(data("mqar_cpu.json")["runs"])
+    assert table in page("envs/associative_recall.md")
+    assert data("mqar_cpu.json")["provenance"]["written_by"] == "docs/scripts/mqar_reproduce.py"

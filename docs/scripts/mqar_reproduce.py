@@ -102,6 +102,20 @@ def summary(runs: list[dict]) -> dict[tuple[str, int, int], tuple[float, float, 
     return table
 
 
+def markdown_table(runs: list[dict]) -> str:
+    """The page's table: mean accuracy ± standard error (seeds) per model, length and width."""
+    table = summary(runs)
+    cells = sorted({(key[1], key[2]) for key in table})
+    lines = ["| length | width | " + " | ".join(MODELS) + " |", "|---|---|" + "---|" * len(MODELS)]
+    for seq_len, width in cells:
+        values = []
+        for kind in MODELS:
+            mean, error, seeds = table.get((kind, seq_len, width), (float("nan"), 0.0, 0))
+            values.append(f"{100 * mean:.1f} ± {100 * error:.1f} ({seeds})" if seeds else "–")
+        lines.append(f"| {seq_len} | {width} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 def plot() -> None:
     import matplotlib
 
@@ -140,3 +154,4 @@ if __name__ == "__main__":
     if "--plot" not in sys.argv:
         sweep()
     plot()
+    print(markdown_table(data_record.read(DATA)["runs"]))
