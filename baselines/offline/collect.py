@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -313,11 +314,15 @@ def write_dataset(
         for b in buffers
     )
     obs_mode = env_kwargs.get("obs_mode", "symbolic")
-    with minari_root():
+    with minari_root(), warnings.catch_warnings():
+        # Minari asks for a code permalink and an author email, which a local collection has not.
+        warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
         dataset = minari.create_dataset_from_buffers(
             dataset_id,
             buffers,
             env=spec,
+            eval_env=spec,
+            author="icl-bench collect",
             algorithm_name=behaviour.name,
             observation_space=stored_space,
             # Minari drops ref_min_score unless ref_max_score is given too; both are given.

@@ -222,6 +222,14 @@ def _unreadable(dataset_id: str, path: Path, error: BaseException) -> DatasetErr
     )
 
 
+def _hash_mismatch(dataset_id: str, path: Path, found: str, recorded: Any) -> DatasetError:
+    return _unreadable(
+        dataset_id,
+        path,
+        ValueError(f"content hash {found[:12]}... differs from the recorded {str(recorded)[:12]}..."),
+    )
+
+
 # What a damaged HDF5 file or metadata makes h5py, json and Minari raise.
 _READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AssertionError, RuntimeError, gym.error.Error)
 
@@ -267,13 +275,7 @@ def load_offline_dataset(
         except _READ_ERRORS as error:
             raise _unreadable(dataset_id, path, error) from None
         if found != info.get("content_hash"):
-            raise _unreadable(
-                dataset_id,
-                path,
-                ValueError(
-                    f"content hash {found[:12]}… differs from the recorded {str(info.get('content_hash'))[:12]}…"
-                ),
-            )
+            raise _hash_mismatch(dataset_id, path, found, info.get("content_hash"))
     return dataset
 
 
@@ -372,23 +374,53 @@ def symbolic_columns(space: gym.Space, observations: Any) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def iter_episode_arrays(dataset: MinariDataset) -> Iterator[EpisodeArrays]:
+def iter_episode_arrays(dataset: MinariDataset, *, check_hash: bool = False) -> Iterator[EpisodeArrays]:
     """Every episode as :class:`EpisodeArrays`, in order; an image dataset's frames are drawn from
-    its stored states here, one episode at a time (a whole dataset of frames may not fit in memory)."""
+    its stored states here, one episode at a time (a whole dataset of frames may not fit in memory).
+    ``check_hash`` checks the content hash on the way (the error comes after the last episode), so
+    a checked read costs one pass over the file instead of two."""
     env_id, env_kwargs = dataset_env(dataset)
-    stores_states = dataset_info(dataset)["observations"] == "frame-state"
+    info = dataset_info(dataset)
+    stores_states = info["observations"] == "frame-state"
     kwargs = resolved_kwargs(env_id, env_kwargs)
     space = dataset.observation_space
-    for seed, episode in zip(_episode_seeds(dataset), dataset.iterate_episodes(), strict=True):
-        if stores_states:
-            observations = draw_frames(env_id, episode.observations, kwargs)
-        else:
-            observations = symbolic_columns(space, episode.observations)
-        yield EpisodeArrays(
-            observations=observations,
-            actions=np.asarray(episode.actions, dtype=np.int64),
-            rewards=np.asarray(episode.rewards, dtype=np.float64),
-            terminations=np.asarray(episode.terminations, dtype=bool),
-            truncations=np.asarray(episode.truncations, dtype=bool),
-            seed=seed,
-        )
+    path = Path(dataset.storage.data_path).parent
+    digest = hashlib.sha256()
+    try:
+        for seed, episode in zip(_episode_seeds(dataset), dataset.iterate_episodes(), strict=True):
+            if check_hash:
+                digest.update(
+                    episode_digest(
+                        seed,
+                        episode.observations,
+                        episode.actions,
+                        episode.rewards,
+                        episode.terminations,
+                        episode.truncations,
+                    )
+                )
+            if stores_states:
+                observations = draw_frames(env_id, episode.observations, kwargs)
+            else:
+                observations = symbolic_columns(space, episode.observations)
+            yield EpisodeArrays(
+                observations=observations,
+                actions=np.asarray(episode.actions, dtype=np.int64),
+                rewards=np.asarray(episode.rewards, dtype=np.float64),
+                terminations=np.asarray(episode.terminations, dtype=bool),
+                truncations=np.asarray(episode.truncations, dtype=bool),
+                seed=seed,
+            )
+    except _READ_ERRORS as error:
+        raise _unreadable(dataset.id, path, error) from None
+    if check_hash and digest.hexdigest() != info.get("content_hash"):
+        raise _hash_mismatch(dataset.id, path, digest.hexdigest(), info.get("content_hash"))
+
+
+def load_episode_arrays(
+    dataset_id: str, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None
+) -> tuple[MinariDataset, list[EpisodeArrays]]:
+    """:func:`load_offline_dataset` and every episode as arrays, the content hash checked in the
+    same pass. For image datasets, prefer iterating (every frame of the dataset is in the list)."""
+    dataset = load_offline_dataset(dataset_id, env_id, env_kwargs, verify=False)
+    return dataset, list(iter_episode_arrays(dataset, check_hash=True))
