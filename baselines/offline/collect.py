@@ -310,8 +310,12 @@ def write_dataset(
     spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
     ref_min, ref_max = reference_scores(env_id, env_kwargs)
     digest = content_hash(
-        episode_digest(b.seed, b.observations, b.actions, b.rewards, b.terminations, b.truncations)
-        for b in buffers
+        env_id,
+        env_kwargs,
+        (
+            episode_digest(b.seed, b.observations, b.actions, b.rewards, b.terminations, b.truncations)
+            for b in buffers
+        ),
     )
     obs_mode = env_kwargs.get("obs_mode", "symbolic")
     with minari_root(), warnings.catch_warnings():

@@ -135,10 +135,16 @@ def dataset_id(env_id: str, env_kwargs: Mapping[str, Any], policy: str, version:
 
 
 def check_dataset_id(dataset_id: Any) -> str:
-    if not isinstance(dataset_id, str) or not _ID_RE.fullmatch(dataset_id):
+    """Our form (ASCII segments) that Minari's parser also accepts (it wants a namespace of two
+    characters or more)."""
+    from minari.dataset.minari_dataset import DATASET_ID_RE  # lazy: the optional `offline` extra
+
+    if not isinstance(dataset_id, str) or not (
+        _ID_RE.fullmatch(dataset_id) and DATASET_ID_RE.fullmatch(dataset_id)
+    ):
         raise DatasetError(
             f"dataset id must look like 'namespace/name-vN' (letters, digits, '_', '-' and '/', "
-            f"an integer version; e.g. 'icl/numberline-symbolic/mixed-v0'), got {dataset_id!r}"
+            f"a namespace of 2 characters or more, an integer version; e.g. 'icl/numberline-symbolic/mixed-v0'), got {dataset_id!r}"
         )
     return dataset_id
 
@@ -202,9 +208,10 @@ def episode_digest(
     return digest.digest()
 
 
-def content_hash(episode_digests: Iterable[bytes]) -> str:
-    """The dataset's content hash: SHA-256 over its episodes' digests in order."""
-    digest = hashlib.sha256()
+def content_hash(env_id: str, env_kwargs: Mapping[str, Any], episode_digests: Iterable[bytes]) -> str:
+    """The dataset's content hash: SHA-256 over the env (id and kwargs, which say what the stored
+    observations mean) and its episodes' digests in order."""
+    digest = hashlib.sha256(json.dumps([env_id, dict(env_kwargs)], sort_keys=True).encode())
     for part in episode_digests:
         digest.update(part)
     return digest.hexdigest()
@@ -271,7 +278,7 @@ def load_offline_dataset(
         check_env_match(dataset, dataset_id, env_id, env_kwargs)
     if verify:
         try:
-            found = content_hash(_digests(dataset))
+            found = content_hash(*dataset_env(dataset), _digests(dataset))
         except _READ_ERRORS as error:
             raise _unreadable(dataset_id, path, error) from None
         if found != info.get("content_hash"):
@@ -385,11 +392,11 @@ def iter_episode_arrays(dataset: MinariDataset, *, check_hash: bool = False) -> 
     kwargs = resolved_kwargs(env_id, env_kwargs)
     space = dataset.observation_space
     path = Path(dataset.storage.data_path).parent
-    digest = hashlib.sha256()
+    digests: list[bytes] = []
     try:
         for seed, episode in zip(_episode_seeds(dataset), dataset.iterate_episodes(), strict=True):
             if check_hash:
-                digest.update(
+                digests.append(
                     episode_digest(
                         seed,
                         episode.observations,
@@ -413,8 +420,9 @@ def iter_episode_arrays(dataset: MinariDataset, *, check_hash: bool = False) -> 
             )
     except _READ_ERRORS as error:
         raise _unreadable(dataset.id, path, error) from None
-    if check_hash and digest.hexdigest() != info.get("content_hash"):
-        raise _hash_mismatch(dataset.id, path, digest.hexdigest(), info.get("content_hash"))
+    found = content_hash(env_id, env_kwargs, digests) if check_hash else None
+    if check_hash and found != info.get("content_hash"):
+        raise _hash_mismatch(dataset.id, path, found, info.get("content_hash"))
 
 
 def load_episode_arrays(
