@@ -40,8 +40,8 @@ class StandardDataset:
         return f"{self.game.lower()}-{self.obs_mode}-{self.policy.replace(':', '-').replace('.', '_')}"
 
 
-SYMBOLIC_EPISODES = {"NumberLine": 2000, "EZPoints": 2000, "Points24": 2000, "Blackjack": 5000}
-IMAGE_EPISODES = 1000
+SYMBOLIC_EPISODES = {"NumberLine": 1000, "EZPoints": 1000, "Points24": 1000, "Blackjack": 3000}
+IMAGE_EPISODES = 500
 SYMBOLIC_POLICIES = ("random", "eps-optimal:0.3", "mixed")
 # Seeds: 1,000,000 apart per dataset, from 1,000,000 (the dev seeds are below 60,000).
 _SEED_STRIDE = 1_000_000
