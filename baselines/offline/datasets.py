@@ -325,16 +325,21 @@ def _episode_seeds(dataset: MinariDataset) -> list[int | None]:
     return [meta.get("seed") for meta in dataset.storage.get_episode_metadata(dataset.episode_indices)]
 
 
+def _stored_digest(seed: int | None, episode: Any) -> bytes:
+    """The digest of an episode as Minari reads it back (an ``EpisodeData``)."""
+    return episode_digest(
+        seed,
+        episode.observations,
+        episode.actions,
+        episode.rewards,
+        episode.terminations,
+        episode.truncations,
+    )
+
+
 def _digests(dataset: MinariDataset) -> Iterator[bytes]:
     for seed, episode in zip(_episode_seeds(dataset), dataset.iterate_episodes(), strict=True):
-        yield episode_digest(
-            seed,
-            episode.observations,
-            episode.actions,
-            episode.rewards,
-            episode.terminations,
-            episode.truncations,
-        )
+        yield _stored_digest(seed, episode)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,16 +401,7 @@ def iter_episode_arrays(dataset: MinariDataset, *, check_hash: bool = False) -> 
     try:
         for seed, episode in zip(_episode_seeds(dataset), dataset.iterate_episodes(), strict=True):
             if check_hash:
-                digests.append(
-                    episode_digest(
-                        seed,
-                        episode.observations,
-                        episode.actions,
-                        episode.rewards,
-                        episode.terminations,
-                        episode.truncations,
-                    )
-                )
+                digests.append(_stored_digest(seed, episode))
             if stores_states:
                 observations = draw_frames(env_id, episode.observations, kwargs)
             else:
