@@ -95,9 +95,28 @@ def train_command(ctx: typer.Context) -> None:
         reference, prog_name = TRAIN_APPS[kind], f"icl-bench train {kind}"
     else:
         reference, prog_name = TRAIN_APP, "icl-bench train"
+    _run_app(reference, arguments, prog_name)
+
+
+def _run_app(reference: str, arguments: list[str], prog_name: str) -> None:
+    """Run the typer app named by ``reference`` (``module:name``) on ``arguments``."""
     module, _, name = reference.partition(":")
-    train_app = getattr(importlib.import_module(module), name)
-    typer.main.get_command(train_app).main(arguments, prog_name=prog_name)
+    typer_app = getattr(importlib.import_module(module), name)
+    typer.main.get_command(typer_app).main(arguments, prog_name=prog_name)
+
+
+#: The ``collect`` command's typer app (offline datasets, baselines/offline), by reference as above.
+COLLECT_APP = "baselines.offline.collect_cli:app"
+
+
+@app.command(
+    "collect",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def collect_command(ctx: typer.Context) -> None:
+    """Write an offline dataset (Minari) of a game, or the standard ones (icl-bench collect --help)."""
+    _run_app(COLLECT_APP, list(ctx.args), "icl-bench collect")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -324,3 +324,22 @@ def test_mqar_page_quotes_its_data_file():
     table = script("mqar_reproduce").markdown_table(data("mqar_cpu.json")["runs"])
     assert table in page("envs/associative_recall.md")
     assert data("mqar_cpu.json")["provenance"]["written_by"] == "docs/scripts/mqar_reproduce.py"
+
+
+def test_datasets_page_is_its_data_file():
+    """docs/datasets.md shows the standard datasets and the image storage measured by its script,
+    for the registry as it is now."""
+    from baselines.offline.standard import STANDARD_DATASETS
+
+    module = script("offline_datasets")
+    measured = data("offline_datasets.json")
+    assert measured["provenance"]["written_by"] == "docs/scripts/offline_datasets.py"
+    assert [(row["dataset_id"], row["episodes"], row["seed"]) for row in measured["standard"]] == [
+        (d.dataset_id, d.episodes, d.seed) for d in STANDARD_DATASETS
+    ]
+    for block in (
+        module.registry_table(measured),
+        module.image_table(measured),
+        module.measured_note(measured),
+    ):
+        assert_blocks_in_page(block, page("datasets.md"), "offline_datasets.json")

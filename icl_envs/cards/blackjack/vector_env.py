@@ -226,6 +226,24 @@ class BlackjackVectorEnv(CardVectorEnv):
             player_bust=bool(self._player_bust[i]),
         )
 
+    def table_states(self) -> dict[str, np.ndarray]:
+        """What each sub-env's frame shows, as arrays (copies): ``table_frame(image_size,
+        player[i, :player_count[i]], dealer[i, :dealer_count[i]], hand_over=..., reward=...,
+        player_bust=...)`` is sub-env ``i``'s frame. Offline datasets store these few bytes instead
+        of the frame and draw it again on load. Needs the card ids, which are kept in image mode or
+        with a ``render_mode``."""
+        if not self._keep_cards:
+            raise ValueError("table_states() needs obs_mode='image' or render_mode='rgb_array' (card ids)")
+        return {
+            "player": self._player.copy(),
+            "player_count": self._player_count.copy(),
+            "dealer": self._dealer.copy(),
+            "dealer_count": self._dealer_count.copy(),
+            "hand_over": self._hand_over.astype(np.int64),
+            "reward": self._rewards.copy(),
+            "player_bust": self._player_bust.astype(np.int64),
+        }
+
     def _info(self, present: np.ndarray | None = None) -> dict[str, Any]:
         """``present`` marks the envs that report an info (all, except after a masked reset)."""
         every = self._mask_present if present is None else present

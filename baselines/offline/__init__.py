@@ -1,0 +1,1 @@
+"""Offline datasets of the games (Minari) and the return-conditioned models trained on them."""
