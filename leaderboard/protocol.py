@@ -14,6 +14,9 @@ Published suites never change: a change that could change a score is a new suite
 - ``pixels-v0``: the card games as 300×300 RGB frames, for vision agents.
 - ``text-v0``: the card games as text, for language agents: actions are strings, parsed by the env's
   text protocol (``icl_envs.cards.text_protocol.TextActions``), and parse failures are counted.
+- ``vl-v0``: the card games for vision-language agents, the setting of RL4VLM (Zhai et al. 2024):
+  each observation is a frame with its text (``obs_mode="multimodal"``), actions are strings read by
+  the same text protocol, and parse failures are counted.
 
 The leaderboard server derives private ``test`` seeds from a suite secret with :func:`test_seeds`;
 only the ``dev`` seeds are published.
@@ -185,7 +188,14 @@ TEXT_V0 = Suite(
     actions="text",
 )
 
-_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0)}
+VL_V0 = Suite(
+    name="vl-v0",
+    description="The card games as frame + text (multimodal) for vision-language agents; agents answer with action strings.",
+    entries=_games("multimodal", {"NumberLine": 40, "EZPoints": 40, "Points24": 40, "Blackjack": 100}),
+    actions="text",
+)
+
+_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0, VL_V0)}
 
 
 def suites() -> dict[str, Suite]:
