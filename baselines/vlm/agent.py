@@ -39,10 +39,20 @@ class Policy:
     """The model, its tokenizer and one game's text: observations in, answers out."""
 
     def __init__(
-        self, model: VLM, codec: TextCodec, env_id: str, state_in_prompt: bool, max_new_tokens: int, short_prompt: bool = False
+        self,
+        model: VLM,
+        codec: TextCodec,
+        env_id: str,
+        state_in_prompt: bool,
+        max_new_tokens: int,
+        short_prompt: bool = False,
     ):
         self.model, self.codec = model, codec
-        self.state_in_prompt, self.max_new_tokens, self.short_prompt = state_in_prompt, max_new_tokens, short_prompt
+        self.state_in_prompt, self.max_new_tokens, self.short_prompt = (
+            state_in_prompt,
+            max_new_tokens,
+            short_prompt,
+        )
         self.set_game(env_id)
 
     def set_game(self, env_id: str) -> None:
@@ -65,7 +75,10 @@ class Policy:
         batch = self.inputs(obs)
         constraint = None
         if constrain:
-            legal = [[self.game.action_strings[i] for i in np.flatnonzero(m)] for m in np.asarray(obs["action_mask"])]
+            legal = [
+                [self.game.action_strings[i] for i in np.flatnonzero(m)]
+                for m in np.asarray(obs["action_mask"])
+            ]
             constraint = ActionConstraint(self.codec, legal)
         out = generate(
             self.model,
@@ -107,13 +120,23 @@ def as_multimodal(obs_batch: Any, policy: Policy) -> dict[str, Any]:
         return dict(obs_batch)
     n_actions = len(policy.game.action_strings)
     if isinstance(obs_batch, np.ndarray):  # frames
-        return {"image": obs_batch, "text": [None] * len(obs_batch), "action_mask": np.ones((len(obs_batch), n_actions))}
+        return {
+            "image": obs_batch,
+            "text": [None] * len(obs_batch),
+            "action_mask": np.ones((len(obs_batch), n_actions)),
+        }
     size = policy.model.config.image_size
     texts = list(obs_batch)
-    return {"image": np.zeros((len(texts), size, size, 3), np.uint8), "text": texts, "action_mask": np.ones((len(texts), n_actions))}
+    return {
+        "image": np.zeros((len(texts), size, size, 3), np.uint8),
+        "text": texts,
+        "action_mask": np.ones((len(texts), n_actions)),
+    }
 
 
-def load_run(run_dir: str | Path, temperature: float = 0.0, constrain: bool = False, seed: int = 0) -> VLMAgent:
+def load_run(
+    run_dir: str | Path, temperature: float = 0.0, constrain: bool = False, seed: int = 0
+) -> VLMAgent:
     """The agent of a VLM run folder (``agent.json``'s loader)."""
     from baselines.vlm.train import load_policy
 

@@ -146,7 +146,9 @@ def generate(
     )
 
 
-def right_pad(answers: Sequence[Sequence[int]], pad_id: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def right_pad(
+    answers: Sequence[Sequence[int]], pad_id: int, device=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Answers as ``(tokens, mask)`` tensors, padded on the right."""
     longest = max(1, max(map(len, answers)))
     tokens = torch.full((len(answers), longest), pad_id, dtype=torch.long)

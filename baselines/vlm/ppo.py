@@ -32,7 +32,14 @@ def token_weights(codec: TextCodec, answers: torch.Tensor, mask: torch.Tensor, t
     return weights.to(answers.device)
 
 
-def gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, last_values: np.ndarray, gamma: float, lam: float):
+def gae(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    dones: np.ndarray,
+    last_values: np.ndarray,
+    gamma: float,
+    lam: float,
+):
     """Generalised advantage estimates and returns for ``(T, N)`` rollouts; ``dones[t]``: the episode
     ended at step t (no bootstrap past it)."""
     steps = rewards.shape[0]

@@ -93,7 +93,11 @@ class Expert:
             action = int(self.blackjack.act((total, dealer, soft)))
             hand = f"a soft {total}" if soft else f"{total}"
             fields = {"player total": str(total), "dealer card": str(dealer)}
-            return action, fields, f"With {hand} against a dealer {dealer}, the best play is to {names[action]}."
+            return (
+                action,
+                fields,
+                f"With {hand} against a dealer {dealer}, the best play is to {names[action]}.",
+            )
         numbers = [int(v) for v in np.asarray(state["numbers"])]
         written = [names[int(t) - 1] for t in np.asarray(state["formula"]) if t]
         action = int(self.points.act(state))

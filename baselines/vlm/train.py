@@ -203,7 +203,9 @@ def collect_sft(config: TrainConfig, seed: int) -> SFTData:
             action, fields, thought = expert.act(game)
             mask = obs["action_mask"]
             prompts.append(prompt(game, obs["text"], mask, config.state_in_prompt, config.short_prompt))
-            answers.append(answer_text(fields, thought if config.thoughts else None, game.action_strings[action]))
+            answers.append(
+                answer_text(fields, thought if config.thoughts else None, game.action_strings[action])
+            )
             images.append(downsample(obs["image"][None], config.model.image_size)[0])
             if rng.random() < config.sft.explore:
                 action = int(rng.choice(np.flatnonzero(mask)))
@@ -273,7 +275,9 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
 
 def load_policy(run_dir: str | Path, device: str | torch.device = "cpu") -> Policy:
     model, codec, config = load_model(run_dir, device)
-    return Policy(model, codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt)
+    return Policy(
+        model, codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt
+    )
 
 
 def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
@@ -286,7 +290,9 @@ def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
         saved = values_by_path(load_config(folder))
         differing = [p for p, v in values_by_path(config).items() if p not in RESUMABLE and saved[p] != v]
         if differing:
-            raise ValueError(f"cannot resume {folder}: its config differs in {', '.join(differing)}; use another --out")
+            raise ValueError(
+                f"cannot resume {folder}: its config differs in {', '.join(differing)}; use another --out"
+            )
         state = json.loads((folder / "state.json").read_text())
     elif folder.is_dir() and any(folder.iterdir()) and not (folder / "config.json").is_file():
         raise ValueError(f"out={str(folder)!r} exists and is not a run folder; choose an empty or new folder")
@@ -324,15 +330,21 @@ RESUMABLE = {"sft.steps", "ppo.iterations", "out", "resume", "progress", "device
 
 
 def _autocast(run: Run):
-    return torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.device.type == "cuda" and run.config.bf16)
+    return torch.autocast(
+        run.device.type, dtype=torch.bfloat16, enabled=run.device.type == "cuda" and run.config.bf16
+    )
 
 
 def _progress(enabled: bool, total: int, done: int, label: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(), disable=not enabled,
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        disable=not enabled,
     )
     return bar, bar.add_task(label, total=total, completed=done, info="")
 
@@ -359,13 +371,20 @@ def train_sft(run: Run, data: SFTData) -> None:
         for step in range(run.state["sft_steps"], config.sft.steps):
             generator.manual_seed(config.seed * 1_000_003 + step)
             rows = torch.randint(len(prompt_ids), (config.sft.batch_size,), generator=generator).tolist()
-            lr = config.sft.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(config.sft.steps, 1))))
+            lr = float(
+                config.sft.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(config.sft.steps, 1))))
+            )
             for group in run.optimizer.param_groups:
                 group["lr"] = lr
             model.train()
             with _autocast(run):
                 loss = sft_loss(
-                    model, codec, data.images[rows], [prompt_ids[r] for r in rows], [answer_ids[r] for r in rows], run.device
+                    model,
+                    codec,
+                    data.images[rows],
+                    [prompt_ids[r] for r in rows],
+                    [answer_ids[r] for r in rows],
+                    run.device,
                 )
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -376,7 +395,9 @@ def train_sft(run: Run, data: SFTData) -> None:
             run.state["sft_steps"] = done
             if done % 50 == 0 or done == config.sft.steps:
                 run.state["elapsed_s"] = time.perf_counter() - start
-                run.log({"phase": "sft", "step": done, "loss": loss.item(), "elapsed_s": run.state["elapsed_s"]})
+                run.log(
+                    {"phase": "sft", "step": done, "loss": loss.item(), "elapsed_s": run.state["elapsed_s"]}
+                )
                 bar.update(task, completed=done, info=f"loss {loss.item():.3f}")
             if done % 500 == 0 or done == config.sft.steps:
                 run.save()
@@ -413,7 +434,9 @@ def rollout(run: Run, policy: Policy, env, obs, generator):
         weights = token_weights(run.codec, out.tokens, out.mask, config.ppo.thought_weight)
         old_logp = (out.logprobs * weights).sum(1)
         masks = np.asarray(obs["action_mask"])
-        failures += sum(not parse_action(t, game.action_strings, check_rng, m)[1] for t, m in zip(texts, masks))
+        failures += sum(
+            not parse_action(t, game.action_strings, check_rng, m)[1] for t, m in zip(texts, masks)
+        )
         real = batch.mask[:, run.model.image_tokens :]
         for row in range(len(texts)):
             samples.append(
@@ -434,10 +457,20 @@ def rollout(run: Run, policy: Policy, env, obs, generator):
         dones.append(done)
         values.append(out.values.float().cpu().numpy())
     run._returns = running
-    return samples, np.array(rewards), np.array(dones, dtype=np.float64), np.array(values), failures, episode_returns, obs
+    return (
+        samples,
+        np.array(rewards),
+        np.array(dones, dtype=np.float64),
+        np.array(values),
+        failures,
+        episode_returns,
+        obs,
+    )
 
 
-def ppo_update(run: Run, samples: list[dict], advantages: np.ndarray, returns: np.ndarray, generator) -> dict[str, float]:
+def ppo_update(
+    run: Run, samples: list[dict], advantages: np.ndarray, returns: np.ndarray, generator
+) -> dict[str, float]:
     config, model, codec = run.config, run.model, run.codec
     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     model.train()
@@ -447,7 +480,12 @@ def ppo_update(run: Run, samples: list[dict], advantages: np.ndarray, returns: n
         for start in range(0, len(order), config.ppo.minibatch_size):
             rows = order[start : start + config.ppo.minibatch_size]
             chosen = [samples[r] for r in rows]
-            batch = collate(model, codec, torch.stack([s["image"] for s in chosen]).to(run.device), [s["prompt"] for s in chosen])
+            batch = collate(
+                model,
+                codec,
+                torch.stack([s["image"] for s in chosen]).to(run.device),
+                [s["prompt"] for s in chosen],
+            )
             answers, mask = right_pad([s["answer"] for s in chosen], codec.pad_id, run.device)
             weights = torch.zeros(mask.shape, device=run.device)
             for i, s in enumerate(chosen):
@@ -480,19 +518,27 @@ def train_ppo(run: Run) -> None:
     config = run.config
     if run.state["ppo_iterations"] >= config.ppo.iterations:
         return
-    policy = Policy(run.model, run.codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt)
+    policy = Policy(
+        run.model, run.codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt
+    )
     env_seed = config.seed * 1_000_003 + 10_000 * run.state["ppo_iterations"] + 1_000 * run.rank
     env = make_vector_env(config, env_seed)
     obs = env.reset(seed=env_seed)[0]
     generator = torch.Generator().manual_seed(config.seed + 2 + run.state["ppo_iterations"])
-    device_generator = torch.Generator(device=run.device).manual_seed(config.seed + 3 + run.state["ppo_iterations"])
+    device_generator = torch.Generator(device=run.device).manual_seed(
+        config.seed + 3 + run.state["ppo_iterations"]
+    )
     for group in run.optimizer.param_groups:
         group["lr"] = config.ppo.lr
     start = time.perf_counter() - run.state["elapsed_s"]
-    bar, task = _progress(config.progress and run.rank == 0, config.ppo.iterations, run.state["ppo_iterations"], "PPO")
+    bar, task = _progress(
+        config.progress and run.rank == 0, config.ppo.iterations, run.state["ppo_iterations"], "PPO"
+    )
     with bar:
         for iteration in range(run.state["ppo_iterations"], config.ppo.iterations):
-            samples, rewards, dones, values, failures, finished, obs = rollout(run, policy, env, obs, device_generator)
+            samples, rewards, dones, values, failures, finished, obs = rollout(
+                run, policy, env, obs, device_generator
+            )
             with _autocast(run):
                 last = _values(run, policy, obs)
             advantages, returns = gae(rewards, values, dones, last, config.ppo.gamma, config.ppo.gae_lambda)
