@@ -139,7 +139,7 @@ def _config(tmp_path, **changes):
 def test_sft_alone_solves_numberline_and_ppo_updates_the_run(tmp_path):
     torch.set_num_threads(1)
     run = train(_config(tmp_path))
-    assert json.loads((run / "agent.json").read_text())["loader"] == "baselines.vlm.agent:load_run"
+    assert json.loads((run / "agent.json").read_text())["loader"] == "baselines.vlm.train:load_run"
     entry = SuiteEntry("icl/NumberLine-v0", {"obs_mode": "multimodal"}, 100, (10_000,))
     played = play_entry(load_agent(f"run:{run}"), entry, agent_name="vlm", text_actions=True)
     assert (played.returns > 0).mean() > 0.8 and played.parse_failures == 0

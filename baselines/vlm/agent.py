@@ -2,8 +2,8 @@
 
 :class:`Policy` reads a batched multimodal observation (frames, state texts, action masks) of one
 game, downsamples the frames to the model's size, writes the env's prompts and generates the
-answers; the trainer's rollouts and the agent call the very same code. :func:`load_run` is the
-loader a run folder's ``agent.json`` names (``icl-bench evaluate --agent run:DIR``): it plays
+answers; the trainer's rollouts and the agent call the very same code. :func:`baselines.vlm.train.load_run`
+(the loader a run folder's ``agent.json`` names, ``icl-bench evaluate --agent run:DIR``) builds it: it plays
 ``vl-v0`` (frames + text), and ``pixels-v0``/``text-v0`` by building what their observations lack
 (no frame: a blank one; no text: the frame only).
 """
@@ -11,7 +11,6 @@ loader a run folder's ``agent.json`` names (``icl-bench evaluate --agent run:DIR
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from baselines.vlm.generate import ActionConstraint, Generation, Prompts, batch_
 from baselines.vlm.model import VLM
 from baselines.vlm.tasks import game_env, prompt
 from baselines.vlm.tokenizer import TextCodec
+from icl_envs.cards.text_protocol import parse_action
 from leaderboard.agent import Agent
 
 
@@ -100,6 +100,7 @@ class VLMAgent(Agent):
     def __init__(self, policy: Policy, temperature: float = 0.0, constrain: bool = False, seed: int = 0):
         self.policy, self.temperature, self.constrain = policy, float(temperature), bool(constrain)
         self.generator = torch.Generator().manual_seed(seed)
+        self.fallback = np.random.default_rng([seed, 1])  # an unreadable answer's random action (pixels-v0)
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
         if env_id is not None and env_id != self.policy.env_id:
@@ -110,6 +111,9 @@ class VLMAgent(Agent):
         _, _, texts = self.policy.answer(
             obs, temperature=self.temperature, generator=self.generator, constrain=self.constrain
         )
+        if isinstance(obs_batch, np.ndarray):  # pixels-v0 takes action ids: read them as the env would
+            strings = self.policy.game.action_strings
+            return np.array([parse_action(t, strings, self.fallback)[0] for t in texts])
         return texts
 
 
@@ -132,12 +136,3 @@ def as_multimodal(obs_batch: Any, policy: Policy) -> dict[str, Any]:
         "text": texts,
         "action_mask": np.ones((len(texts), n_actions)),
     }
-
-
-def load_run(
-    run_dir: str | Path, temperature: float = 0.0, constrain: bool = False, seed: int = 0
-) -> VLMAgent:
-    """The agent of a VLM run folder (``agent.json``'s loader)."""
-    from baselines.vlm.train import load_policy
-
-    return VLMAgent(load_policy(run_dir), temperature=temperature, constrain=constrain, seed=seed)

@@ -62,10 +62,8 @@ def answer_text(fields: dict[str, str], thoughts: str | None, action: str) -> st
 
 def action_span(text: str) -> tuple[int, int] | None:
     """``(start, end)`` characters of the last ``"action": "..."`` pair of ``text``, or None."""
-    found = None
-    for found in _ACTION_PAIR.finditer(text):
-        pass
-    return None if found is None else found.span()
+    pairs = list(_ACTION_PAIR.finditer(text))
+    return pairs[-1].span() if pairs else None
 
 
 class Expert:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from baselines.configs import check_choice, fail, from_dict, values_by_path
-from baselines.vlm.agent import Policy, downsample
+from baselines.vlm.agent import Policy, VLMAgent, downsample
 from baselines.vlm.generate import collate, right_pad, score
 from baselines.vlm.model import VLM, ModelConfig
 from baselines.vlm.ppo import gae, ppo_loss, token_weights
@@ -41,7 +41,7 @@ from baselines.vlm.tasks import GAMES, Expert, answer_text, game_env, prompt
 from baselines.vlm.tokenizer import TextCodec, train_tokenizer
 from icl_envs.cards.text_protocol import TextActions, parse_action
 
-AGENT_LOADER = "baselines.vlm.agent:load_run"
+AGENT_LOADER = "baselines.vlm.train:load_run"
 
 
 @dataclass
@@ -278,6 +278,13 @@ def load_policy(run_dir: str | Path, device: str | torch.device = "cpu") -> Poli
     return Policy(
         model, codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt
     )
+
+
+def load_run(
+    run_dir: str | Path, temperature: float = 0.0, constrain: bool = False, seed: int = 0
+) -> VLMAgent:
+    """The agent of a VLM run folder (the loader its ``agent.json`` names)."""
+    return VLMAgent(load_policy(run_dir), temperature=temperature, constrain=constrain, seed=seed)
 
 
 def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
