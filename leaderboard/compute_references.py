@@ -239,9 +239,11 @@ def sources_for(entry: SuiteEntry) -> tuple[Source, Source]:
         optimal = Source(f"{games}:ezpoints_optimal_return", "exact solver: every deal is solvable")
     else:
         optimal = Source(f"{games}:points24_optimal_return", "exact solver over all 13^4 deals")
-    if entry.kwargs.get("obs_mode") == "text":
+    if entry.kwargs.get("obs_mode") in ("text", "multimodal"):
         # The text protocol replaces an unreadable or illegal answer by a random legal action, so a
-        # uniformly random text agent plays differently from a uniformly random action id.
+        # uniformly random text agent plays differently from a uniformly random action id. The
+        # multimodal mode (vl-v0) plays the same text actions with the same dynamics: its random
+        # return is the text mode's, computed on the text env (same seed, same value).
         random = Source(
             _MC,
             "uniform random action strings through the text protocol, Monte Carlo",
@@ -252,6 +254,7 @@ def sources_for(entry: SuiteEntry) -> tuple[Source, Source]:
                 "agent_seeded_per_batch": True,
             },
             quick={"episodes": 1000, "seed": 4321},
+            env_overrides={"obs_mode": "text"},
         )
     elif name == "EZPoints":
         random = Source(f"{games}:ezpoints_random_return", "uniform random policy, exact DP")

@@ -15,6 +15,9 @@ Published suites never change: a change that could change a score is a new suite
 - ``text-v0``: the card games as text, for language agents: actions are strings, parsed by the env's
   text protocol (``icl_envs.cards.text_protocol.TextActions``), and parse failures are counted.
 - ``recall-v0``: multi-query associative recall (``icl/AssociativeRecall-v0``, Zoology's MQAR).
+- ``vl-v0``: the card games for vision-language agents, the setting of RL4VLM (Zhai et al. 2024):
+  each observation is a frame with its text (``obs_mode="multimodal"``), actions are strings read by
+  the same text protocol, and parse failures are counted.
 
 The leaderboard server derives private ``test`` seeds from a suite secret with :func:`test_seeds`;
 only the ``dev`` seeds are published.
@@ -207,7 +210,15 @@ RECALL_V0 = Suite(
     ),
 )
 
-_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0, RECALL_V0)}
+
+VL_V0 = Suite(
+    name="vl-v0",
+    description="The card games as frame + text (multimodal) for vision-language agents; agents answer with action strings.",
+    entries=_games("multimodal", {"NumberLine": 40, "EZPoints": 40, "Points24": 40, "Blackjack": 100}),
+    actions="text",
+)
+
+_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0, RECALL_V0, VL_V0)}
 
 
 def suites() -> dict[str, Suite]:

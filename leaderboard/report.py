@@ -41,8 +41,20 @@ def _columns(suite_name: str, results: Sequence[ResultsFile]) -> list[str]:
 
 
 def _cells(results: ResultsFile, columns: Sequence[str]) -> list[str]:
-    scores = {entry.label: entry.normalized_score.value for entry in results.entries}
-    return [f"{scores[c]:.1f}" if c in scores else "—" for c in columns]
+    """Each entry's normalized score; a game's success rate beside it, e.g. ``41.3 (38%)``."""
+    cells = {}
+    for entry in results.entries:
+        success = entry.success_rate
+        cells[entry.label] = f"{entry.normalized_score.value:.1f}" + (
+            "" if success is None else f" ({100 * success:.0f}%)"
+        )
+    return [cells.get(c, "—") for c in columns]
+
+
+def _success(results: ResultsFile) -> str:
+    """Mean success rate over the game entries (return > 0), or a dash without games."""
+    success = results.success_rate
+    return "—" if success is None else f"{100 * success:.1f}%"
 
 
 def _iqm(results: ResultsFile) -> str:
@@ -72,12 +84,23 @@ def _heading(suite_name: str, seed_set: str) -> str:
 
 def _table(suite_name: str, group: Sequence[ResultsFile]) -> tuple[list[str], list[list[str]]]:
     """The header and rows (best first) of one suite's table, whatever it is rendered as:
-    agent, IQM with 95% interval, entries covered, per-entry scores."""
+    agent, IQM with 95% interval, success rate (suites with games), entries covered, per-entry
+    scores (a game's with its success rate)."""
     columns = _columns(suite_name, group)
     total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
-    header = ["agent", "IQM [95% CI]", "envs", *columns]
+    # Suites with card games show the success rate (share of episodes with return > 0) beside the
+    # normalized score: the metric RL4VLM and the card-game literature report.
+    games = any(r.success_rate is not None for r in group)
+    header = ["agent", "IQM [95% CI]", *(["success"] if games else []), "envs", *columns]
     rows = [
-        [agent_label(r), _iqm(r), f"{len(r.entries)}/{total}", *_cells(r, columns)] for r in ranked(group)
+        [
+            agent_label(r),
+            _iqm(r),
+            *([_success(r)] if games else []),
+            f"{len(r.entries)}/{total}",
+            *_cells(r, columns),
+        ]
+        for r in ranked(group)
     ]
     return header, rows
 

@@ -125,6 +125,16 @@ class EntryResult(_Strict):
     parse_failures: int | None
     wall_time_s: float
 
+    @property
+    def success_rate(self) -> float | None:
+        """Share of this entry's episodes won (return > 0), the metric the card-game literature
+        reports (Zhai et al. 2024); None for an in-context prediction entry (it records an error
+        curve, and its returns are never positive). Derived from the returns, so every results file,
+        old or new, has it."""
+        if self.errors_by_context is not None:
+            return None
+        return float(np.mean(np.asarray(self.returns) > 0))
+
 
 class ResultsFile(_Strict):
     format: Literal["icl-bench-results"]
@@ -185,10 +195,8 @@ class ResultsFile(_Strict):
         """Share of the game episodes won (return > 0: a hand won, a correct formula, the target
         reached), averaged over the game entries; None without games. Game entries are those
         without an error curve (the in-context prediction envs record one)."""
-        games = [e.returns for e in self.entries if e.errors_by_context is None]
-        if not games:
-            return None
-        return float(np.mean([np.mean(np.asarray(returns) > 0) for returns in games]))
+        games = [e.success_rate for e in self.entries if e.success_rate is not None]
+        return float(np.mean(games)) if games else None
 
 
 #: Longest agent label the store keeps (its column size): a config may hold a whole prompt.

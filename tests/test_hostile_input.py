@@ -365,7 +365,8 @@ def test_markdown_tables_keep_one_cell_per_column(valid):
     hostile = validate_results(with_config(valid, {"note": "a|b`c"}))
     row = markdown_tables([hostile]).splitlines()[-1]
     assert row.startswith(r"| `` leaderboard_fixtures:SweepAgent(note=a\|b`c) `` |")
-    assert row.replace(r"\|", "").count("|") == 6  # 5 cells: agent, IQM, envs and 2 entries
+    # 6 cells: agent, IQM, success (the fixture's entries are games), envs and 2 entries
+    assert row.replace(r"\|", "").count("|") == 7
 
 
 # ----------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ PUBLISHED_HASHES = {
     "pixels-v0": "0b12bc56cdc92be421d5a253a79392501109960f1b4d47186edb2070d7b6d4c9",
     "text-v0": "44c5e8b32bc0d95e00bc12ea941370eb8311b19334c5f6358eb6d88016fb5878",
     "recall-v0": "a3716941b964283e685e256fd38e8ae86eeae1e74c40dca656d006ddf411ca17",
+    "vl-v0": "af2a3d828b34956e45b9af4702d44b0b7291a7f595789590a57b2235103b11ba",
 }
 
 
@@ -40,11 +41,16 @@ def test_published_suites_are_exactly_these():
 def test_suites_cover_the_envs_in_the_right_modes():
     core = {e.env_id for e in CORE_V0.entries}
     assert {"icl/LinearRegression-v0", "icl/MRPValue-v0", "icl/Blackjack-v0", "icl/Points24-v0"} <= core
-    for name, mode in (("core-v0", "symbolic"), ("pixels-v0", "image"), ("text-v0", "text")):
+    for name, mode in (
+        ("core-v0", "symbolic"),
+        ("pixels-v0", "image"),
+        ("text-v0", "text"),
+        ("vl-v0", "multimodal"),
+    ):
         games = [e for e in get_suite(name).entries if "Regression" not in e.env_id and "MRP" not in e.env_id]
         assert len(games) == 4
         assert all(e.kwargs["obs_mode"] == mode for e in games)
-    assert get_suite("text-v0").actions == "text"
+    assert get_suite("text-v0").actions == "text" and get_suite("vl-v0").actions == "text"
 
 
 def test_seeds_never_overlap():

@@ -1,0 +1,105 @@
+"""The games' text for the VLM: prompts, the expert's answers, and where an answer's action is.
+
+- :func:`prompt` is the env's own text-protocol prompt (``build_prompt``), with the state in words
+  only when ``state_in_prompt`` (otherwise the model reads the state from the frame, as in RL4VLM).
+- :class:`Expert` writes the supervised warm start's answers: the answer fields and a templated
+  thought from the visible state, then the action of the exact solver of ``baselines/classic``.
+- :func:`action_span` finds the characters of the last ``"action": "..."`` pair in an answer: the
+  tokens that overlap it are the action tokens of RL4VLM's log-probability, the others the thoughts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import icl_envs  # noqa: F401  (registers the icl/ ids)
+from baselines.classic.blackjack import OptimalBlackjackAgent
+from baselines.classic.number_games import PointsOptimalAgent, numberline_optimal_action, solve_deal
+from icl_envs.cards.text_protocol import build_prompt
+
+GAMES = ("icl/NumberLine-v0", "icl/EZPoints-v0", "icl/Points24-v0", "icl/Blackjack-v0")
+_ACTION_PAIR = re.compile(r'"action"\s*:\s*"[^"\n]*"?')
+
+
+def check_game(env_id: str) -> str:
+    if env_id not in GAMES:
+        raise ValueError(f"env must be one of {', '.join(map(repr, GAMES))}; got {env_id!r}")
+    return env_id
+
+
+def game_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """A multimodal single env of ``env_id`` (the unwrapped env gives prompts and the state)."""
+    return gym.make(check_game(env_id), obs_mode="multimodal", **kwargs)
+
+
+def prompt(env: Any, text: str, legal_mask: Any, state_in_prompt: bool, short: bool = False) -> str:
+    """The env's JSON-answer prompt; ``env`` is an unwrapped card env. ``short``: only the state
+    (when in the prompt) and the legal actions; the task description and the answer format, the same
+    at every step of one game, are left out (a tiny model on CPU then reads ~30 tokens, not ~170)."""
+    if short:
+        legal = np.flatnonzero(np.asarray(legal_mask))
+        state = f"{text}\n" if state_in_prompt and text else ""
+        return state + "Legal: " + " ".join(env.action_strings[i] for i in legal) + "\n"
+    return build_prompt(
+        env.task_description,
+        env.action_strings,
+        env.answer_fields,
+        legal_mask=legal_mask,
+        observation=text if state_in_prompt else None,
+    )
+
+
+def answer_text(fields: dict[str, str], thoughts: str | None, action: str) -> str:
+    """The JSON answer: the env's answer fields, the thoughts (left out when None), the action."""
+    answer = dict(fields) | ({} if thoughts is None else {"thoughts": thoughts}) | {"action": action}
+    return json.dumps(answer)
+
+
+def action_span(text: str) -> tuple[int, int] | None:
+    """``(start, end)`` characters of the last ``"action": "..."`` pair of ``text``, or None."""
+    pairs = list(_ACTION_PAIR.finditer(text))
+    return pairs[-1].span() if pairs else None
+
+
+class Expert:
+    """The solver's action with the answer fields and a templated thought (from the visible state)."""
+
+    def __init__(self, env_id: str):
+        self.game = check_game(env_id).split("/")[1].rsplit("-v", 1)[0]
+        if self.game == "Blackjack":
+            self.blackjack = OptimalBlackjackAgent()
+        elif self.game in ("EZPoints", "Points24"):
+            self.points = PointsOptimalAgent(self.game)
+
+    def act(self, env: Any) -> tuple[int, dict[str, str], str]:
+        """``(action, answer fields, thought)`` for the unwrapped env's current state."""
+        state = env.symbolic_observation()
+        names = env.action_strings
+        if self.game == "NumberLine":
+            current, target = int(state["current"]), int(state["target"])
+            action = numberline_optimal_action(current, target)
+            side = "above" if target > current else "below"
+            fields = {"current number": str(current), "target number": str(target)}
+            return action, fields, f"The target {target} is {side} {current}, so I move {names[action]}."
+        if self.game == "Blackjack":
+            total, dealer, soft = (int(v) for v in state)
+            action = int(self.blackjack.act((total, dealer, soft)))
+            hand = f"a soft {total}" if soft else f"{total}"
+            fields = {"player total": str(total), "dealer card": str(dealer)}
+            return (
+                action,
+                fields,
+                f"With {hand} against a dealer {dealer}, the best play is to {names[action]}.",
+            )
+        numbers = [int(v) for v in np.asarray(state["numbers"])]
+        written = [names[int(t) - 1] for t in np.asarray(state["formula"]) if t]
+        action = int(self.points.act(state))
+        solution = solve_deal(numbers, self.game)
+        fields = {"cards": str(sorted(numbers)), "formula": "".join(written)}
+        plan = f"{''.join(solution)} reaches the target" if solution else "no formula reaches the target"
+        return action, fields, f"{plan}; next I write {names[action]}."

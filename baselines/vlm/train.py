@@ -1,0 +1,587 @@
+"""Training a small VLM on a card game: supervised warm start, then PPO as in RL4VLM.
+
+CleanRL-style: one dataclass config, one ``train(config)``. The run folder holds ``config.json``,
+``tokenizer.json`` (byte-level BPE trained on the game's prompts and answers), ``model.safetensors``,
+``optimizer.pt``, ``state.json`` (the phase and step reached: a stopped run resumes there),
+``metrics.jsonl`` and ``agent.json`` (so ``--agent run:DIR`` plays it).
+
+1. **SFT**: episodes played by the exact solver (with some random actions, so that states off the
+   optimal path are seen too); each state's target answer is the answer fields, a templated thought
+   and the solver's action (:class:`baselines.vlm.tasks.Expert`). Cross-entropy on the answer tokens.
+2. **PPO** (Zhai et al. 2024): the model answers each env of a vector env (sampled, temperature 1);
+   the env's text protocol plays the answer (an unreadable one as a random legal action, counted);
+   the action's log-probability is ``λ·Σ log p(thought) + Σ log p(action)``; a value head on the
+   prompt's last token; GAE (γ 0.9, λ 0.95) and the clipped objective (0.1).
+
+bf16 autocast and ``torch.compile`` apply on CUDA only. Under ``torchrun`` each process plays its own
+envs (seeds apart) and the gradients are averaged across processes before each step; process 0
+writes the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from baselines.configs import check_choice, fail, from_dict, values_by_path
+from baselines.vlm.agent import Policy, VLMAgent, downsample
+from baselines.vlm.generate import collate, right_pad, score
+from baselines.vlm.model import VLM, ModelConfig
+from baselines.vlm.ppo import gae, ppo_loss, token_weights
+from baselines.vlm.tasks import GAMES, Expert, answer_text, game_env, prompt
+from baselines.vlm.tokenizer import TextCodec, train_tokenizer
+from icl_envs.cards.text_protocol import TextActions, parse_action
+
+AGENT_LOADER = "baselines.vlm.train:load_run"
+
+
+@dataclass
+class SFTConfig:
+    """The supervised warm start."""
+
+    episodes: int = 2000
+    """Expert episodes collected (their states are the training set)."""
+    explore: float = 0.3
+    """Probability that the behaviour takes a random legal action (the target stays the expert's)."""
+    steps: int = 1500
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Answers per step."""
+    lr: float = 1e-3
+    """AdamW learning rate (cosine decay to a tenth)."""
+
+
+@dataclass
+class PPOConfig:
+    """RL4VLM's PPO."""
+
+    iterations: int = 0
+    """Rollout-and-update iterations (0: SFT only)."""
+    num_envs: int = 32
+    """Envs of the vector env (each answers once per rollout step)."""
+    rollout_steps: int = 8
+    """Steps per env per iteration."""
+    epochs: int = 2
+    """Passes over each rollout."""
+    minibatch_size: int = 64
+    """Samples per gradient step."""
+    lr: float = 1e-5
+    """Learning rate."""
+    clip: float = 0.1
+    """PPO clip range."""
+    gamma: float = 0.9
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE λ."""
+    thought_weight: float = 0.5
+    """λ of RL4VLM: weight of the thought tokens' log-probability in the action's."""
+    value_coef: float = 0.5
+    """Weight of the value loss."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a VLM run depends on; saved as ``config.json`` in the run folder."""
+
+    env: str = "icl/NumberLine-v0"
+    """The game: icl/NumberLine-v0, icl/EZPoints-v0, icl/Points24-v0 or icl/Blackjack-v0."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The network."""
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    """Supervised warm start."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """Reinforcement learning."""
+    vocab_size: int = 1024
+    """Tokenizer vocabulary (byte-level BPE trained on the game's prompts and answers)."""
+    thoughts: bool = True
+    """Answers carry a templated chain of thought (false: the answer fields and the action only)."""
+    state_in_prompt: bool = True
+    """Put the state's text in the prompt (the multimodal observation has it); false: the model
+    must read the state from the frame, as RL4VLM's."""
+    short_prompt: bool = False
+    """Prompts of the state and the legal actions only (false: the env's full text-protocol prompt,
+    with the task description and the answer format, as RL4VLM's)."""
+    max_new_tokens: int = 64
+    """Longest answer generated."""
+    seed: int = 0
+    """Seeds weights, data, envs and sampling."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    bf16: bool = True
+    """bf16 autocast on CUDA (ignored on CPU)."""
+    compile: bool = False
+    """``torch.compile`` the model on CUDA (ignored on CPU)."""
+    out: str = "runs/vlm"
+    """The run folder."""
+    resume: bool = True
+    """Continue from the run folder's checkpoint when there is one."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        return from_dict(cls, data, {}, source)
+
+
+def validate(config: TrainConfig) -> None:
+    check_choice("env", config.env, GAMES)
+    check_choice("device", config.device, ("auto", "cpu", "cuda"))
+    for name, value, low in (
+        ("sft.episodes", config.sft.episodes, 1),
+        ("sft.steps", config.sft.steps, 0),
+        ("sft.batch_size", config.sft.batch_size, 1),
+        ("ppo.iterations", config.ppo.iterations, 0),
+        ("ppo.num_envs", config.ppo.num_envs, 1),
+        ("ppo.rollout_steps", config.ppo.rollout_steps, 1),
+        ("ppo.epochs", config.ppo.epochs, 1),
+        ("ppo.minibatch_size", config.ppo.minibatch_size, 1),
+        ("max_new_tokens", config.max_new_tokens, 8),
+        ("vocab_size", config.vocab_size, 258),
+    ):
+        if value < low:
+            fail(name, f"must be >= {low}; got {value}")
+    if not 0.0 <= config.sft.explore <= 1.0:
+        fail("sft.explore", f"must lie in [0, 1]; got {config.sft.explore}")
+    if not 0.0 < config.ppo.clip < 1.0:
+        fail("ppo.clip", f"must lie in (0, 1); got {config.ppo.clip}")
+    if not 0.0 <= config.ppo.thought_weight <= 1.0:
+        fail("ppo.thought_weight", f"must lie in [0, 1]; got {config.ppo.thought_weight}")
+
+
+# ---- distributed (torchrun) -------------------------------------------------------------------
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return int(os.environ.get("RANK", "0")), world
+
+
+def _average_gradients(model: torch.nn.Module, world: int) -> None:
+    if world == 1:
+        return
+    for p in model.parameters():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        torch.distributed.all_reduce(p.grad)
+        p.grad /= world
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SFTData:
+    images: torch.Tensor
+    prompts: list[str]
+    answers: list[str]
+
+
+def collect_sft(config: TrainConfig, seed: int) -> SFTData:
+    """States of ``sft.episodes`` episodes played by the expert (exploring), with the expert's answers."""
+    env = game_env(config.env)
+    expert = Expert(config.env)
+    rng = np.random.default_rng([seed, 1])
+    images, prompts, answers = [], [], []
+    for episode in range(config.sft.episodes):
+        obs, _ = env.reset(seed=seed * 1_000_003 + episode)
+        done = False
+        while not done:
+            game = env.unwrapped
+            action, fields, thought = expert.act(game)
+            mask = obs["action_mask"]
+            prompts.append(prompt(game, obs["text"], mask, config.state_in_prompt, config.short_prompt))
+            answers.append(
+                answer_text(fields, thought if config.thoughts else None, game.action_strings[action])
+            )
+            images.append(downsample(obs["image"][None], config.model.image_size)[0])
+            if rng.random() < config.sft.explore:
+                action = int(rng.choice(np.flatnonzero(mask)))
+            obs, _, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+    env.close()
+    return SFTData(torch.stack(images), prompts, answers)
+
+
+# ---- run folder -------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    folder: Path
+    config: TrainConfig
+    device: torch.device
+    model: VLM
+    codec: TextCodec
+    optimizer: torch.optim.Optimizer
+    state: dict[str, Any]
+    rank: int
+    world: int
+
+    def save(self) -> None:
+        if self.rank:
+            return
+        from safetensors.torch import save_file
+
+        weights = {k: v.detach().float().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(weights, str(self.folder / "model.safetensors.tmp"))
+        (self.folder / "model.safetensors.tmp").replace(self.folder / "model.safetensors")
+        torch.save(self.optimizer.state_dict(), self.folder / "optimizer.pt")
+        (self.folder / "state.json").write_text(json.dumps(self.state))
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.rank == 0:
+            with (self.folder / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: it has no config.json")
+    return TrainConfig.from_dict(json.loads(path.read_text()), source=str(path))
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VLM, TextCodec, TrainConfig]:
+    from safetensors.torch import load_file
+
+    config = load_config(run_dir)
+    codec = TextCodec.load(run_dir)
+    weights = Path(run_dir) / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint (model.safetensors); train it first")
+    model = VLM(config.model, codec.vocab_size)
+    model.load_state_dict(load_file(str(weights)))
+    return model.to(device).eval(), codec, config
+
+
+def load_policy(run_dir: str | Path, device: str | torch.device = "cpu") -> Policy:
+    model, codec, config = load_model(run_dir, device)
+    return Policy(
+        model, codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt
+    )
+
+
+def load_run(
+    run_dir: str | Path, temperature: float = 0.0, constrain: bool = False, seed: int = 0
+) -> VLMAgent:
+    """The agent of a VLM run folder (the loader its ``agent.json`` names)."""
+    return VLMAgent(load_policy(run_dir), temperature=temperature, constrain=constrain, seed=seed)
+
+
+def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
+    validate(config)
+    rank, world = _distributed()
+    folder = Path(config.out)
+    state = {"sft_steps": 0, "ppo_iterations": 0, "elapsed_s": 0.0}
+    resuming = config.resume and (folder / "state.json").is_file()
+    if resuming:
+        saved = values_by_path(load_config(folder))
+        differing = [p for p, v in values_by_path(config).items() if p not in RESUMABLE and saved[p] != v]
+        if differing:
+            raise ValueError(
+                f"cannot resume {folder}: its config differs in {', '.join(differing)}; use another --out"
+            )
+        state = json.loads((folder / "state.json").read_text())
+    elif folder.is_dir() and any(folder.iterdir()) and not (folder / "config.json").is_file():
+        raise ValueError(f"out={str(folder)!r} exists and is not a run folder; choose an empty or new folder")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    data = None
+    if state["sft_steps"] < config.sft.steps or not resuming:
+        data = collect_sft(config, config.seed + 7919 * rank)
+    if resuming:
+        codec = TextCodec.load(folder)
+    else:
+        # Every process trains the tokenizer on process 0's data (same seed): same vocabulary.
+        corpus = data if rank == 0 else collect_sft(config, config.seed)
+        codec = TextCodec(train_tokenizer(corpus.prompts + corpus.answers, config.vocab_size))
+    model = VLM(config.model, codec.vocab_size).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.sft.lr)
+    if resuming:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+    run = Run(folder, config, device, model, codec, optimizer, state, rank, world)
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        (folder / "agent.json").write_text(json.dumps({"loader": AGENT_LOADER}))
+        codec.save(folder)
+        if not resuming and (folder / "metrics.jsonl").exists():
+            (folder / "metrics.jsonl").unlink()
+    return run, data
+
+
+#: Fields a resumed run may change: more steps or iterations, bookkeeping.
+RESUMABLE = {"sft.steps", "ppo.iterations", "out", "resume", "progress", "device", "compile"}
+
+
+def _autocast(run: Run):
+    return torch.autocast(
+        run.device.type, dtype=torch.bfloat16, enabled=run.device.type == "cuda" and run.config.bf16
+    )
+
+
+def _progress(enabled: bool, total: int, done: int, label: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+    )
+    return bar, bar.add_task(label, total=total, completed=done, info="")
+
+
+# ---- SFT --------------------------------------------------------------------------------------
+
+
+def sft_loss(model: VLM, codec: TextCodec, images, prompt_ids, answer_ids, device) -> torch.Tensor:
+    """Mean negative log-likelihood of the answer tokens (end token included)."""
+    batch = collate(model, codec, images.to(device), prompt_ids)
+    answers, mask = right_pad([ids + [codec.eos_id] for ids in answer_ids], codec.pad_id, device)
+    logprobs, _ = score(model, batch, answers, mask)
+    return -logprobs.sum() / mask.sum()
+
+
+def train_sft(run: Run, data: SFTData) -> None:
+    config, model, codec = run.config, run.model, run.codec
+    prompt_ids = [codec.encode(p) for p in data.prompts]
+    answer_ids = [codec.encode(a) for a in data.answers]
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    start = time.perf_counter() - run.state["elapsed_s"]
+    bar, task = _progress(config.progress and run.rank == 0, config.sft.steps, run.state["sft_steps"], "SFT")
+    with bar:
+        for step in range(run.state["sft_steps"], config.sft.steps):
+            generator.manual_seed(config.seed * 1_000_003 + step)
+            rows = torch.randint(len(prompt_ids), (config.sft.batch_size,), generator=generator).tolist()
+            lr = float(
+                config.sft.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(config.sft.steps, 1))))
+            )
+            for group in run.optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            with _autocast(run):
+                loss = sft_loss(
+                    model,
+                    codec,
+                    data.images[rows],
+                    [prompt_ids[r] for r in rows],
+                    [answer_ids[r] for r in rows],
+                    run.device,
+                )
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            _average_gradients(model, run.world)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            run.optimizer.step()
+            done = step + 1
+            run.state["sft_steps"] = done
+            if done % 50 == 0 or done == config.sft.steps:
+                run.state["elapsed_s"] = time.perf_counter() - start
+                run.log(
+                    {"phase": "sft", "step": done, "loss": loss.item(), "elapsed_s": run.state["elapsed_s"]}
+                )
+                bar.update(task, completed=done, info=f"loss {loss.item():.3f}")
+            if done % 500 == 0 or done == config.sft.steps:
+                run.save()
+    model.eval()
+
+
+# ---- PPO --------------------------------------------------------------------------------------
+
+
+def make_vector_env(config: TrainConfig, seed: int) -> gym.vector.VectorEnv:
+    """Text-action multimodal envs that reset in the step that ends an episode (every step is a transition)."""
+    env = gym.make_vec(
+        config.env,
+        num_envs=config.ppo.num_envs,
+        vectorization_mode="sync",
+        wrappers=[TextActions],
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+        obs_mode="multimodal",
+    )
+    env.reset(seed=seed)
+    return env
+
+
+def rollout(run: Run, policy: Policy, env, obs, generator):
+    """``rollout_steps`` steps of every env; returns the samples, the arrays for GAE and the next obs."""
+    config = run.config
+    game = policy.game
+    check_rng = np.random.default_rng(0)  # parse_action's fallback draw, unused: only `ok` is read
+    samples, rewards, dones, values, failures, episode_returns = [], [], [], [], 0, []
+    running = getattr(run, "_returns", np.zeros(config.ppo.num_envs))
+    for _ in range(config.ppo.rollout_steps):
+        with _autocast(run):
+            batch, out, texts = policy.answer(obs, temperature=1.0, generator=generator)
+        weights = token_weights(run.codec, out.tokens, out.mask, config.ppo.thought_weight)
+        old_logp = (out.logprobs * weights).sum(1)
+        masks = np.asarray(obs["action_mask"])
+        failures += sum(
+            not parse_action(t, game.action_strings, check_rng, m)[1] for t, m in zip(texts, masks)
+        )
+        real = batch.mask[:, run.model.image_tokens :]
+        for row in range(len(texts)):
+            samples.append(
+                {
+                    "image": batch.images[row].cpu(),
+                    "prompt": batch.tokens[row, real[row]].tolist(),
+                    "answer": out.tokens[row, out.mask[row]].tolist(),
+                    "weights": weights[row, out.mask[row]].cpu(),
+                    "old_logp": float(old_logp[row]),
+                }
+            )
+        obs, reward, terminated, truncated, _ = env.step(texts)
+        done = np.asarray(terminated) | np.asarray(truncated)
+        running += reward
+        episode_returns += running[done].tolist()
+        running[done] = 0.0
+        rewards.append(reward)
+        dones.append(done)
+        values.append(out.values.float().cpu().numpy())
+    run._returns = running
+    return (
+        samples,
+        np.array(rewards),
+        np.array(dones, dtype=np.float64),
+        np.array(values),
+        failures,
+        episode_returns,
+        obs,
+    )
+
+
+def ppo_update(
+    run: Run, samples: list[dict], advantages: np.ndarray, returns: np.ndarray, generator
+) -> dict[str, float]:
+    config, model, codec = run.config, run.model, run.codec
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    model.train()
+    losses, clipped = [], []
+    for _ in range(config.ppo.epochs):
+        order = torch.randperm(len(samples), generator=generator).tolist()
+        for start in range(0, len(order), config.ppo.minibatch_size):
+            rows = order[start : start + config.ppo.minibatch_size]
+            chosen = [samples[r] for r in rows]
+            batch = collate(
+                model,
+                codec,
+                torch.stack([s["image"] for s in chosen]).to(run.device),
+                [s["prompt"] for s in chosen],
+            )
+            answers, mask = right_pad([s["answer"] for s in chosen], codec.pad_id, run.device)
+            weights = torch.zeros(mask.shape, device=run.device)
+            for i, s in enumerate(chosen):
+                weights[i, : len(s["weights"])] = s["weights"].to(run.device)
+            with _autocast(run):
+                token_logp, new_values = score(model, batch, answers, mask)
+            new_logp = (token_logp * weights).sum(1)
+            old = torch.tensor([s["old_logp"] for s in chosen], device=run.device)
+            loss, clip_fraction = ppo_loss(
+                new_logp,
+                old,
+                torch.as_tensor(advantages[rows], dtype=torch.float32, device=run.device),
+                new_values,
+                torch.as_tensor(returns[rows], dtype=torch.float32, device=run.device),
+                config.ppo.clip,
+                config.ppo.value_coef,
+            )
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            _average_gradients(model, run.world)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            run.optimizer.step()
+            losses.append(loss.item())
+            clipped.append(clip_fraction.item())
+    model.eval()
+    return {"loss": float(np.mean(losses)), "clip_fraction": float(np.mean(clipped))}
+
+
+def train_ppo(run: Run) -> None:
+    config = run.config
+    if run.state["ppo_iterations"] >= config.ppo.iterations:
+        return
+    policy = Policy(
+        run.model, run.codec, config.env, config.state_in_prompt, config.max_new_tokens, config.short_prompt
+    )
+    env_seed = config.seed * 1_000_003 + 10_000 * run.state["ppo_iterations"] + 1_000 * run.rank
+    env = make_vector_env(config, env_seed)
+    obs = env.reset(seed=env_seed)[0]
+    generator = torch.Generator().manual_seed(config.seed + 2 + run.state["ppo_iterations"])
+    device_generator = torch.Generator(device=run.device).manual_seed(
+        config.seed + 3 + run.state["ppo_iterations"]
+    )
+    for group in run.optimizer.param_groups:
+        group["lr"] = config.ppo.lr
+    start = time.perf_counter() - run.state["elapsed_s"]
+    bar, task = _progress(
+        config.progress and run.rank == 0, config.ppo.iterations, run.state["ppo_iterations"], "PPO"
+    )
+    with bar:
+        for iteration in range(run.state["ppo_iterations"], config.ppo.iterations):
+            samples, rewards, dones, values, failures, finished, obs = rollout(
+                run, policy, env, obs, device_generator
+            )
+            with _autocast(run):
+                last = _values(run, policy, obs)
+            advantages, returns = gae(rewards, values, dones, last, config.ppo.gamma, config.ppo.gae_lambda)
+            # Samples are stored step by step, env by env: the (T, N) arrays flatten in the same order.
+            stats = ppo_update(run, samples, advantages.ravel(), returns.ravel(), generator)
+            done = iteration + 1
+            run.state["ppo_iterations"] = done
+            run.state["elapsed_s"] = time.perf_counter() - start
+            record = {
+                "phase": "ppo",
+                "iteration": done,
+                "success_rate": float(np.mean(np.asarray(finished) > 0)) if finished else None,
+                "episodes": len(finished),
+                "parse_failure_rate": failures / len(samples),
+                **stats,
+                "elapsed_s": run.state["elapsed_s"],
+            }
+            run.log(record)
+            bar.update(task, completed=done, info=f"success {record['success_rate']}")
+            run.save()
+    env.close()
+
+
+@torch.no_grad()
+def _values(run: Run, policy: Policy, obs) -> np.ndarray:
+    """The value of each env's next prompt (the bootstrap of GAE's last step)."""
+    batch = policy.inputs(obs)
+    hidden, _ = run.model(batch.images, batch.tokens, batch.mask)
+    return run.model.value(hidden[:, -1]).cpu().numpy()
+
+
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) the run in ``config.out``: SFT, then PPO; returns the run folder."""
+    run, data = open_run(config)
+    if data is not None and run.state["sft_steps"] < config.sft.steps:
+        train_sft(run, data)
+    run.save()
+    train_ppo(run)
+    return run.folder
