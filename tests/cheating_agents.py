@@ -38,10 +38,11 @@ class GcCheater(Agent):
 
 
 class Sleeper(Agent):
-    """Predicts zero, after sleeping ``seconds`` at every step."""
+    """Predicts zero, after sleeping ``seconds`` at every step (and ``build_seconds`` to be built)."""
 
-    def __init__(self, seconds: float = 3600.0):
+    def __init__(self, seconds: float = 3600.0, build_seconds: float = 0.0):
         self.seconds = seconds
+        time.sleep(build_seconds)
 
     def act_batch(self, obs_batch):
         time.sleep(self.seconds)
