@@ -63,6 +63,7 @@ from leaderboard.agent import Agent, AgentError
 from leaderboard.loading import load_agent
 from leaderboard.protocol import entry_key
 from leaderboard.provenance import framework_versions, gpu_name, hardware, package_versions
+from leaderboard.seed_sets import SECRET_FILES_ENV
 
 DEFAULT_STEP_TIMEOUT_S = 60.0
 DEFAULT_ENTRY_TIMEOUT_S = 3600.0
@@ -318,9 +319,15 @@ def _start_child() -> tuple[subprocess.Popen, _Channel]:
             [sys.executable, "-c", CHILD_CODE, *map(str, fds)],
             pass_fds=fds,
             stdin=subprocess.DEVNULL,  # the terminal's input is not the agent's
-            env=dict(os.environ, PYTHONPATH=path),
+            env=_child_environment(path),
         )
     return process, _Channel(ours, arena)
+
+
+def _child_environment(path: str) -> dict[str, str]:
+    """Ours, with our import path, less the variable that says where a server's secrets are."""
+    environment = {name: value for name, value in os.environ.items() if name != SECRET_FILES_ENV}
+    return {**environment, "PYTHONPATH": path}
 
 
 def _shut_down(process: subprocess.Popen, channel: _Channel, watchdog: _Watchdog) -> None:

@@ -98,6 +98,15 @@ class ForgedAnswer(Agent):
         return np.zeros((n, 1), dtype=np.float32)
 
 
+class SecretSeeker(Agent):
+    """Predicts the length of ``$ICL_BENCH_SECRET_FILES`` (where a server's secrets are): a zero
+    predictor unless that variable reaches it."""
+
+    def act_batch(self, obs_batch):
+        seen = len(os.environ.get("ICL_BENCH_SECRET_FILES", ""))
+        return np.full((len(obs_batch["query"]), 1), seen, dtype=np.float32)
+
+
 class Hoarder(Agent):
     """Keeps every observation it was given and checks, at each step, that none has changed since
     (an agent may keep its history; the isolation must not reuse memory under it). Predicts zero."""

@@ -116,6 +116,17 @@ def test_observations_an_agent_keeps_stay_as_they_were():
     assert np.array_equal(_returns(hoarded)[0], _returns(zero)[0])
 
 
+def test_the_agent_process_is_not_told_where_the_secrets_are(monkeypatch):
+    monkeypatch.setenv("ICL_BENCH_SECRET_FILES", "/etc/icl-bench/secret")
+    seeker = evaluate("cheating_agents:SecretSeeker", SMALL_CORE, envs=["LinReg"], progress=False)
+    isolated = evaluate(
+        "cheating_agents:SecretSeeker", SMALL_CORE, envs=["LinReg"], progress=False, isolate=True
+    )
+    zero = evaluate("baselines.classic.regression:ZeroPredictor", SMALL_CORE, envs=["LinReg"], progress=False)
+    assert not np.array_equal(_returns(seeker)[0], _returns(zero)[0])  # in-process, it sees the variable
+    assert np.array_equal(_returns(isolated)[0], _returns(zero)[0])
+
+
 def test_the_arena_refills_only_memory_the_agent_let_go_of():
     writer = _Arena.create()
     reader = _Arena(os.dup(writer.fd))
