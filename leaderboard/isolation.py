@@ -525,7 +525,9 @@ class _Channel:
 
     def readable(self) -> bool:
         """Whether a message (or the end of the stream) is there to read."""
-        return bool(select.select([self.sock], [], [], 0)[0])
+        poller = select.poll()  # not select.select, which refuses descriptors past 1023
+        poller.register(self.sock, select.POLLIN)
+        return bool(poller.poll(0))
 
     def _spin(self, seconds: float) -> None:
         """Poll for the next message for up to ``seconds`` before blocking on it."""
