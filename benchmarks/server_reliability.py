@@ -231,6 +231,20 @@ def summary(found: dict, scale: int) -> dict:
     }
 
 
+def quotes(measured: dict) -> list[str]:
+    """The lines docs/server.md quotes from ``docs/data/server_reliability.json``."""
+    lines = []
+    for backend in ("sqlite", "postgresql"):
+        run = measured.get(backend)
+        if run is not None:
+            lines.append(
+                f"| {backend} | {run['submissions']:,} | {run['clients']} | {run['seconds']:.0f} s | "
+                f"{run['stored']:,} | {run['refused']:,} | {run['retried']} | "
+                f"{'passed' if not run['integrity_problems'] else 'FAILED'} |"
+            )
+    return lines
+
+
 def main() -> None:
     """Run both backends, print the summaries, write docs/data/server_reliability.json."""
     from benchmarks import data_record
