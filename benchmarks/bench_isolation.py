@@ -23,7 +23,7 @@ SEEDS = 3
 #: The issue asks the isolated time to be at most 1.3x the in-process time (a speed ratio of 0.77).
 #: Before the per-step work was cut (raw arrays instead of a pickle, polling before sleeping, the
 #: child starting while the first envs are built) the ratio ranged 0.71-1.01 on the project's loaded
-#: 2-core CPU; after it, 0.74-1.29 with a load average of 5-10 (the load moves both timings, and two
+#: 2-core CPU; after it, 0.71-1.29 with a load average of 5-10 (the load moves both timings, and two
 #: processes get a larger share of a crowded CPU than one). Runs under that load still fall below
 #: 0.77 at random, so the test asserts a floor that catches a real regression (a second copy per
 #: step, a slower transport, a start that no longer overlaps) and prints the measured ratio.
