@@ -425,6 +425,62 @@ def submit_command(
     console.print(plain(f"{what} #{outcome.id}: {outcome.url}"))
 
 
+@app.command("verify")
+def verify_command(
+    submission_id: int = typer.Argument(..., help="the stored submission's id (#N)"),
+    db: str = typer.Option(None, help=_DB_HELP),
+    secret_file: str = typer.Option(
+        None, help=_SECRET_HELP + " (default: the first of the server's $ICL_BENCH_SECRET_FILES)"
+    ),
+    step_timeout: float = typer.Option(60.0, help="seconds per agent call"),
+    entry_timeout: float = typer.Option(3600.0, help="agent seconds per entry"),
+) -> None:
+    """Re-evaluate a submission on the held-out test seeds (isolated) and mark it verified or flagged.
+
+    Run it where the agent's code is installed. Exit code 0: verified; 3: flagged; 1: the agent
+    failed on the test seeds (nothing stored); 2: it cannot be verified (unknown id, no usable
+    secret, an agent that cannot be imported or built here).
+    """
+    import os
+
+    from leaderboard.harness import AgentError
+    from leaderboard.server.settings import SECRET_FILES_ENV
+    from leaderboard.verification import FLAGGED, VerificationError, verify
+
+    if secret_file is None:
+        configured = [path for path in os.environ.get(SECRET_FILES_ENV, "").split(os.pathsep) if path]
+        if not configured:
+            _error(
+                "error", f"verify needs the test set's secret: give --secret-file or set ${SECRET_FILES_ENV}"
+            )
+            raise typer.Exit(2)
+        secret_file = configured[0]
+    secret = _read_secrets([secret_file])[0]
+    store = _open_store(db)
+    try:
+        outcome = verify(store, submission_id, secret, step_timeout=step_timeout, entry_timeout=entry_timeout)
+    except AgentError as error:
+        _error("error", f"the agent failed on the test seeds: {error}")
+        console.print("[red]nothing was stored[/red]")
+        raise typer.Exit(1) from None
+    except (VerificationError, ValueError) as error:
+        _error("error", f"submission {submission_id} cannot be verified here: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    dev, test = outcome.dev_iqm, outcome.test_iqm
+    console.print(
+        Text.assemble(
+            f"submission #{submission_id}: ",
+            (outcome.status, "red" if outcome.status == FLAGGED else "green"),
+            f" (dev IQM {dev[0]:.2f} [{dev[1]:.2f}, {dev[2]:.2f}], ",
+            f"test IQM {test[0]:.2f} [{test[1]:.2f}, {test[2]:.2f}] on test set {outcome.test_set})",
+        )
+    )
+    if outcome.status == FLAGGED:
+        raise typer.Exit(3)
+
+
 @app.command("play")
 def play_command(
     env_id: str = typer.Argument(

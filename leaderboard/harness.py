@@ -144,15 +144,19 @@ def play_entry(
     agent_name: str,
     text_actions: bool = False,
     on_seed_done: Callable[[], None] | None = None,
+    prepared: tuple[gym.vector.VectorEnv, Any] | None = None,
 ) -> EntryRun:
-    """Play ``entry.episodes`` episodes for each seed of the entry; raise :class:`AgentError` on a bad agent."""
+    """Play ``entry.episodes`` episodes for each seed of the entry; raise :class:`AgentError` on a bad agent.
+
+    ``prepared``: the entry's vector env already built and reset with its first seed, and that
+    reset's observations (see :func:`prepare_while_starting`)."""
     start = time.perf_counter()
     returns = np.zeros((len(entry.seeds), entry.episodes))
     lengths = np.zeros((len(entry.seeds), entry.episodes), dtype=np.int64)
     error_sums: np.ndarray | None = None
     error_counts: np.ndarray | None = None
     parse_failures = 0
-    env = make_vector_env(entry, text_actions)
+    env, first_obs = prepared if prepared is not None else (make_vector_env(entry, text_actions), None)
     try:
         in_context = is_in_context(env.single_observation_space)
         if in_context:
@@ -160,7 +164,7 @@ def play_entry(
             error_sums, error_counts = np.zeros(steps), np.zeros(steps, dtype=np.int64)
         for row, seed in enumerate(entry.seeds):
             where = f"agent {agent_name} on {entry.env_id} {dict(entry.kwargs)} (seed {seed}"
-            obs, _ = env.reset(seed=seed)
+            obs = first_obs if row == 0 and first_obs is not None else env.reset(seed=seed)[0]
             try:
                 if callable(getattr(agent, "reset", None)):  # duck-typed agents may have no reset
                     agent.reset(entry.env_id, dict(entry.kwargs))
@@ -221,6 +225,29 @@ def play_entry(
 # Evaluating a suite
 
 
+def prepare_while_starting(
+    agent: Any, entries: Sequence[SuiteEntry], text_actions: bool
+) -> dict[int, tuple[gym.vector.VectorEnv, Any]]:
+    """Build the first entries' vector envs and reset them with their first seed while an isolated
+    agent's process starts: its imports and the agent's construction run on another core meanwhile,
+    instead of before the first step. Indexed like ``entries``; empty for an in-process agent."""
+    prepared: dict[int, tuple[gym.vector.VectorEnv, Any]] = {}
+    if not isinstance(agent, IsolatedAgent):
+        return prepared
+    try:
+        for index, entry in enumerate(entries):
+            if agent.ready():
+                break
+            env = make_vector_env(entry, text_actions)
+            prepared[index] = (env, None)
+            prepared[index] = (env, env.reset(seed=entry.seeds[0])[0])
+    except BaseException:
+        for env, _ in prepared.values():
+            env.close()
+        raise
+    return prepared
+
+
 def play_suite(
     agent: Any,
     suite: Suite,
@@ -230,12 +257,41 @@ def play_suite(
     progress: bool = True,
 ) -> list[EntryRun]:
     """Play every entry; a rich progress bar counts (entry, seed) batches."""
+    text_actions = suite.actions == "text"
+    prepared = prepare_while_starting(agent, entries, text_actions)
+    try:
+        return _play_entries(agent, suite, entries, prepared, agent_name=agent_name, progress=progress)
+    finally:
+        for env, _ in prepared.values():  # those not played (an error stopped the suite)
+            env.close()
+
+
+def _play_entries(
+    agent: Any,
+    suite: Suite,
+    entries: Sequence[SuiteEntry],
+    prepared: dict[int, tuple[gym.vector.VectorEnv, Any]],
+    *,
+    agent_name: str,
+    progress: bool,
+) -> list[EntryRun]:
     supported = getattr(agent, "suites", None)
     if supported is not None and suite.name not in supported:
         raise AgentError(f"agent {agent_name} declares suites {list(supported)}, not {suite.name}")
     text_actions = suite.actions == "text"
+
+    def play(index: int, entry: SuiteEntry, on_seed_done: Callable[[], None] | None = None) -> EntryRun:
+        return play_entry(
+            agent,
+            entry,
+            agent_name=agent_name,
+            text_actions=text_actions,
+            on_seed_done=on_seed_done,
+            prepared=prepared.pop(index, None),
+        )
+
     if not progress or not Console(stderr=True).is_terminal:  # no bar (nor blank lines) in logs
-        return [play_entry(agent, e, agent_name=agent_name, text_actions=text_actions) for e in entries]
+        return [play(index, entry) for index, entry in enumerate(entries)]
     runs = []
     # The description is plain text: an agent reference is no rich markup, and shows no control character.
     columns = (
@@ -249,17 +305,9 @@ def play_suite(
         # a few characters on an 80-column terminal.
         name = visible(agent_name if agent_name.startswith("run:") else agent_name.rsplit(":", 1)[-1])
         task = bar.add_task(name, total=sum(len(e.seeds) for e in entries))
-        for entry in entries:
+        for index, entry in enumerate(entries):
             bar.update(task, description=f"{name} · {suite.name} · {entry.label}")
-            runs.append(
-                play_entry(
-                    agent,
-                    entry,
-                    agent_name=agent_name,
-                    text_actions=text_actions,
-                    on_seed_done=lambda: bar.advance(task),
-                )
-            )
+            runs.append(play(index, entry, on_seed_done=lambda: bar.advance(task)))
     return runs
 
 

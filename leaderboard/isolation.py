@@ -10,11 +10,17 @@ message to the child over a socket pair, and an answer back.
 
 The traffic is shaped by who is trusted:
 
-- to the child, a pickle (protocol 5) whose numpy arrays of 64 KiB or more (contexts, frames,
-  batches of symbols) travel out of band, written straight from the arrays' memory;
+- to the child, an observation that is an array or a dict or tuple of arrays (every suite's but
+  text) as the arrays' bytes, after their layout (keys, dtypes, shapes) when it changes; anything
+  else as a pickle (protocol 5). Messages of 64 KiB or more (contexts, frames) go through a shared
+  memory arena, written straight from the arrays' memory;
 - from the child, never a pickle, because loading one runs code and the agent could write one: a
   JSON header and, for numeric actions, the raw bytes of the array, read back with a numeric dtype
   and the shape the header announces, within :data:`MAX_ANSWER_BYTES`.
+
+The child starts while the harness builds its first envs (:meth:`IsolatedAgent.ready`), and
+each side polls for the other's next message for a millisecond before it sleeps: see
+:data:`SPIN_S` for why.
 
 Time limits: each call must be answered within ``step_timeout`` seconds, and the calls of one suite
 entry (all its seeds) within ``entry_timeout`` seconds of the agent's time in all. A watchdog thread
@@ -37,6 +43,7 @@ import math
 import mmap
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -55,7 +62,8 @@ from icl_envs.checks import check_float
 from leaderboard.agent import Agent, AgentError
 from leaderboard.loading import load_agent
 from leaderboard.protocol import entry_key
-from leaderboard.provenance import hardware, package_versions
+from leaderboard.provenance import framework_versions, gpu_name, hardware, package_versions
+from leaderboard.seed_sets import SECRET_FILES_ENV
 
 DEFAULT_STEP_TIMEOUT_S = 60.0
 DEFAULT_ENTRY_TIMEOUT_S = 3600.0
@@ -70,6 +78,13 @@ MAX_ANSWER_BYTES = 256 * 2**20
 #: Socket buffers asked for: a batch of contexts or symbols in one piece (frames take a few).
 SOCKET_BUFFER_BYTES = 4 * 2**20
 READ_BUFFER_BYTES = 64 * 2**10
+#: How long a side polls for the other's next message before it sleeps on the socket. Waking a
+#: sleeping process on another core cost 100-200 us per message on the project's 2-core VMs (an
+#: idle virtual CPU is halted), several times the rest of a step; a step of a batched agent or an
+#: in-context env takes less than this. Polling yields the core to any other runnable process.
+SPIN_S = 0.001
+#: The first part of each message to the child: a pickle, or an observation's arrays.
+PICKLED, ARRAYS = b"P", b"A"
 BUILDING = "the agent's construction"
 #: All the child runs: this module's loop.
 CHILD_CODE = "from leaderboard.isolation import serve_child; serve_child()"
@@ -90,8 +105,10 @@ class AgentProcessError(AgentError):
 class IsolatedAgent(Agent):
     """The agent ``reference`` built with ``config`` in a process of its own, behind the Agent interface.
 
-    Construction starts the child and waits until the agent is built; a reference or config that
-    ``load_agent`` refuses raises its ``ValueError`` here, as in-process.
+    Construction starts the child and returns while the child imports and builds the agent, so that
+    the harness builds its envs meanwhile (:meth:`ready` says whether the agent is built, without
+    waiting). The first call waits for the agent, within :data:`START_TIMEOUT_S` of the start; a
+    reference or config that ``load_agent`` refuses raises its ``ValueError`` then, as in-process.
     """
 
     def __init__(
@@ -110,22 +127,40 @@ class IsolatedAgent(Agent):
         self._close = weakref.finalize(self, _shut_down, self._process, self._channel, self._watchdog)
         self._entry: str | None = None
         self._entry_used = 0.0
+        self._suites: tuple[str, ...] | None = None
+        self._built = False
+        self._build_error: Exception | None = None
+        self._watchdog.arm(START_TIMEOUT_S)  # the start's limit runs from now, not from the first call
         try:
-            start = ("start", reference, dict(config or {}), list(sys.path))
-            limit_name = f"start time limit of {START_TIMEOUT_S:g} s"
-            ready, _ = self._request(start, BUILDING, START_TIMEOUT_S, limit_name)
-            self.suites = _suites(ready.get("suites"))
-        except BaseException:
-            self.close()
-            raise
+            self._channel.send_pickled(("start", reference, dict(config or {}), list(sys.path)))
+        except OSError:  # the child died at once: the first call says how
+            pass
+
+    @property
+    def suites(self) -> tuple[str, ...] | None:  # type: ignore[override]
+        """The suites the agent declares (waits until it is built)."""
+        self._await_built()
+        return self._suites
+
+    def ready(self) -> bool:
+        """Whether the agent is built (or its building failed: the next call raises); never waits."""
+        waiting = not self._built and self._build_error is None and self._close.alive
+        if waiting and self._channel.readable():
+            try:
+                self._await_built()
+            except Exception:  # kept in _build_error: the next call raises it
+                pass
+        return self._built or self._build_error is not None or not self._close.alive
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
+        self._await_built()  # before the entry's clock starts: the start has a limit of its own
         key = entry_key(str(env_id), dict(env_kwargs or {}))
         if key != self._entry:  # a new entry: its time budget starts (its seeds share one)
             self._entry, self._entry_used = key, 0.0
         self._request(("reset", env_id, env_kwargs), "reset", *self._limit())
 
     def act_batch(self, obs_batch: Any) -> Any:
+        self._await_built()
         header, array = self._request(("act", obs_batch), "act_batch", *self._limit())
         if header["kind"] == "other":  # as in-process, a bad action is the harness's to refuse
             raise ValueError(
@@ -139,6 +174,7 @@ class IsolatedAgent(Agent):
         """Versions and hardware as :mod:`leaderboard.provenance` gives them, plus what only the
         child knows: the frameworks the agent loaded (torch) and the GPU it used. The child adds
         keys; it cannot change what this process reports."""
+        self._await_built()
         versions, machine = package_versions(reference), hardware()
         limit = self.step_timeout, f"step time limit of {self.step_timeout:g} s (step_timeout)"
         header, _ = self._request(("provenance", reference), "provenance", *limit)
@@ -151,6 +187,8 @@ class IsolatedAgent(Agent):
 
     def close(self) -> None:
         """End the child (asked, then killed) and reap it; safe to call more than once."""
+        if not self._built and self._close.alive:  # still building: it would not read the request
+            self._process.kill()
         self._close()
 
     def __enter__(self) -> IsolatedAgent:
@@ -167,16 +205,38 @@ class IsolatedAgent(Agent):
             return max(left, 0.0), f"entry time limit of {self.entry_timeout:g} s (entry_timeout)"
         return self.step_timeout, f"step time limit of {self.step_timeout:g} s (step_timeout)"
 
+    def _await_built(self) -> None:
+        """Wait for the child's answer to the start (its limit armed since construction)."""
+        if self._built:
+            return
+        if self._build_error is not None:
+            raise self._build_error
+        try:
+            ready, _ = self._request(None, BUILDING, None, f"start time limit of {START_TIMEOUT_S:g} s")
+            self._suites = _suites(ready.get("suites"))
+        except Exception as error:
+            self._build_error = error
+            self.close()
+            raise
+        self._built = True
+
     def _request(
-        self, message: tuple, what: str, limit: float, limit_name: str
+        self, message: tuple | None, what: str, limit: float | None, limit_name: str
     ) -> tuple[dict[str, Any], np.ndarray | None]:
-        """Send ``message`` and return the child's answer within ``limit`` seconds."""
+        """Send ``message`` and return the child's answer within ``limit`` seconds (``None``, ``None``:
+        the answer to what was sent before, within the limit armed then)."""
         if not self._close.alive:
             raise AgentProcessError(f"{what}: the agent's process has been closed")
         start = time.monotonic()
-        self._watchdog.arm(limit)
+        if limit is not None:
+            self._watchdog.arm(limit)
         try:
-            self._channel.send_pickled(message)
+            if message is None:
+                pass
+            elif message[0] == "act":
+                self._channel.send_observation(message[1])
+            else:
+                self._channel.send_pickled(message)
             header, array = self._channel.receive_answer()
         except (EOFError, OSError) as error:
             lost: BaseException | None = error
@@ -259,9 +319,15 @@ def _start_child() -> tuple[subprocess.Popen, _Channel]:
             [sys.executable, "-c", CHILD_CODE, *map(str, fds)],
             pass_fds=fds,
             stdin=subprocess.DEVNULL,  # the terminal's input is not the agent's
-            env=dict(os.environ, PYTHONPATH=path),
+            env=_child_environment(path),
         )
     return process, _Channel(ours, arena)
+
+
+def _child_environment(path: str) -> dict[str, str]:
+    """Ours, with our import path, less the variable that says where a server's secrets are."""
+    environment = {name: value for name, value in os.environ.items() if name != SECRET_FILES_ENV}
+    return {**environment, "PYTHONPATH": path}
 
 
 def _shut_down(process: subprocess.Popen, channel: _Channel, watchdog: _Watchdog) -> None:
@@ -344,7 +410,7 @@ class _Arena:
         self.fd = fd
         self.size = 0
         self.map: mmap.mmap | None = None
-        self._given: list[np.ndarray] = []  # the child's copies of the last message
+        self._given: np.ndarray | None = None  # the child's copy of the last message
 
     @classmethod
     def create(cls) -> _Arena | None:
@@ -378,7 +444,8 @@ class _Arena:
         return struct.pack(f"<{1 + len(pairs)}Q", self.size, *pairs)
 
     def read(self, layout: bytes) -> list[np.ndarray]:
-        """Copies of the buffers :meth:`write` laid out (the next message overwrites the arena).
+        """The buffers :meth:`write` laid out, as views of one copy (the next message overwrites
+        the arena): one copy, not one per array, which cost more than the copying itself.
 
         numpy copies: its large allocations take huge pages, which made a batch of frames copy
         several times faster than into a ``bytearray``.
@@ -388,20 +455,19 @@ class _Arena:
             return []
         if size != self.size:
             self._map(size)
-        # The last message's memory is refilled where the agent let go of it (nothing else refers
-        # to it): the page faults of fresh memory cost more than the copy itself.
-        free = [copy for copy in self._given if sys.getrefcount(copy) == 3]  # _given, copy, argument
-        copies = []
-        for offset, nbytes in zip(pairs[::2], pairs[1::2]):
-            shared = np.frombuffer(self.map, dtype=np.uint8, count=nbytes, offset=offset)
-            reuse = next((i for i, copy in enumerate(free) if copy.nbytes == nbytes), None)
-            copy = shared.copy() if reuse is None else free.pop(reuse)
-            if reuse is not None:
-                np.copyto(copy, shared)
-            copies.append(copy)
-            del shared  # no view of the map may outlive this call: _map closes it
-        self._given = copies
-        return list(copies)
+        end = pairs[-2] + pairs[-1]
+        shared = np.frombuffer(self.map, dtype=np.uint8, count=end)
+        # The last message's memory is refilled when the agent has let go of it (nothing else
+        # refers to it, not even a view): the page faults of fresh memory cost more than the copy.
+        last = self._given
+        if last is not None and last.nbytes >= end and sys.getrefcount(last) == 3:  # _given, last, argument
+            copy = last
+            np.copyto(copy[:end], shared)
+        else:
+            copy = shared.copy()
+        del shared  # no view of the map may outlive this call: _map closes it
+        self._given = copy
+        return [copy[offset : offset + nbytes] for offset, nbytes in zip(pairs[::2], pairs[1::2])]
 
     def close(self) -> None:
         if self.map is not None:
@@ -423,6 +489,8 @@ class _Channel:
         self.arena = arena
         # Buffered: a message's count, sizes and small parts come in one system call, not one each.
         self._reader = sock.makefile("rb", buffering=READ_BUFFER_BYTES)
+        self._sent_layout: tuple | None = None  # the parent's last observation layout
+        self._received_layout: _Layout | None = None  # the child's copy of it
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # room for a whole batch (the OS may cap it)
             sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
 
@@ -438,15 +506,36 @@ class _Channel:
             if views:
                 views[0] = views[0][sent:]
 
-    def receive(self, max_parts: int, max_bytes: int) -> list[bytearray]:
-        """The parts of one message, each in writable memory; ``ValueError`` past the bounds."""
+    def receive(self, max_parts: int, max_bytes: int, spin: float = 0.0) -> list[memoryview]:
+        """The parts of one message, views of one writable buffer; ``ValueError`` past the bounds."""
+        if spin > 0:
+            self._spin(spin)
         (count,) = struct.unpack("<I", self._read(4))
         if count > max_parts:
             raise ValueError(f"{count} parts in one message")
         sizes = struct.unpack(f"<{count}Q", self._read(8 * count))
         if sum(sizes) > max_bytes:
             raise ValueError(f"a message of {sum(sizes)} bytes (at most {max_bytes})")
-        return [self._read(size) for size in sizes]
+        body = memoryview(self._read(sum(sizes)))  # one read for all the parts
+        parts, start = [], 0
+        for size in sizes:
+            parts.append(body[start : start + size])
+            start += size
+        return parts
+
+    def readable(self) -> bool:
+        """Whether a message (or the end of the stream) is there to read."""
+        poller = select.poll()  # not select.select, which refuses descriptors past 1023
+        poller.register(self.sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def _spin(self, seconds: float) -> None:
+        """Poll for the next message for up to ``seconds`` before blocking on it."""
+        end = time.perf_counter() + seconds
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        while not poller.poll(0) and time.perf_counter() < end:
+            os.sched_yield()
 
     def _read(self, size: int) -> bytearray:
         buffer = bytearray(size)
@@ -465,15 +554,48 @@ class _Channel:
             return False
 
         payload = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
-        raw = [buffer.raw() for buffer in buffers]
-        self.send([payload, *raw] if self.arena is None else [payload, self.arena.write(raw)])
+        self._sent_layout = None  # the pickle may have been an observation of another layout
+        self.send([PICKLED, payload, *self._arrays_out([buffer.raw() for buffer in buffers])])
 
-    def receive_pickled(self) -> Any:
-        """The child reads what :meth:`send_pickled` wrote (the parent is trusted); arrays are writable."""
-        payload, *buffers = self.receive(max_parts=2**16, max_bytes=2**62)
-        if self.arena is not None:
-            buffers = self.arena.read(buffers[0])
-        return pickle.loads(payload, buffers=buffers)
+    def send_observation(self, obs: Any) -> None:
+        """``("act", obs)``: arrays (one, or a dict or tuple of them) as their bytes and nothing else.
+
+        The layout (the container's keys, each array's dtype and shape) goes once, when it changes,
+        and the child keeps it: pickling a batch's few arrays at every step cost more than the
+        round trip itself. Anything else (strings, nested containers) is pickled.
+        """
+        flat = _flatten(obs)
+        if flat is None:
+            self.send_pickled(("act", obs))
+            return
+        layout, arrays = flat
+        described = b"" if layout == self._sent_layout else pickle.dumps(layout, protocol=5)
+        self._sent_layout = layout
+        raw = [array.reshape(-1).view(np.uint8) for array in arrays]  # contiguous: views, no copy
+        self.send([ARRAYS, described, *self._arrays_out(raw)])
+
+    def _arrays_out(self, buffers: list[Any]) -> list[Any]:
+        """The parts that carry ``buffers``: their layout in the arena when they come to
+        :data:`OUT_OF_BAND_BYTES` or more, else an empty part and the buffers themselves."""
+        if self.arena is None or sum(memoryview(b).nbytes for b in buffers) < OUT_OF_BAND_BYTES:
+            return [b"", *buffers]
+        return [self.arena.write([memoryview(b).cast("B") for b in buffers])]
+
+    def _arrays_in(self, parts: list[memoryview]) -> list[Any]:
+        """The buffers :meth:`_arrays_out` sent, writable and the child's own."""
+        if not parts[0]:  # in the message itself
+            return parts[1:]
+        return self.arena.read(parts[0])
+
+    def receive_command(self) -> tuple:
+        """The child reads what the parent sent (the parent is trusted); arrays are writable."""
+        tag, payload, *parts = self.receive(max_parts=2**16, max_bytes=2**62, spin=SPIN_S)
+        buffers = self._arrays_in(parts)
+        if tag == PICKLED:
+            return pickle.loads(payload, buffers=buffers)
+        if payload:
+            self._received_layout = _Layout(pickle.loads(payload))
+        return ("act", self._received_layout.build(buffers))
 
     def send_answer(self, header: dict[str, Any], array: np.ndarray | None = None) -> None:
         parts: list[Any] = [json.dumps(header).encode()]
@@ -483,9 +605,9 @@ class _Channel:
 
     def receive_answer(self) -> tuple[dict[str, Any], np.ndarray | None]:
         """The parent reads the child's answer, trusting none of it: ``ValueError`` when malformed."""
-        parts = self.receive(max_parts=2, max_bytes=MAX_ANSWER_BYTES)
+        parts = self.receive(max_parts=2, max_bytes=MAX_ANSWER_BYTES, spin=SPIN_S)
         try:
-            header = json.loads(parts[0]) if parts else None
+            header = json.loads(bytes(parts[0])) if parts else None
         except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise ValueError(f"not JSON ({error})") from None
         kinds = {"ready", "done", "error", "provenance", "strings", "array", "other"}
@@ -507,6 +629,40 @@ class _Channel:
         self.sock.close()
         if self.arena is not None:
             self.arena.close()
+
+
+def _flatten(obs: Any) -> tuple[tuple, list[np.ndarray]] | None:
+    """``(layout, arrays)`` of an observation that is a numeric array or a dict or tuple of them
+    (C-contiguous, as the envs make them), else ``None``."""
+    if type(obs) is dict:
+        kind, keys, arrays = "dict", tuple(obs), list(obs.values())
+    elif type(obs) is tuple:
+        kind, keys, arrays = "tuple", len(obs), list(obs)
+    else:
+        kind, keys, arrays = "array", None, [obs]
+    specs = []
+    for array in arrays:
+        if type(array) is not np.ndarray or array.dtype.kind not in "biuf" or not array.flags.c_contiguous:
+            return None
+        specs.append((array.dtype.str, array.shape))
+    return (kind, keys, tuple(specs)), arrays
+
+
+class _Layout:
+    """The child's side of :func:`_flatten`: rebuilds an observation from its arrays' bytes."""
+
+    def __init__(self, layout: tuple) -> None:
+        self.kind, self.keys, specs = layout
+        self.specs = [(np.dtype(dtype), shape) for dtype, shape in specs]
+
+    def build(self, buffers: list[Any]) -> Any:
+        arrays = [
+            np.frombuffer(buffer, dtype=dtype).reshape(shape)
+            for buffer, (dtype, shape) in zip(buffers, self.specs)
+        ]
+        if self.kind == "dict":
+            return dict(zip(self.keys, arrays))
+        return tuple(arrays) if self.kind == "tuple" else arrays[0]
 
 
 def _array_format(header: Mapping[str, Any]) -> tuple[np.dtype, tuple[int, ...]]:
@@ -533,7 +689,7 @@ def serve_child() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
     arena = _Arena(int(sys.argv[2])) if len(sys.argv) > 2 else None
     channel = _Channel(socket.socket(fileno=int(sys.argv[1])), arena)
-    _, reference, config, path = channel.receive_pickled()
+    _, reference, config, path = channel.receive_command()
     sys.path[:] = path
     serve(channel, reference, config)
 
@@ -549,11 +705,13 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
         return
     while True:
         try:
-            command, *args = channel.receive_pickled()
+            command, *args = channel.receive_command()
         except EOFError:  # the parent is gone
             return
-        if command == "close":
-            return
+        if command == "close":  # at once: the interpreter's own shutdown cost the parent 50-100 ms
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         try:
             if command == "reset":
                 if callable(getattr(agent, "reset", None)):  # duck-typed agents may have no reset
@@ -561,9 +719,12 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
                 channel.send_answer({"kind": "done"})
             elif command == "act":
                 channel.send_answer(*_encode_actions(agent.act_batch(*args)))
-            else:  # provenance: what this process loaded (torch) and the GPU it saw
-                info = {"versions": package_versions(*args), "hardware": hardware()}
-                channel.send_answer({"kind": "provenance", **info})
+            else:  # provenance: only what this process knows, the frameworks it loaded and its GPU
+                gpu = gpu_name()
+                hardware_seen = {} if gpu is None else {"gpu": gpu}
+                channel.send_answer(
+                    {"kind": "provenance", "versions": framework_versions(), "hardware": hardware_seen}
+                )
         except Exception as error:
             _send_error(channel, error)
             return

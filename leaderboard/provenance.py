@@ -34,7 +34,14 @@ def package_versions(reference: str) -> dict[str, str]:
                 break
             except metadata.PackageNotFoundError:
                 continue
-    for name in ("torch",):  # frameworks an agent may use, recorded if it loaded them
+    versions.update(framework_versions())
+    return versions
+
+
+def framework_versions() -> dict[str, str]:
+    """The versions of the frameworks an agent may use (torch) that this process has loaded."""
+    versions = {}
+    for name in ("torch",):
         module = sys.modules.get(name)
         if module is not None:
             versions[name] = getattr(module, "__version__", "unknown")
@@ -49,7 +56,15 @@ def hardware() -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count() or 0,
     }
+    gpu = gpu_name()
+    if gpu is not None:
+        info["gpu"] = gpu
+    return info
+
+
+def gpu_name() -> str | None:
+    """The GPU torch uses in this process, if the agent loaded torch with CUDA."""
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+        return torch.cuda.get_device_name(0)
+    return None

@@ -23,6 +23,9 @@ from pathlib import Path
 
 from leaderboard.protocol import Suite, SuiteEntry, test_seeds
 
+#: The environment variable naming the secret files of a server (paths joined by ``os.pathsep``):
+#: read by the server's workers and by ``icl-bench verify``, and never passed to an isolated agent.
+SECRET_FILES_ENV = "ICL_BENCH_SECRET_FILES"
 DEV = "dev"
 TEST = "test"
 #: Shortest secret accepted, in bytes. A test set's id publishes 32 bits of the secret's hash and a

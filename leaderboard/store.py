@@ -325,6 +325,48 @@ class ResultsStore:
         with Session(self.engine) as session:
             return session.scalar(select(Submission.id).where(Submission.content_hash == content_hash))
 
+    def add_verification(self, submission_id: int, status: str, test: ResultsFile) -> int:
+        """Append a verification of submission ``submission_id``: its ``status`` (``verified`` or
+        ``flagged``) and the test-seed results it was decided on; return its id. The newest
+        verification of a submission is its status (see :mod:`leaderboard.verification`)."""
+        if status not in ("verified", "flagged"):
+            raise ValueError(f"status must be 'verified' or 'flagged', got {status!r}")
+        iqm = test.aggregates.iqm
+        verification = Verification(
+            submission_id=submission_id,
+            status=status,
+            iqm=iqm.value,
+            iqm_low=iqm.low,
+            iqm_high=iqm.high,
+            results_json=test.to_json(indent=None),
+            verified_at=datetime.now(timezone.utc),
+        )
+        with Session(self.engine) as session, session.begin():
+            if session.get(Submission, submission_id) is None:
+                raise KeyError(f"no submission with id {submission_id}")
+            session.add(verification)
+            session.flush()
+            return verification.id
+
+    def verifications(self, submission_id: int) -> list[tuple[str, tuple[float, float, float], datetime]]:
+        """The verifications of a submission, oldest first: (status, test IQM, when)."""
+        query = (
+            select(
+                Verification.status,
+                Verification.iqm,
+                Verification.iqm_low,
+                Verification.iqm_high,
+                Verification.verified_at,
+            )
+            .where(Verification.submission_id == submission_id)
+            .order_by(Verification.id)
+        )
+        with Session(self.engine) as session:
+            return [
+                (status, (iqm, low, high), _aware(moment))
+                for status, iqm, low, high, moment in session.execute(query)
+            ]
+
     def count(self, suite: str | None = None) -> int:
         query = select(func.count()).select_from(Submission)
         if suite is not None:

@@ -38,10 +38,11 @@ class GcCheater(Agent):
 
 
 class Sleeper(Agent):
-    """Predicts zero, after sleeping ``seconds`` at every step."""
+    """Predicts zero, after sleeping ``seconds`` at every step (and ``build_seconds`` to be built)."""
 
-    def __init__(self, seconds: float = 3600.0):
+    def __init__(self, seconds: float = 3600.0, build_seconds: float = 0.0):
         self.seconds = seconds
+        time.sleep(build_seconds)
 
     def act_batch(self, obs_batch):
         time.sleep(self.seconds)
@@ -95,6 +96,15 @@ class ForgedAnswer(Agent):
         elif self.kind == "extra-parts":
             channel.send([b'{"kind": "done"}', b"", b""])
         return np.zeros((n, 1), dtype=np.float32)
+
+
+class SecretSeeker(Agent):
+    """Predicts the length of ``$ICL_BENCH_SECRET_FILES`` (where a server's secrets are): a zero
+    predictor unless that variable reaches it."""
+
+    def act_batch(self, obs_batch):
+        seen = len(os.environ.get("ICL_BENCH_SECRET_FILES", ""))
+        return np.full((len(obs_batch["query"]), 1), seen, dtype=np.float32)
 
 
 class Hoarder(Agent):

@@ -240,6 +240,34 @@ def test_every_speed_figure_in_the_docs_comes_from_a_data_file():
     assert not unchecked, "speed figures without a data file behind them:\n" + "\n".join(unchecked)
 
 
+def test_server_read_figures_are_the_server_benchmarks_file():
+    """docs/server.md's table of reads is docs/data/server_bench.json, as the benchmark writes it."""
+    from benchmarks.bench_server import quotes
+
+    measured = data("server_bench.json")
+    assert measured["provenance"]["written_by"] == "benchmarks/bench_server.py"
+    assert measured["submissions"] == 1000 and set(measured["backends"]) == {"sqlite", "postgresql"}
+    text = page("server.md")
+    for line in quotes(measured):
+        assert line in text, f"docs/server.md should quote {line!r} from server_bench.json"
+    load = measured["provenance"]["machine"]["load_average_1_5_15_min"][0]
+    assert f"a load average of {load}" in " ".join(text.split())  # the figures' conditions, quoted
+
+
+def test_server_reliability_figures_are_the_reliability_file():
+    """docs/server.md's table of the 10,000-submission run is docs/data/server_reliability.json."""
+    from benchmarks.server_reliability import quotes
+
+    measured = data("server_reliability.json")
+    assert measured["provenance"]["written_by"] == "benchmarks/server_reliability.py"
+    assert {measured[backend]["submissions"] for backend in ("sqlite", "postgresql")} == {10_000}
+    text = page("server.md")
+    for line in quotes(measured):
+        assert line in text, f"docs/server.md should quote {line!r} from server_reliability.json"
+    load = measured["provenance"]["machine"]["load_average_1_5_15_min"][0]
+    assert f"a load average of {load}" in " ".join(text.split())
+
+
 # ---- the classic baselines' error tables and the results page ----------------------------------
 
 

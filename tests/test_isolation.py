@@ -116,6 +116,17 @@ def test_observations_an_agent_keeps_stay_as_they_were():
     assert np.array_equal(_returns(hoarded)[0], _returns(zero)[0])
 
 
+def test_the_agent_process_is_not_told_where_the_secrets_are(monkeypatch):
+    monkeypatch.setenv("ICL_BENCH_SECRET_FILES", "/etc/icl-bench/secret")
+    seeker = evaluate("cheating_agents:SecretSeeker", SMALL_CORE, envs=["LinReg"], progress=False)
+    isolated = evaluate(
+        "cheating_agents:SecretSeeker", SMALL_CORE, envs=["LinReg"], progress=False, isolate=True
+    )
+    zero = evaluate("baselines.classic.regression:ZeroPredictor", SMALL_CORE, envs=["LinReg"], progress=False)
+    assert not np.array_equal(_returns(seeker)[0], _returns(zero)[0])  # in-process, it sees the variable
+    assert np.array_equal(_returns(isolated)[0], _returns(zero)[0])
+
+
 def test_the_arena_refills_only_memory_the_agent_let_go_of():
     writer = _Arena.create()
     reader = _Arena(os.dup(writer.fd))
@@ -265,3 +276,23 @@ def test_the_command_line_isolates_and_limits(tmp_path):
     unisolated = runner.invoke(app, [*common, "--agent", "cheating_agents:Sleeper", "--step-timeout", "1"])
     assert unisolated.exit_code == 2
     assert "add --isolate" in unisolated.output
+
+
+def test_the_agent_builds_while_the_harness_prepares_and_its_error_comes_with_the_next_call():
+    """Construction returns at once and ``ready`` never waits; a refused reference raises its
+    ValueError at the first call that needs the agent (again at the next), and the child is reaped."""
+    start = time.monotonic()
+    slow = IsolatedAgent("cheating_agents:Sleeper", {"build_seconds": 30})
+    assert not slow.ready() and time.monotonic() - start < 10  # not the 30 s the building takes
+    slow.close()
+    assert _reaped(slow)
+
+    agent = IsolatedAgent("cheating_agents:Nope")
+    while not agent.ready():
+        assert time.monotonic() - start < 60
+        time.sleep(0.01)
+    with pytest.raises(ValueError, match="Nope"):
+        agent.reset("icl/LinearRegression-v0", {})
+    with pytest.raises(ValueError, match="Nope"):  # the same error, not "the process has been closed"
+        _ = agent.suites
+    assert _reaped(agent)

@@ -40,6 +40,7 @@ LEADERBOARD_LAYERS = (
     "compute_references",  # recomputing the references by solvers and by episodes through the harness
     "report",  # tables, plots and the HTML report
     "run_all",  # the main job: every baseline evaluated, stored and reported
+    "verification",  # a stored submission re-scored on the held-out test seeds (icl-bench verify)
     "server",  # the leaderboard web server (a subpackage, layered by SUBPACKAGE_LAYERS)
     "cli",  # the icl-bench command line
 )

@@ -26,7 +26,7 @@ from leaderboard.server.settings import Settings
 from leaderboard.server.tokens import create_token
 from leaderboard.store import ResultsStore, Submission
 
-FUZZ_CASES = int(os.environ.get("ICL_BENCH_FUZZ_CASES", "2500"))
+FUZZ_CASES = int(os.environ.get("ICL_BENCH_FUZZ_CASES", "5000"))
 BASE = json.loads(tiny_results_json())
 BASE_TEXT = json.dumps(BASE)
 

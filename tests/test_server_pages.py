@@ -127,3 +127,37 @@ def test_index_suite_and_docs_pages(server):
     for page in (index, suite, server.client.get("/leaderboard/core-v0").text):
         assert "<script" not in page
     assert "No submissions yet" in server.client.get("/leaderboard/core-v0").text
+
+
+def test_each_row_shows_its_seed_set_and_its_status(tmp_path):
+    """A dev-seed row and a test-seed row of the same agent, side by side, each with its seed set
+    and its verified / self-reported / flagged badge."""
+    from leaderboard_fixtures import TINY_SUITE
+
+    from leaderboard.harness import evaluate
+    from leaderboard.seed_sets import test_set_id
+
+    secret = b"tests: the secret of the seed-set badge test"
+    secret_file = tmp_path / "secret"
+    secret_file.write_bytes(secret)
+    server = make_server(str(tmp_path / "seeds.sqlite"), secret_files=(str(secret_file),))
+    dev_id = server.submit(tiny_results_json()).json()["id"]
+    test = evaluate("leaderboard_fixtures:SweepAgent", TINY_SUITE, progress=False, secret=secret)
+    test_id = server.submit(test.to_json()).json()["id"]
+    with Session(server.store.engine) as session, session.begin():
+        session.add(
+            Verification(
+                submission_id=dev_id,
+                status="flagged",
+                iqm=1.0,
+                iqm_low=0.0,
+                iqm_high=2.0,
+                results_json="{}",
+                verified_at=datetime.now(timezone.utc),
+            )
+        )
+    page = server.client.get("/leaderboard/tiny-v0").text
+    rows = dict(re.findall(r'<tr data-id="(\d+)">(.*?)</tr>', page, flags=re.S))
+    assert 'class="badge badge-flagged"' in rows[str(dev_id)] and ">dev seeds<" in rows[str(dev_id)]
+    assert 'class="badge badge-self-reported"' in rows[str(test_id)] and ">test seeds<" in rows[str(test_id)]
+    assert f"test set {test_set_id(secret)}" in rows[str(test_id)] and secret.decode() not in page

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from leaderboard.seed_sets import SECRET_FILES_ENV
 from leaderboard.store import DB_ENV, database_url
 
 RATE_LIMIT_ENV = "ICL_BENCH_RATE_LIMIT"
-SECRET_FILES_ENV = "ICL_BENCH_SECRET_FILES"
 #: Largest results file accepted by POST /api/v1/submissions (a complete core-v0 file is ~2 MB).
 MAX_SUBMISSION_BYTES = 5 * 2**20
 #: Submissions (accepted or not) each token may make per window, by default.
