@@ -5,8 +5,9 @@ through the garbage collector and read the answers it is about to be asked for. 
 :class:`IsolatedAgent` builds the agent in a fresh interpreter instead (a child process that imports
 this module and nothing of the parent's state) with the same :func:`~leaderboard.loading.load_agent`,
 and nothing else is built there. It is an :class:`~leaderboard.agent.Agent` itself, so the harness
-plays it with its one loop: each ``reset(env_id, env_kwargs)`` and each ``act_batch(obs)`` becomes a
-message to the child over a socket pair, and an answer back.
+plays it with its one loop: each ``reset(env_id, env_kwargs)``, each ``act_batch(obs)`` and, for an
+agent that has it, each ``observe(rewards, terminated, truncated)`` becomes a message to the child
+over a socket pair, and an answer back.
 
 The traffic is shaped by who is trusted:
 
@@ -114,7 +115,10 @@ class IsolatedAgent(Agent):
             start = ("start", reference, dict(config or {}), list(sys.path))
             limit_name = f"start time limit of {START_TIMEOUT_S:g} s"
             ready, _ = self._request(start, BUILDING, START_TIMEOUT_S, limit_name)
-            self.suites = _suites(ready.get("suites"))
+            self.suites = _names(ready.get("suites"))
+            self.envs = _names(ready.get("envs"), "envs")
+            if ready.get("observes") is True:  # only agents that read rewards pay a round trip for them
+                self.observe = self._observe
         except BaseException:
             self.close()
             raise
@@ -134,6 +138,10 @@ class IsolatedAgent(Agent):
         if header["kind"] == "strings":
             return header["values"]
         return array
+
+    def _observe(self, rewards: Any, terminated: Any, truncated: Any) -> None:
+        message = ("observe", np.asarray(rewards), np.asarray(terminated), np.asarray(truncated))
+        self._request(message, "observe", *self._limit())
 
     def provenance(self, reference: str) -> tuple[dict[str, str], dict[str, Any]]:
         """Versions and hardware as :mod:`leaderboard.provenance` gives them, plus what only the
@@ -216,11 +224,11 @@ def _positive_seconds(name: str, value: Any) -> float:
     return seconds
 
 
-def _suites(value: Any) -> tuple[str, ...] | None:
+def _names(value: Any, what: str = "suites") -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise ValueError(f"suites must be a list of suite names, got {value!r:.80}")
+        raise ValueError(f"{what} must be a list of names, got {value!r:.80}")
     return tuple(value)
 
 
@@ -542,8 +550,15 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
     """The child's loop: build the agent, then answer reset, act and provenance until told to close."""
     try:
         agent = load_agent(reference, config)
-        suites = getattr(agent, "suites", None)
-        channel.send_answer({"kind": "ready", "suites": None if suites is None else [str(s) for s in suites]})
+        suites, envs = getattr(agent, "suites", None), getattr(agent, "envs", None)
+        channel.send_answer(
+            {
+                "kind": "ready",
+                "suites": None if suites is None else [str(s) for s in suites],
+                "envs": None if envs is None else [str(e) for e in envs],
+                "observes": callable(getattr(agent, "observe", None)),
+            }
+        )
     except Exception as error:
         _send_error(channel, error)
         return
@@ -561,6 +576,9 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
                 channel.send_answer({"kind": "done"})
             elif command == "act":
                 channel.send_answer(*_encode_actions(agent.act_batch(*args)))
+            elif command == "observe":
+                agent.observe(*args)
+                channel.send_answer({"kind": "done"})
             else:  # provenance: what this process loaded (torch) and the GPU it saw
                 info = {"versions": package_versions(*args), "hardware": hardware()}
                 channel.send_answer({"kind": "provenance", **info})

@@ -1,0 +1,116 @@
+"""Behaviour cloning and %BC (the top x% of episodes by return), CleanRL-style in one file.
+
+The non-conditioned anchors of Decision Transformer's paper (Chen et al. 2021): an MLP maps the
+current observation (the same encoders as the sequence models: one embedding per symbolic component,
+or a small CNN for frames) to action logits, trained by cross-entropy on every step of the kept
+episodes. ``top_fraction=1`` is BC; ``top_fraction=0.1`` is 10%BC. The suite's games are Markov in
+their observation, so BC sees no history.
+
+``icl-bench train bc --dataset ID [--top-fraction 0.1]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from baselines.configs import fail
+from baselines.offline.dt import action_loss
+from baselines.offline.optim import OptimConfig
+from baselines.offline.runs import DatasetInfo
+from baselines.offline.sequences import Episode, Windows, make_encoder, top_episodes
+from baselines.offline.train import RunConfig
+
+#: Tokens per step: the observation.
+TOKENS_PER_STEP = 1
+
+
+@dataclass
+class MLPConfig:
+    """The policy network."""
+
+    embed_dim: int = 128
+    """Width of the observation's encoding."""
+    hidden: int = 256
+    """Width of the hidden layers."""
+    layers: int = 2
+    """Hidden layers."""
+    dropout: float = 0.1
+    """Dropout after each hidden layer while training."""
+
+    def validate(self) -> None:
+        for name in ("embed_dim", "hidden", "layers"):
+            if getattr(self, name) < 1:
+                fail(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1:
+            fail("dropout", f"must lie in [0, 1), got {self.dropout!r}")
+
+
+@dataclass
+class Config:
+    """A BC or %BC run; saved as the run folder's ``config.json``."""
+
+    dataset: str = ""
+    """The Minari dataset id to train on (e.g. icl/numberline-symbolic/optimal-v0)."""
+    model: MLPConfig = field(default_factory=MLPConfig)
+    """The policy network."""
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=100))
+    """The optimizer."""
+    run: RunConfig = field(default_factory=lambda: RunConfig(steps=2000, batch_size=256))
+    """Steps, batch, seed, device and the run folder."""
+    top_fraction: float = 1.0
+    """Train on this best fraction of the episodes by return, in (0, 1]: 1 is BC, 0.1 is 10%BC."""
+
+    def validate(self) -> None:
+        if not 0 < self.top_fraction <= 1:
+            fail("top_fraction", f"must lie in (0, 1], got {self.top_fraction!r}")
+
+
+class BCPolicy(nn.Module):
+    def __init__(self, config: MLPConfig, info: DatasetInfo) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [make_encoder(info.space, config.embed_dim)]
+        width = config.embed_dim
+        for _ in range(config.layers):
+            layers += [nn.Linear(width, config.hidden), nn.ReLU(), nn.Dropout(config.dropout)]
+            width = config.hidden
+        layers.append(nn.Linear(width, info.n_actions))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Action logits (..., actions) of each observation."""
+        return self.net(observations)
+
+    def play(
+        self,
+        returns_to_go: torch.Tensor,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        timesteps: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the last observation's action logits, R̂ unchanged: BC is not conditioned on it)."""
+        return self(observations[:, -1]), returns_to_go[:, -1]
+
+
+def build_model(config: Config, info: DatasetInfo) -> BCPolicy:
+    return BCPolicy(config.model, info)
+
+
+def context(config: Config) -> int:
+    return 1
+
+
+def select_episodes(config: Config, episodes: list[Episode]) -> list[Episode]:
+    return top_episodes(episodes, config.top_fraction)
+
+
+def loss(
+    model: nn.Module, windows: Windows, config: Config, normalizer: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    return action_loss(model(windows.observations), windows, normalizer), {}
+
+
+__all__ = ["BCPolicy", "Config", "MLPConfig", "build_model", "context", "loss", "select_episodes"]

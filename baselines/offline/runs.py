@@ -1,0 +1,122 @@
+"""Run folders of the offline algorithms: which algorithm, its config, what it kept of its dataset,
+and the trained model (what the agent and a resumed run read back).
+
+A run folder's files are listed in :mod:`baselines.offline.train`. The algorithms are found by name
+in :data:`ALGORITHMS` (each a module with ``Config``, ``build_model``, ``loss``, ``context``,
+``select_episodes`` and ``TOKENS_PER_STEP``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.configs import check_choice, from_dict
+from baselines.offline.sequences import EpisodeTable, check_observation_space, is_frames
+
+#: The algorithms ``icl-bench train`` knows, by name: the module of each.
+ALGORITHMS = {
+    "dt": "baselines.offline.dt",
+    "reinformer": "baselines.offline.reinformer",
+    "bc": "baselines.offline.bc",
+}
+
+
+def algorithm_module(name: str) -> ModuleType:
+    """The module of the algorithm ``name``, or a ``ValueError`` naming the known ones."""
+    check_choice("algorithm", name, tuple(ALGORITHMS))
+    return importlib.import_module(ALGORITHMS[name])
+
+
+@dataclass
+class DatasetInfo:
+    """What a run keeps of its dataset: the model's shape and what the agent plays with."""
+
+    dataset_id: str
+    env_id: str | None
+    """The env the dataset was collected on (its Minari env spec), or None when it has none."""
+    env_kwargs: dict[str, Any]
+    observation_space: str
+    """Minari's JSON serialization of the observation space."""
+    n_actions: int
+    max_timestep: int
+    """The longest episode's length: the timestep embedding's size."""
+    return_scale: float
+    """Returns-to-go are divided by this (the largest |episode return|, at least 1)."""
+    best_return: float
+    mean_return: float
+    episodes: int
+
+    @classmethod
+    def of(cls, dataset, table: EpisodeTable) -> DatasetInfo:
+        from minari.serialization import serialize_space
+
+        space, actions = dataset.observation_space, dataset.action_space
+        if not isinstance(actions, gym.spaces.Discrete) or actions.start != 0:
+            raise ValueError(f"dataset {dataset.id!r}: actions must be Discrete(n) from 0, got {actions}")
+        check_observation_space(space)
+        env_spec = dataset.spec.env_spec
+        return cls(
+            dataset_id=dataset.id,
+            env_id=None if env_spec is None else env_spec.id,
+            env_kwargs={} if env_spec is None else dict(env_spec.kwargs),
+            observation_space=serialize_space(space),
+            n_actions=int(actions.n),
+            max_timestep=table.max_length,
+            return_scale=float(max(1.0, np.abs(table.episode_returns).max())),
+            best_return=float(table.episode_returns.max()),
+            mean_return=float(table.episode_returns.mean()),
+            episodes=len(table.episode_returns),
+        )
+
+    @property
+    def space(self) -> gym.Space:
+        from minari.serialization import deserialize_space
+
+        return deserialize_space(self.observation_space)
+
+    @property
+    def frames(self) -> bool:
+        return is_frames(self.space)
+
+
+def read_run(run_dir: str | Path) -> tuple[str, Any, DatasetInfo]:
+    """(algorithm, config, dataset info) of a run folder, or a ``FileNotFoundError``/``ValueError``."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: it has no config.json")
+    data = json.loads(path.read_text())
+    algorithm = data.pop("algorithm", None)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{path}: 'algorithm' must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    config = from_dict(algorithm_module(algorithm).Config, data, {}, str(path))
+    info = DatasetInfo(**json.loads((run_dir / "dataset.json").read_text()))
+    return algorithm, config, info
+
+
+def load_model(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[str, Any, DatasetInfo, nn.Module]:
+    """The trained model of a run folder (its latest checkpoint), in eval mode."""
+    from safetensors.torch import load_file
+
+    algorithm, config, info = read_run(run_dir)
+    weights = Path(run_dir) / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint (model.safetensors); train it first")
+    model = algorithm_module(algorithm).build_model(config, info)
+    model.load_state_dict(load_file(str(weights)))
+    return algorithm, config, info, model.to(device).eval()
+
+
+__all__ = ["ALGORITHMS", "DatasetInfo", "algorithm_module", "load_model", "read_run"]
