@@ -10,9 +10,10 @@ import torch
 from offline_fixtures import numberline_dataset
 
 from baselines.offline.cli import train_from_cli
+from baselines.offline.observations import dataset_episodes
 from baselines.offline.reinformer import expectile_loss
 from baselines.offline.runs import load_model
-from baselines.offline.sequences import EpisodeTable, dataset_episodes, returns_to_go, top_episodes
+from baselines.offline.sequences import EpisodeTable, returns_to_go, top_episodes
 from benchmarks.live import in_loopback_namespace
 from leaderboard.harness import evaluate
 

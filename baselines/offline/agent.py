@@ -25,8 +25,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from baselines.offline.observations import observation_array
 from baselines.offline.runs import load_model
-from baselines.offline.sequences import observation_array
 from leaderboard.agent import Agent, batch_size
 
 

@@ -20,9 +20,8 @@ from torch import nn
 from baselines.configs import fail
 from baselines.offline.dt import action_loss
 from baselines.offline.optim import OptimConfig
-from baselines.offline.runs import DatasetInfo
-from baselines.offline.sequences import Episode, Windows, make_encoder, top_episodes
-from baselines.offline.train import RunConfig
+from baselines.offline.runs import DatasetInfo, RunConfig
+from baselines.offline.sequences import Episode, Windows, top_episodes
 
 #: Tokens per step: the observation.
 TOKENS_PER_STEP = 1
@@ -72,7 +71,7 @@ class Config:
 class BCPolicy(nn.Module):
     def __init__(self, config: MLPConfig, info: DatasetInfo) -> None:
         super().__init__()
-        layers: list[nn.Module] = [make_encoder(info.space, config.embed_dim)]
+        layers: list[nn.Module] = [info.encoder(config.embed_dim)]
         width = config.embed_dim
         for _ in range(config.layers):
             layers += [nn.Linear(width, config.hidden), nn.ReLU(), nn.Dropout(config.dropout)]

@@ -22,9 +22,8 @@ from torch.nn import functional as F
 
 from baselines.offline.nets import CausalTransformer, StepEmbeddings, TransformerConfig, split_tokens
 from baselines.offline.optim import OptimConfig
-from baselines.offline.runs import DatasetInfo
+from baselines.offline.runs import DatasetInfo, RunConfig
 from baselines.offline.sequences import Episode, Windows
-from baselines.offline.train import RunConfig
 
 #: Tokens per step: R̂, s, a.
 TOKENS_PER_STEP = 3
@@ -48,7 +47,11 @@ class DecisionTransformer(nn.Module):
     def __init__(self, config: TransformerConfig, info: DatasetInfo) -> None:
         super().__init__()
         self.embed = StepEmbeddings(
-            info.space, info.n_actions, info.max_timestep, config.embed_dim, config.dropout
+            info.encoder(config.embed_dim),
+            info.n_actions,
+            info.max_timestep,
+            config.embed_dim,
+            config.dropout,
         )
         self.transformer = CausalTransformer(config.embed_dim, config.layers, config.heads, config.dropout)
         self.action_head = nn.Linear(config.embed_dim, info.n_actions)

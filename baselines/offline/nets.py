@@ -13,13 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import gymnasium as gym
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from baselines.configs import fail
-from baselines.offline.sequences import make_encoder
 
 
 @dataclass
@@ -103,11 +101,11 @@ class StepEmbeddings(nn.Module):
     """(return-to-go, observation, action, timestep) of each step -> three (B, K, dim) tokens."""
 
     def __init__(
-        self, observation_space: gym.Space, n_actions: int, max_timestep: int, dim: int, dropout: float
+        self, encoder: nn.Module, n_actions: int, max_timestep: int, dim: int, dropout: float
     ) -> None:
         super().__init__()
         self.max_timestep = max_timestep
-        self.observation = make_encoder(observation_space, dim)
+        self.observation = encoder
         self.action = nn.Embedding(n_actions, dim)
         self.return_to_go = nn.Linear(1, dim)
         self.timestep = nn.Embedding(max_timestep, dim)

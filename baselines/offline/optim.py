@@ -11,8 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import torch
+from torch import nn
 
 from baselines.configs import check_choice, fail
 
@@ -102,4 +105,26 @@ def make_optimizer(config: OptimConfig, parameters: Iterable[torch.Tensor]) -> t
     return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
-__all__ = ["OPTIMIZERS", "Lamb", "OptimConfig", "learning_rate", "make_optimizer"]
+def optimizer_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    module: ModuleType,
+    config: Any,
+    windows,
+    normalizer: torch.Tensor,
+    autocast: bool,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One step on ``windows``: the algorithm's loss (bf16 autocast if ``autocast``), backward,
+    gradient clipping, the optimizer's update. Returns the loss and its logged parts."""
+    device_type = windows.actions.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
+        loss, parts = module.loss(model, windows, config, normalizer)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.optim.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    optimizer.step()
+    return loss, parts
+
+
+__all__ = ["OPTIMIZERS", "Lamb", "OptimConfig", "learning_rate", "make_optimizer", "optimizer_step"]

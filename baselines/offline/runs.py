@@ -15,13 +15,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from baselines.configs import check_choice, from_dict
-from baselines.offline.sequences import EpisodeTable, check_observation_space, is_frames
+from baselines.configs import check_choice, fail, from_dict
+from baselines.offline.sequences import EpisodeTable, make_encoder
 
 #: The algorithms ``icl-bench train`` knows, by name: the module of each.
 ALGORITHMS = {
@@ -38,6 +37,50 @@ def algorithm_module(name: str) -> ModuleType:
 
 
 @dataclass
+class RunConfig:
+    """How long, where and on what a run trains (the same for every algorithm)."""
+
+    steps: int = 10_000
+    """Optimizer steps (the total: a resumed run continues up to this)."""
+    batch_size: int = 64
+    """Windows per step over all processes (each process takes batch_size / world size)."""
+    seed: int = 0
+    """Seeds the weights and, with the step number, each step's batch and dropout."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    bf16: bool = True
+    """bf16 autocast on CUDA (ignored on CPU, where training is float32)."""
+    compile: bool = True
+    """``torch.compile`` the model on CUDA (ignored on CPU)."""
+    out: str = ""
+    """The run folder; empty: ``runs/offline/<algorithm>-<dataset>-s<seed>``."""
+    log_every: int = 100
+    """Write a metrics line every this many steps."""
+    checkpoint_every: int = 1000
+    """Save a checkpoint every this many steps (and always at the end)."""
+    eval_episodes: int = 0
+    """At each checkpoint, play this many episodes of the dataset's env (seed 0) and log their mean
+    return; 0: never."""
+    resume: bool = True
+    """Continue from the run folder's checkpoint when there is one."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def validate(self) -> None:
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        if self.batch_size < 1:
+            fail("batch_size", f"must be a positive integer, got {self.batch_size!r}")
+        for name in ("steps", "seed", "eval_episodes"):
+            if getattr(self, name) < 0:
+                fail(name, f"must be a non-negative integer, got {getattr(self, name)!r}")
+        for name in ("log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                fail(name, f"must be >= 1, got {getattr(self, name)!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
+
+
+@dataclass
 class DatasetInfo:
     """What a run keeps of its dataset: the model's shape and what the agent plays with."""
 
@@ -46,7 +89,11 @@ class DatasetInfo:
     """The env the dataset was collected on (its Minari env spec), or None when it has none."""
     env_kwargs: dict[str, Any]
     observation_space: str
-    """Minari's JSON serialization of the observation space."""
+    """Minari's JSON serialization of the observation space (what the agent flattens by)."""
+    observation_sizes: list[int] | None
+    """Symbolic observations: each component's number of values (else None)."""
+    frame_shape: list[int] | None
+    """Frames: (H, W, C) (else None)."""
     n_actions: int
     max_timestep: int
     """The longest episode's length: the timestep embedding's size."""
@@ -58,18 +105,24 @@ class DatasetInfo:
 
     @classmethod
     def of(cls, dataset, table: EpisodeTable) -> DatasetInfo:
+        # Lazy: Gymnasium and Minari read datasets; the models (and the GPU machine) need neither.
+        import gymnasium as gym
         from minari.serialization import serialize_space
+
+        from baselines.offline.observations import observation_shape
 
         space, actions = dataset.observation_space, dataset.action_space
         if not isinstance(actions, gym.spaces.Discrete) or actions.start != 0:
             raise ValueError(f"dataset {dataset.id!r}: actions must be Discrete(n) from 0, got {actions}")
-        check_observation_space(space)
+        sizes, frame_shape = observation_shape(space)
         env_spec = dataset.spec.env_spec
         return cls(
             dataset_id=dataset.id,
             env_id=None if env_spec is None else env_spec.id,
             env_kwargs={} if env_spec is None else dict(env_spec.kwargs),
             observation_space=serialize_space(space),
+            observation_sizes=sizes,
+            frame_shape=frame_shape,
             n_actions=int(actions.n),
             max_timestep=table.max_length,
             return_scale=float(max(1.0, np.abs(table.episode_returns).max())),
@@ -79,14 +132,19 @@ class DatasetInfo:
         )
 
     @property
-    def space(self) -> gym.Space:
-        from minari.serialization import deserialize_space
+    def space(self):
+        """The observation space (a ``gymnasium.Space``)."""
+        from minari.serialization import deserialize_space  # lazy: only the agent needs the space
 
         return deserialize_space(self.observation_space)
 
     @property
     def frames(self) -> bool:
-        return is_frames(self.space)
+        return self.frame_shape is not None
+
+    def encoder(self, dim: int) -> nn.Module:
+        """The observation encoder into ``dim`` features."""
+        return make_encoder(self.observation_sizes, self.frame_shape, dim)
 
 
 def read_run(run_dir: str | Path) -> tuple[str, Any, DatasetInfo]:
@@ -119,4 +177,4 @@ def load_model(
     return algorithm, config, info, model.to(device).eval()
 
 
-__all__ = ["ALGORITHMS", "DatasetInfo", "algorithm_module", "load_model", "read_run"]
+__all__ = ["ALGORITHMS", "DatasetInfo", "RunConfig", "algorithm_module", "load_model", "read_run"]

@@ -8,11 +8,10 @@ in torch: rows before the episode's start are padding (zeros, ``mask`` False) on
 is always K steps, and the agent pads its history the same way at play time, so the models need no
 attention mask: they see the same left padding in training and in play.
 
-Observations are either symbolic (``Discrete``, ``MultiDiscrete``, ``Tuple`` and ``Dict`` of them:
-each component an integer, embedded by its own table, :class:`SymbolicEncoder`) or frames (a
-``uint8`` ``Box`` of shape (H, W, C): :class:`FrameEncoder`, a small CNN). :func:`flatten_symbolic`
-turns one observation, a batch of them (a vector env's, or an episode's) into an (N, C) integer
-array in one fixed component order, the same for datasets and for play.
+Observations arrive here as arrays (:mod:`baselines.offline.observations` turns Gymnasium's into
+them): symbolic ones as (N, C) integer components, each embedded by its own table
+(:class:`SymbolicEncoder`), frames as (N, H, W, C) ``uint8`` (:class:`FrameEncoder`, a small CNN).
+Only torch and numpy are needed here, so the GPU benchmark machine (no Gymnasium) runs the models.
 """
 
 from __future__ import annotations
@@ -21,73 +20,11 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-# ---- observations ----------------------------------------------------------------------------
-
-
-def symbolic_sizes(space: gym.Space) -> list[int]:
-    """The number of values of each integer component of a symbolic space, in flattening order
-    (``Dict`` keys in the space's order), or a ``ValueError`` naming the space."""
-    if isinstance(space, gym.spaces.Discrete):
-        return [int(space.n)]
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return [int(n) for n in np.asarray(space.nvec).reshape(-1)]
-    if isinstance(space, gym.spaces.Tuple):
-        return [n for part in space.spaces for n in symbolic_sizes(part)]
-    if isinstance(space, gym.spaces.Dict):
-        return [n for key in space.spaces for n in symbolic_sizes(space.spaces[key])]
-    raise ValueError(
-        f"observation space {space} is not symbolic (Discrete, MultiDiscrete, Tuple or Dict of them)"
-    )
-
-
-def _offsets(space: gym.Space) -> np.ndarray:
-    """What each component's values start at (``Discrete(n, start=s)`` counts from s)."""
-    if isinstance(space, gym.spaces.Discrete):
-        return np.asarray([int(space.start)])
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return np.asarray(space.start).reshape(-1).astype(np.int64)
-    parts = space.spaces if isinstance(space, gym.spaces.Tuple) else space.spaces.values()
-    return np.concatenate([_offsets(part) for part in parts])
-
-
-def flatten_symbolic(space: gym.Space, obs) -> np.ndarray:
-    """``obs`` (a batch: arrays with a leading axis, dicts and tuples of them) as an (N, C) int64
-    array of component values counted from 0."""
-
-    def columns(space: gym.Space, value) -> list[np.ndarray]:
-        if isinstance(space, gym.spaces.Discrete):
-            return [np.asarray(value, dtype=np.int64).reshape(-1, 1)]
-        if isinstance(space, gym.spaces.MultiDiscrete):
-            array = np.asarray(value, dtype=np.int64)
-            return [array.reshape(array.shape[0], -1)]
-        if isinstance(space, gym.spaces.Tuple):
-            return [c for part, v in zip(space.spaces, value) for c in columns(part, v)]
-        return [c for key, part in space.spaces.items() for c in columns(part, value[key])]
-
-    return np.concatenate(columns(space, obs), axis=1) - _offsets(space)
-
-
-def is_frames(space: gym.Space) -> bool:
-    """A ``uint8`` ``Box`` of shape (H, W, C): frames for the CNN."""
-    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
-
-
-def observation_array(space: gym.Space, obs) -> np.ndarray:
-    """A batch of observations in the form the encoders take: (N, C) int64 or (N, H, W, C) uint8."""
-    if is_frames(space):
-        return np.asarray(obs, dtype=np.uint8)
-    return flatten_symbolic(space, obs)
-
-
-def check_observation_space(space: gym.Space) -> None:
-    """Refuse, naming the space, an observation space no encoder reads."""
-    if not is_frames(space):
-        symbolic_sizes(space)
+# ---- encoders ---------------------------------------------------------------------------------
 
 
 class SymbolicEncoder(nn.Module):
@@ -129,11 +66,14 @@ class FrameEncoder(nn.Module):
         return self.net(images).reshape(*leading, -1)
 
 
-def make_encoder(space: gym.Space, dim: int) -> nn.Module:
-    """The encoder of ``space``'s observations into ``dim`` features."""
-    if is_frames(space):
-        return FrameEncoder(space.shape[-1], dim)
-    return SymbolicEncoder(symbolic_sizes(space), dim)
+def make_encoder(
+    observation_sizes: Sequence[int] | None, frame_shape: Sequence[int] | None, dim: int
+) -> nn.Module:
+    """The encoder into ``dim`` features of symbolic observations (each component's number of
+    values) or of frames (H, W, C)."""
+    if frame_shape is not None:
+        return FrameEncoder(int(frame_shape[-1]), dim)
+    return SymbolicEncoder(observation_sizes, dim)
 
 
 # ---- episodes ---------------------------------------------------------------------------------
@@ -147,18 +87,6 @@ class Episode:
     observations: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
-
-
-def dataset_episodes(dataset) -> list[Episode]:
-    """The episodes of a ``MinariDataset`` (its last observation, after the final action, dropped)."""
-    space = dataset.observation_space
-    episodes = []
-    for data in dataset.iterate_episodes():
-        steps = len(data.rewards)
-        observations = observation_array(space, data.observations)[:steps]
-        actions = np.asarray(data.actions).reshape(steps)
-        episodes.append(Episode(observations, actions, np.asarray(data.rewards, dtype=np.float64)))
-    return episodes
 
 
 def returns_to_go(rewards: np.ndarray) -> np.ndarray:
@@ -222,6 +150,12 @@ class EpisodeTable:
     def __len__(self) -> int:
         return len(self.actions)
 
+    def sample_ends(self, batch_size: int, seed: int) -> torch.Tensor:
+        """``batch_size`` rows drawn uniformly over the dataset's steps by a generator seeded with
+        ``seed`` (on the CPU, so every device and process draws the same rows)."""
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randint(len(self), (batch_size,), generator=generator)
+
     def windows(self, ends: torch.Tensor, context: int, return_scale: float) -> Windows:
         """The ``context``-step windows ending at rows ``ends`` (B,)."""
         offsets = torch.arange(context - 1, -1, -1, device=ends.device)
@@ -251,13 +185,7 @@ __all__ = [
     "FrameEncoder",
     "SymbolicEncoder",
     "Windows",
-    "check_observation_space",
-    "dataset_episodes",
-    "flatten_symbolic",
-    "is_frames",
     "make_encoder",
-    "observation_array",
     "returns_to_go",
-    "symbolic_sizes",
     "top_episodes",
 ]

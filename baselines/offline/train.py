@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.configs import check_choice, check_types, fail, values_by_path
+from baselines.configs import check_types, fail, values_by_path
 from baselines.icl.train import (
     _drop_metrics_after,
     _load_optimizer_tensors,
@@ -42,9 +42,10 @@ from baselines.icl.train import (
     step_seed,
 )
 from baselines.offline.agent import evaluation_returns
-from baselines.offline.optim import learning_rate, make_optimizer
+from baselines.offline.observations import dataset_episodes
+from baselines.offline.optim import learning_rate, make_optimizer, optimizer_step
 from baselines.offline.runs import DatasetInfo, algorithm_module, read_run
-from baselines.offline.sequences import EpisodeTable, dataset_episodes
+from baselines.offline.sequences import EpisodeTable
 from leaderboard.loading import RUN_AGENT_FILE
 
 #: Fields a resumed run may change: they do not change what is learned.
@@ -57,50 +58,6 @@ RESUMABLE_CHANGES = (
     "run.out",
 )
 AGENT_LOADER = "baselines.offline.agent:load_run_agent"
-
-
-@dataclass
-class RunConfig:
-    """How long, where and on what a run trains (the same for every algorithm)."""
-
-    steps: int = 10_000
-    """Optimizer steps (the total: a resumed run continues up to this)."""
-    batch_size: int = 64
-    """Windows per step over all processes (each process takes batch_size / world size)."""
-    seed: int = 0
-    """Seeds the weights and, with the step number, each step's batch and dropout."""
-    device: str = "auto"
-    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
-    bf16: bool = True
-    """bf16 autocast on CUDA (ignored on CPU, where training is float32)."""
-    compile: bool = True
-    """``torch.compile`` the model on CUDA (ignored on CPU)."""
-    out: str = ""
-    """The run folder; empty: ``runs/offline/<algorithm>-<dataset>-s<seed>``."""
-    log_every: int = 100
-    """Write a metrics line every this many steps."""
-    checkpoint_every: int = 1000
-    """Save a checkpoint every this many steps (and always at the end)."""
-    eval_episodes: int = 0
-    """At each checkpoint, play this many episodes of the dataset's env (seed 0) and log their mean
-    return; 0: never."""
-    resume: bool = True
-    """Continue from the run folder's checkpoint when there is one."""
-    progress: bool = True
-    """Show a progress bar."""
-
-    def validate(self) -> None:
-        check_choice("device", self.device, ("auto", "cpu", "cuda"))
-        if self.batch_size < 1:
-            fail("batch_size", f"must be a positive integer, got {self.batch_size!r}")
-        for name in ("steps", "seed", "eval_episodes"):
-            if getattr(self, name) < 0:
-                fail(name, f"must be a non-negative integer, got {getattr(self, name)!r}")
-        for name in ("log_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                fail(name, f"must be >= 1, got {getattr(self, name)!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
 
 
 def validate(config: Any) -> None:
@@ -259,12 +216,6 @@ def open_run(algorithm: str, config: Any) -> Run:
     )
 
 
-def batch_ends(table: EpisodeTable, batch_size: int, seed: int, step: int) -> torch.Tensor:
-    """The rows the global batch of ``step`` ends at: uniform over the dataset's steps."""
-    generator = torch.Generator().manual_seed(step_seed(seed, step))
-    return torch.randint(len(table), (batch_size,), generator=generator)
-
-
 def train_loop(run: Run) -> None:
     """Train ``run`` up to ``run.steps``: log metrics, save checkpoints, evaluate if asked."""
     config, device, module = run.config, run.device, algorithm_module(run.algorithm)
@@ -289,24 +240,18 @@ def train_loop(run: Run) -> None:
         for step in range(run.step, settings.steps):
             for group in run.optimizer.param_groups:
                 group["lr"] = learning_rate(config.optim, step)
-            ends = batch_ends(run.table, settings.batch_size, settings.seed, step).to(device)
+            ends = run.table.sample_ends(settings.batch_size, step_seed(settings.seed, step)).to(device)
             windows = run.table.windows(ends, context, run.info.return_scale)
             # Every process divides by the same global count, so DDP's mean of the processes'
             # gradients equals one process's gradient of the whole batch.
             normalizer = windows.mask.sum().clamp(min=1) / processes.world
             local = windows.part(mine)
             torch.manual_seed(step_seed(settings.seed, step) + processes.rank)  # dropout
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss, parts = module.loss(model, local, config, normalizer)
+            loss, parts = optimizer_step(model, run.optimizer, module, config, local, normalizer, autocast)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss became {loss.item()} at step {step}; lower lr (now {config.optim.lr})"
                 )
-            run.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.optim.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-            run.optimizer.step()
             window_tokens += share * context * module.TOKENS_PER_STEP
             done = step + 1
             if done % settings.log_every == 0 or done == settings.steps:
@@ -372,8 +317,6 @@ def train(algorithm: str, config: Any) -> Path:
 __all__ = [
     "Processes",
     "Run",
-    "RunConfig",
-    "batch_ends",
     "load_dataset",
     "open_run",
     "train",
