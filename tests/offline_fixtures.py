@@ -111,3 +111,20 @@ def torchrun_losses(dataset_id: str, out: str, processes: int, options: list[str
         )
     lines = Path(out, "metrics.jsonl").read_text().splitlines()
     return [json.loads(line)["loss"] for line in lines if "loss" in json.loads(line)]
+
+
+class ObservingAgent:
+    """Moves right after an even number of ``observe`` calls, left after an odd one (with
+    ``observing=False`` it has no ``observe`` and always moves right): its episodes show whether the
+    harness called ``observe``."""
+
+    def __init__(self, observing: bool = True) -> None:
+        self.calls = 0
+        if observing:
+            self.observe = self._observe
+
+    def _observe(self, rewards, terminated, truncated) -> None:
+        self.calls += 1
+
+    def act_batch(self, obs):
+        return np.full(len(obs["current"]), 1 - self.calls % 2)

@@ -186,3 +186,56 @@ def test_run_folder_plays_its_game_through_the_harness(minari_path, tmp_path):
     assert results.entries[0].normalized_score.value >= 95, results.entries[0].normalized_score
     with pytest.raises(Exception, match="trained on icl/NumberLine-v0, not"):
         evaluate(f"run:{run}", "core-v0", envs=["Blackjack"], progress=False)
+
+
+@pytest.fixture(scope="module")
+def dt_run(datasets, tmp_path_factory):
+    """A tiny Decision Transformer trained on the mixed dataset (shared by the agent tests)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINARI_DATASETS_PATH", str(datasets))
+        run = train_from_cli(
+            "dt", [*TINY, *QUIET, "log_every=50"], dataset="test/numberline/mixed-v0", steps=50,
+            out=str(tmp_path_factory.mktemp("dt") / "run"),
+        )  # fmt: skip
+    torch.set_num_threads(threads)
+    return run
+
+
+def test_agent_decrements_the_return_to_go_and_restarts_after_an_episode(dt_run):
+    from baselines.offline.agent import OfflineAgent
+
+    agent = OfflineAgent(dt_run, target_return=2.0)
+    scale = agent.info.return_scale
+    obs = {"current": np.array([1, 4]), "target": np.array([3, 0])}
+    agent.reset("icl/NumberLine-v0", {"obs_mode": "symbolic"})
+    agent.act_batch(obs)
+    assert agent.returns_to_go[:, -1] * scale == pytest.approx([2.0, 2.0])
+    agent.observe(np.array([-1.0, 1.0]), np.array([False, True]), np.array([False, False]))
+    agent.act_batch(obs)  # env 1 auto-resets on this step: its action is ignored, its history kept
+    assert agent.returns_to_go[0, -2:] * scale == pytest.approx([2.0, 3.0])
+    assert agent.timesteps[:, -1].tolist() == [1, 0]
+    agent.observe(np.array([0.0, 0.0]), np.array([False, False]), np.array([False, False]))
+    agent.act_batch(obs)  # env 1's new episode: R̂ back at the target, timestep 0, no history
+    assert agent.returns_to_go[1, -1] * scale == pytest.approx(2.0)
+    assert agent.timesteps[1].tolist() == [0, 0, 0, 0] and agent.timesteps[0, -1] == 2
+    with pytest.raises(ValueError, match="trained on icl/NumberLine-v0 with"):
+        agent.reset("icl/NumberLine-v0", {"obs_mode": "image"})
+
+
+def test_isolated_agent_receives_the_rewards_too():
+    """``--isolate`` forwards ``observe`` to the agent's process: an agent whose actions follow the
+    calls of ``observe`` plays the same episodes in both, and not those of an agent never observed."""
+    import dataclasses
+
+    from leaderboard.protocol import SuiteEntry, get_suite
+
+    entry = SuiteEntry("icl/NumberLine-v0", {"obs_mode": "symbolic"}, 64, (10_000,))
+    suite = dataclasses.replace(get_suite("core-v0"), entries=(entry,))
+    reference = "offline_fixtures:ObservingAgent"
+    here = evaluate(reference, suite, progress=False)
+    isolated = evaluate(reference, suite, progress=False, isolate=True)
+    never = evaluate(reference, suite, progress=False, config={"observing": False})
+    assert here.entries[0].returns == isolated.entries[0].returns
+    assert here.entries[0].returns != never.entries[0].returns
