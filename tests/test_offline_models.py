@@ -239,3 +239,37 @@ def test_isolated_agent_receives_the_rewards_too():
     never = evaluate(reference, suite, progress=False, config={"observing": False})
     assert here.entries[0].returns == isolated.entries[0].returns
     assert here.entries[0].returns != never.entries[0].returns
+
+
+def test_icl_bench_train_dt_command(minari_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from leaderboard.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["train", "reinformer", "--help"])
+    assert shown.exit_code == 0 and "--tau" in shown.output and "--set" in shown.output
+    missing = runner.invoke(
+        app, ["train", "dt", "--dataset", "test/numberline/absent-v0", "--out", str(tmp_path / "r")]
+    )
+    assert missing.exit_code == 2 and "is not in the local Minari datasets" in missing.output
+    bad = runner.invoke(
+        app, ["train", "bc", "--dataset", "test/numberline/mixed-v0", "--set", "top_fraction=2"]
+    )
+    assert bad.exit_code == 2 and "top_fraction must lie in (0, 1]" in bad.output
+    done = runner.invoke(
+        app,
+        [
+            "train",
+            "bc",
+            "--dataset",
+            "test/numberline/mixed-v0",
+            "--steps",
+            "3",
+            "--out",
+            str(tmp_path / "bc"),
+        ]
+        + ["--set", "progress=false"],
+    )
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "bc" / "model.safetensors").is_file()
