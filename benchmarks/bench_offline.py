@@ -10,7 +10,6 @@ machine two OpenMP threads spin against the other jobs.
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from baselines.offline import dt
@@ -23,14 +22,6 @@ BATCH, CONTEXT, WIDTH = 8, 20, 64
 #: The data path must cost well under the model: a gather that fell back to Python loops per window
 #: costs several times the step and fails this.
 MINIMUM_RATIO = 0.7
-
-
-@pytest.fixture
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_decision_transformer_training_step(benchmark, one_torch_thread):

@@ -27,6 +27,7 @@ import torch
 
 from baselines.offline.observations import observation_array
 from baselines.offline.runs import load_model
+from baselines.offline.sequences import Windows
 from leaderboard.agent import Agent, batch_size
 
 
@@ -62,7 +63,7 @@ class OfflineAgent(Agent):
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
         self.algorithm, config, self.info, self.model = load_model(self.run_dir, self.device)
-        self.context = 1 if self.algorithm == "bc" else config.model.context
+        self.context = config.context
         self.space = self.info.space
         self.target = (
             self.info.best_return * target_fraction if target_return is None else float(target_return)
@@ -126,17 +127,24 @@ class OfflineAgent(Agent):
         self.returns_to_go[playing, -1] = self.remaining[playing] / self.info.return_scale
         self.timesteps[playing, -1] = self.steps[playing]
         self.actions[playing, -1] = 0  # not seen by the heads that predict it
-        logits, used = self.model.play(
+        history = Windows(
             *(
                 torch.as_tensor(array, device=self.device)
-                for array in (self.returns_to_go, self.observations, self.actions, self.timesteps)
-            )
+                for array in (self.observations, self.actions, self.returns_to_go, self.timesteps)
+            ),
+            mask=torch.as_tensor(self._valid(), device=self.device),
         )
+        logits, used = self.model.play(history)
         actions = logits.float().argmax(-1).cpu().numpy()
         self.returns_to_go[playing, -1] = used.float().cpu().numpy()[playing]
         self.actions[playing, -1] = actions[playing]
         self.steps[playing] += 1
         return np.where(playing, actions, 0)
+
+    def _valid(self) -> np.ndarray:
+        """(N, K): which slots of each history hold this episode's steps (the last ones)."""
+        held = np.minimum(self.steps + 1, self.context)
+        return np.arange(self.context) >= self.context - held[:, None]
 
     def observe(self, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
         """The step's rewards and ends: R̂ falls by the reward; an ended episode restarts after the

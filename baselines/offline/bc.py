@@ -17,10 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.configs import fail
+from baselines.configs import check_positive, fail
 from baselines.offline.dt import action_loss
 from baselines.offline.optim import OptimConfig
-from baselines.offline.runs import DatasetInfo, RunConfig
+from baselines.offline.runs import DatasetInfo, OfflineConfig, RunConfig
 from baselines.offline.sequences import Episode, Windows, top_episodes
 
 #: Tokens per step: the observation.
@@ -41,29 +41,34 @@ class MLPConfig:
     """Dropout after each hidden layer while training."""
 
     def validate(self) -> None:
-        for name in ("embed_dim", "hidden", "layers"):
-            if getattr(self, name) < 1:
-                fail(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        check_positive(self, ("embed_dim", "hidden", "layers"))
         if not 0 <= self.dropout < 1:
             fail("dropout", f"must lie in [0, 1), got {self.dropout!r}")
 
 
 @dataclass
-class Config:
+class Config(OfflineConfig):
     """A BC or %BC run; saved as the run folder's ``config.json``."""
 
-    dataset: str = ""
-    """The Minari dataset id to train on (e.g. icl/numberline-symbolic/optimal-v0)."""
-    model: MLPConfig = field(default_factory=MLPConfig)
-    """The policy network."""
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=100))
     """The optimizer."""
     run: RunConfig = field(default_factory=lambda: RunConfig(steps=2000, batch_size=256))
     """Steps, batch, seed, device and the run folder."""
+    model: MLPConfig = field(default_factory=MLPConfig)
+    """The policy network."""
     top_fraction: float = 1.0
     """Train on this best fraction of the episodes by return, in (0, 1]: 1 is BC, 0.1 is 10%BC."""
 
+    @property
+    def context(self) -> int:
+        """BC sees the current observation only."""
+        return 1
+
+    def select_episodes(self, episodes: list[Episode]) -> list[Episode]:
+        return top_episodes(episodes, self.top_fraction)
+
     def validate(self) -> None:
+        super().validate()
         if not 0 < self.top_fraction <= 1:
             fail("top_fraction", f"must lie in (0, 1], got {self.top_fraction!r}")
 
@@ -79,37 +84,23 @@ class BCPolicy(nn.Module):
         layers.append(nn.Linear(width, info.n_actions))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        """Action logits (..., actions) of each observation."""
-        return self.net(observations)
+    def forward(self, windows: Windows) -> torch.Tensor:
+        """Action logits (B, K, actions) of each step's observation."""
+        return self.net(windows.observations)
 
-    def play(
-        self,
-        returns_to_go: torch.Tensor,
-        observations: torch.Tensor,
-        actions: torch.Tensor,
-        timesteps: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def play(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor]:
         """(the last observation's action logits, R̂ unchanged: BC is not conditioned on it)."""
-        return self(observations[:, -1]), returns_to_go[:, -1]
+        return self(windows)[:, -1], windows.returns_to_go[:, -1]
 
 
 def build_model(config: Config, info: DatasetInfo) -> BCPolicy:
     return BCPolicy(config.model, info)
 
 
-def context(config: Config) -> int:
-    return 1
-
-
-def select_episodes(config: Config, episodes: list[Episode]) -> list[Episode]:
-    return top_episodes(episodes, config.top_fraction)
-
-
 def loss(
     model: nn.Module, windows: Windows, config: Config, normalizer: torch.Tensor
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    return action_loss(model(windows.observations), windows, normalizer), {}
+    return action_loss(model(windows), windows, normalizer), {}
 
 
-__all__ = ["BCPolicy", "Config", "MLPConfig", "build_model", "context", "loss", "select_episodes"]
+__all__ = ["BCPolicy", "Config", "MLPConfig", "build_model", "loss"]

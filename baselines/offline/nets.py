@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from baselines.configs import fail
+from baselines.configs import check_positive, fail
+from baselines.offline.sequences import Windows
 
 
 @dataclass
@@ -36,9 +37,7 @@ class TransformerConfig:
     """Dropout on embeddings, attention and residual branches while training."""
 
     def validate(self) -> None:
-        for name in ("context", "embed_dim", "layers", "heads"):
-            if getattr(self, name) < 1:
-                fail(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        check_positive(self, ("context", "embed_dim", "layers", "heads"))
         if self.embed_dim % self.heads:
             fail("heads", f"must divide embed_dim={self.embed_dim}, got {self.heads}")
         if not 0 <= self.dropout < 1:
@@ -112,18 +111,13 @@ class StepEmbeddings(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(
-        self,
-        returns_to_go: torch.Tensor,
-        observations: torch.Tensor,
-        actions: torch.Tensor,
-        timesteps: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        time = self.timestep(timesteps.clamp(max=self.max_timestep - 1))
+    def forward(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (return-to-go, observation, action) tokens of every step of the windows."""
+        time = self.timestep(windows.timesteps.clamp(max=self.max_timestep - 1))
         return (
-            self.return_to_go(returns_to_go.unsqueeze(-1)) + time,
-            self.observation(observations) + time,
-            self.action(actions) + time,
+            self.return_to_go(windows.returns_to_go.unsqueeze(-1)) + time,
+            self.observation(windows.observations) + time,
+            self.action(windows.actions) + time,
         )
 
     def interleave(self, *tokens: torch.Tensor) -> torch.Tensor:
@@ -132,9 +126,27 @@ class StepEmbeddings(nn.Module):
         return self.dropout(self.norm(stacked.reshape(stacked.shape[0], -1, stacked.shape[-1])))
 
 
+class SequenceModel(nn.Module):
+    """Step embeddings and a causal transformer; an algorithm adds its heads and token order."""
+
+    def __init__(self, config: TransformerConfig, info) -> None:
+        """``info``: the run's ``DatasetInfo`` (its observation encoder, actions and longest episode)."""
+        super().__init__()
+        dim = config.embed_dim
+        self.embed = StepEmbeddings(info.encoder(dim), info.n_actions, info.max_timestep, dim, config.dropout)
+        self.transformer = CausalTransformer(dim, config.layers, config.heads, config.dropout)
+
+
 def split_tokens(hidden: torch.Tensor, count: int) -> list[torch.Tensor]:
     """The transformer's output (B, count·K, dim) as ``count`` (B, K, dim) streams, in token order."""
     return list(hidden.reshape(hidden.shape[0], -1, count, hidden.shape[-1]).unbind(2))
 
 
-__all__ = ["Block", "CausalTransformer", "StepEmbeddings", "TransformerConfig", "split_tokens"]
+__all__ = [
+    "Block",
+    "CausalTransformer",
+    "SequenceModel",
+    "StepEmbeddings",
+    "TransformerConfig",
+    "split_tokens",
+]

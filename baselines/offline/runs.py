@@ -2,15 +2,15 @@
 and the trained model (what the agent and a resumed run read back).
 
 A run folder's files are listed in :mod:`baselines.offline.train`. The algorithms are found by name
-in :data:`ALGORITHMS` (each a module with ``Config``, ``build_model``, ``loss``, ``context``,
-``select_episodes`` and ``TOKENS_PER_STEP``).
+in :data:`ALGORITHMS` (each a module with ``Config``, an :class:`OfflineConfig`, ``build_model(config, info)``,
+``loss(model, windows, config, normalizer)`` and ``TOKENS_PER_STEP``).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.configs import check_choice, fail, from_dict
-from baselines.offline.sequences import EpisodeTable, make_encoder
+from baselines.configs import check_choice, check_types, fail, from_dict
+from baselines.offline.nets import TransformerConfig
+from baselines.offline.optim import OptimConfig
+from baselines.offline.sequences import Episode, EpisodeTable, make_encoder
 
 #: The algorithms ``icl-bench train`` knows, by name: the module of each.
 ALGORITHMS = {
@@ -78,6 +80,44 @@ class RunConfig:
                 fail(name, f"must be >= 1, got {getattr(self, name)!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
+
+
+@dataclass
+class OfflineConfig:
+    """What every offline run has; an algorithm's ``Config`` adds its ``model`` group and its own
+    fields (their docstrings document the command line as these do)."""
+
+    dataset: str = ""
+    """The Minari dataset id to train on (e.g. icl/numberline-symbolic/mixed-v0)."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """The optimizer."""
+    run: RunConfig = field(default_factory=RunConfig)
+    """Steps, batch, seed, device and the run folder."""
+
+    @property
+    def context(self) -> int:
+        """Steps per training window."""
+        return self.model.context
+
+    def select_episodes(self, episodes: list[Episode]) -> list[Episode]:
+        """The episodes trained on (all of them; %BC keeps the best)."""
+        return episodes
+
+    def validate(self) -> None:
+        """Raise a ``ValueError`` naming the first bad field (types, then each group's ranges)."""
+        check_types(self)
+        if not self.dataset:
+            fail("dataset", "is required: a Minari dataset id such as icl/numberline-symbolic/mixed-v0")
+        for group in ("model", "optim", "run"):
+            getattr(self, group).validate()
+
+
+@dataclass
+class SequenceConfig(OfflineConfig):
+    """An offline run of a causal transformer over K-step windows (Decision Transformer, Reinformer)."""
+
+    model: TransformerConfig = field(default_factory=TransformerConfig)
+    """The causal transformer."""
 
 
 @dataclass
@@ -177,4 +217,13 @@ def load_model(
     return algorithm, config, info, model.to(device).eval()
 
 
-__all__ = ["ALGORITHMS", "DatasetInfo", "RunConfig", "algorithm_module", "load_model", "read_run"]
+__all__ = [
+    "ALGORITHMS",
+    "DatasetInfo",
+    "OfflineConfig",
+    "RunConfig",
+    "SequenceConfig",
+    "algorithm_module",
+    "load_model",
+    "read_run",
+]

@@ -1,9 +1,9 @@
 """The training loop the offline algorithms share: data, DDP, optimizer, checkpoints, run folders.
 
 Each algorithm is one module (``dt.py``, ``reinformer.py``, ``bc.py``, registered in
-:data:`ALGORITHMS`) that provides its dataclass ``Config`` (with the groups ``model``, ``optim`` and
-``run`` and fields of its own), ``build_model(config, info)``, ``loss(model, windows, config,
-normalizer)`` and ``select_episodes(config, episodes)``; :func:`train` does the rest. A run folder
+``runs.ALGORITHMS``) that provides its dataclass ``Config`` (an ``OfflineConfig``: the groups
+``model``, ``optim`` and ``run`` and fields of its own), ``build_model(config, info)`` and
+``loss(model, windows, config, normalizer)``; :func:`train` does the rest. A run folder
 holds
 
 - ``config.json``: the config, nested as ``dataclasses.asdict`` writes it, plus ``"algorithm"``;
@@ -32,12 +32,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.configs import check_types, fail, values_by_path
+from baselines.configs import fail, values_by_path
 from baselines.icl.train import (
     _drop_metrics_after,
     _load_optimizer_tensors,
     _progress,
+    check_new_run_folder,
     resolve_device,
+    resume_point,
     save_checkpoint,
     step_seed,
 )
@@ -58,18 +60,6 @@ RESUMABLE_CHANGES = (
     "run.out",
 )
 AGENT_LOADER = "baselines.offline.agent:load_run_agent"
-
-
-def validate(config: Any) -> None:
-    """Raise a ``ValueError`` naming the first bad field (types, then each group's ranges)."""
-    check_types(config)
-    if not config.dataset:
-        fail("dataset", "is required: a Minari dataset id such as icl/numberline-symbolic/mixed-v0")
-    for group in ("model", "optim", "run"):
-        getattr(config, group).validate()
-    own = getattr(config, "validate", None)
-    if own is not None:
-        own()
 
 
 # ---- the dataset ------------------------------------------------------------------------------
@@ -162,7 +152,7 @@ def open_run(algorithm: str, config: Any) -> Run:
         config = dataclasses.replace(
             config, run=dataclasses.replace(config.run, out=default_out(algorithm, config))
         )
-    validate(config)
+    config.validate()
     device = process_device(config.run.device)
     processes = start_processes(device)
     if config.run.batch_size % processes.world:
@@ -172,7 +162,7 @@ def open_run(algorithm: str, config: Any) -> Run:
     dataset = load_dataset(config.dataset)
     episodes = dataset_episodes(dataset)
     info = DatasetInfo.of(dataset, EpisodeTable(episodes))
-    table = EpisodeTable(module.select_episodes(config, episodes), device)
+    table = EpisodeTable(config.select_episodes(episodes), device)
 
     run_dir = Path(config.run.out)
     start_step, elapsed = 0, 0.0
@@ -182,15 +172,9 @@ def open_run(algorithm: str, config: Any) -> Run:
         differing = [p for p in wanted if p not in RESUMABLE_CHANGES and saved_values.get(p) != wanted[p]]
         if saved_algorithm != algorithm:
             differing.insert(0, "algorithm")
-        if differing:
-            raise ValueError(
-                f"cannot resume {run_dir}: its config differs in {', '.join(differing)}; "
-                "use another --out or --set resume=false"
-            )
-        state = json.loads((run_dir / "state.json").read_text())
-        start_step, elapsed = int(state["step"]), float(state["elapsed_s"])
-    elif run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.json").is_file():
-        fail("out", f"{str(run_dir)!r} exists and is not a run folder; choose an empty or new folder")
+        start_step, elapsed = resume_point(run_dir, differing, "--set resume=false")
+    else:
+        check_new_run_folder(run_dir)
     if processes.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(
@@ -228,7 +212,7 @@ def train_loop(run: Run) -> None:
     if settings.compile and device.type == "cuda":
         model = torch.compile(model)
     autocast = device.type == "cuda" and settings.bf16
-    context = module.context(config)
+    context = config.context
     share = settings.batch_size // processes.world
     mine = slice(processes.rank * share, (processes.rank + 1) * share)
     metrics = (run.folder / "metrics.jsonl").open("a") if processes.main else None
@@ -321,5 +305,4 @@ __all__ = [
     "open_run",
     "train",
     "train_loop",
-    "validate",
 ]
