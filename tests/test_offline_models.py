@@ -273,3 +273,51 @@ def test_icl_bench_train_dt_command(minari_path, tmp_path):
     )
     assert done.exit_code == 0, done.output
     assert (tmp_path / "bc" / "model.safetensors").is_file()
+
+
+def test_frames_go_through_the_cnn():
+    """Image datasets: (H, W, C) uint8 frames are encoded by the CNN, and it learns."""
+    import dataclasses
+
+    from baselines.offline import dt
+    from baselines.offline.nets import TransformerConfig
+    from baselines.offline.optim import make_optimizer, optimizer_step
+    from baselines.offline.runs import DatasetInfo
+    from baselines.offline.sequences import Episode
+
+    rng = np.random.default_rng(0)
+    episodes = []
+    for _ in range(4):  # the action is whether the frame is bright
+        bright = rng.integers(0, 2, size=3)
+        frames = (bright[:, None, None, None] * 200 + rng.integers(0, 40, size=(3, 36, 36, 3))).astype(
+            np.uint8
+        )
+        episodes.append(Episode(frames, bright, np.zeros(3)))
+    table = EpisodeTable(episodes)
+    info = DatasetInfo("synthetic", None, {}, "", None, [36, 36, 3], 2, 3, 1.0, 0.0, 0.0, 4)
+    config = dataclasses.replace(dt.Config(dataset="synthetic"), model=TransformerConfig(2, 16, 1, 1, 0.0))
+    model = dt.build_model(config, info)
+    optimizer = make_optimizer(dataclasses.replace(config.optim, lr=3e-3), model.parameters())
+    windows = table.windows(torch.arange(len(table)), 2, 1.0)
+    first = optimizer_step(model, optimizer, dt, config, windows, windows.mask.sum(), False)[0].item()
+    for _ in range(30):
+        last = optimizer_step(model, optimizer, dt, config, windows, windows.mask.sum(), False)[0].item()
+    assert last < 0.5 * first
+    assert model.embed.observation.net[0].weight.grad.abs().sum() > 0
+
+
+def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
+    """Stage 1 of the by-hand d3rlpy cross-check (benchmarks/anchors/d3rlpy_dt.py), in our venv."""
+    from benchmarks.anchors.d3rlpy_dt import export
+
+    export("test/numberline/mixed-v0", tmp_path / "nl.npz")
+    data = np.load(tmp_path / "nl.npz")
+    assert data["observations"].shape[1] == 12 and (data["observations"].sum(axis=1) == 2).all()
+    assert (
+        len(data["actions"])
+        == len(data["rewards"])
+        == len(data["terminals"])
+        == data["terminals"].sum() * 0 + len(data["observations"])
+    )
+    assert data["terminals"].sum() == 40
+    assert json.loads(str(data["env"]))["id"] == "icl/NumberLine-v0"
