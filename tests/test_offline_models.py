@@ -313,11 +313,6 @@ def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
     export("test/numberline/mixed-v0", tmp_path / "nl.npz")
     data = np.load(tmp_path / "nl.npz")
     assert data["observations"].shape[1] == 12 and (data["observations"].sum(axis=1) == 2).all()
-    assert (
-        len(data["actions"])
-        == len(data["rewards"])
-        == len(data["terminals"])
-        == data["terminals"].sum() * 0 + len(data["observations"])
-    )
+    assert len(data["actions"]) == len(data["rewards"]) == len(data["terminals"]) == len(data["observations"])
     assert data["terminals"].sum() == 40
     assert json.loads(str(data["env"]))["id"] == "icl/NumberLine-v0"
