@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -113,7 +114,7 @@ def measure(datasets: list[str], variants: list[str], seeds: int, steps: int, op
                         "play_seconds": play_s,
                     }
                 )
-    return {"seeds": seeds, "steps": steps, "options": options, "rows": rows}
+    return {"seeds": seeds, "steps": steps, "options": options, "threads": torch.get_num_threads(), "rows": rows}
 
 
 def results_table(data: dict) -> str:
@@ -138,7 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2000, help="training steps of every run")
     parser.add_argument("--set", dest="options", action="append", default=[], help="KEY=VALUE for every run")
     parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: on a shared CPU more threads ran slower)"
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     variants = args.algorithms.split(",")
     unknown = [name for name in variants if name not in VARIANTS]
     if unknown:
