@@ -316,3 +316,17 @@ def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
     assert len(data["actions"]) == len(data["rewards"]) == len(data["terminals"]) == len(data["observations"])
     assert data["terminals"].sum() == 40
     assert json.loads(str(data["env"]))["id"] == "icl/NumberLine-v0"
+
+
+def test_docs_results_table_is_its_data_file():
+    """docs/baselines/offline.md shows the table docs/scripts/offline_results.py renders from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("offline_results", root / "docs/scripts/offline_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = json.loads((root / "docs/data/offline_results.json").read_text())
+    assert data["provenance"]["written_by"] == "docs/scripts/offline_results.py"
+    assert module.results_table(data) in (root / "docs/baselines/offline.md").read_text()
