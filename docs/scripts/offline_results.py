@@ -79,7 +79,9 @@ def interval(scores: list[float]) -> dict[str, float]:
     return {"iqm": iqm.value, "low": iqm.low, "high": iqm.high}
 
 
-def measure(datasets: list[str], variants: list[str], seeds: int, steps: int, options: list[str], work: Path) -> dict:
+def measure(
+    datasets: list[str], variants: list[str], seeds: int, steps: int, options: list[str], work: Path
+) -> dict:
     rows = []
     for dataset in datasets:
         for variant in variants:
@@ -91,7 +93,13 @@ def measure(datasets: list[str], variants: list[str], seeds: int, steps: int, op
                 start = time.perf_counter()
                 run_dir = train_from_cli(
                     algorithm,
-                    ["progress=false", f"seed={seed}", f"steps={steps}", *extra, *applicable(algorithm, options)],
+                    [
+                        "progress=false",
+                        f"seed={seed}",
+                        f"steps={steps}",
+                        *extra,
+                        *applicable(algorithm, options),
+                    ],
                     dataset=dataset,
                     out=str(out),
                 )
@@ -114,7 +122,13 @@ def measure(datasets: list[str], variants: list[str], seeds: int, steps: int, op
                         "play_seconds": play_s,
                     }
                 )
-    return {"seeds": seeds, "steps": steps, "options": options, "threads": torch.get_num_threads(), "rows": rows}
+    return {
+        "seeds": seeds,
+        "steps": steps,
+        "options": options,
+        "threads": torch.get_num_threads(),
+        "rows": rows,
+    }
 
 
 def results_table(data: dict) -> str:
@@ -132,9 +146,13 @@ def results_table(data: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--datasets", required=True, help="comma-separated Minari dataset ids")
-    parser.add_argument("--algorithms", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument(
+        "--algorithms", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--seeds", type=int, default=5, help="training seeds per dataset and algorithm")
     parser.add_argument("--steps", type=int, default=2000, help="training steps of every run")
     parser.add_argument("--set", dest="options", action="append", default=[], help="KEY=VALUE for every run")
