@@ -65,6 +65,18 @@ def test_expectile_loss_by_hand():
     assert torch.allclose(expectile_loss(x, y, 0.5), 0.5 * (x - y).square())
 
 
+def test_lamb_scales_adam_by_the_trust_ratio():
+    """One LAMB step by hand: Adam's first update is g / (|g| + eps) ≈ sign(g); the trust ratio
+    ‖w‖ / ‖update‖ = 5 / √2 scales it."""
+    from baselines.offline.optim import Lamb
+
+    weight = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    weight.grad = torch.tensor([0.5, -2.0])
+    Lamb([weight], lr=0.1, eps=0.0).step()
+    expected = torch.tensor([3.0, 4.0]) - 0.1 * (5 / 2**0.5) * torch.tensor([1.0, -1.0])
+    assert torch.allclose(weight.detach(), expected, atol=1e-6)
+
+
 def test_windows_pad_on_the_left_and_returns_to_go(minari_path):
     import minari
 
@@ -170,13 +182,13 @@ def test_set_rejects_unknown_fields():
 
 
 def test_run_folder_plays_its_game_through_the_harness(minari_path, tmp_path):
+    options = [*QUIET, "dropout=0", "lr=3e-3", "eval_episodes=50", "checkpoint_every=200"]
     run = train_from_cli(
-        "bc",
-        [*QUIET, "dropout=0", "lr=3e-3"],
-        dataset="test/numberline/optimal-v0",
-        steps=200,
-        out=str(tmp_path / "bc"),
+        "bc", options, dataset="test/numberline/optimal-v0", steps=200, out=str(tmp_path / "bc")
     )
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [line for line in lines if "eval_return" in line]  # --eval-episodes at each checkpoint
+    assert [line["step"] for line in evaluations] == [200] and evaluations[0]["eval_return"] > 0.9
     results = evaluate(f"run:{run}", "core-v0", progress=False)
     # The agent declares its dataset's env: of core-v0 only the NumberLine entry is played.
     assert [entry.env_id for entry in results.entries] == ["icl/NumberLine-v0"]
