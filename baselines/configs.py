@@ -57,6 +57,13 @@ def check_choice(name: str, value: object, allowed: tuple) -> None:
         fail(name, f"must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
+def check_positive(config: Any, names: tuple[str, ...]) -> None:
+    """Each of the integer fields ``names`` of ``config`` is at least 1, or a ``ValueError`` naming it."""
+    for name in names:
+        if getattr(config, name) < 1:
+            fail(name, f"must be a positive integer, got {getattr(config, name)!r}")
+
+
 def _plain_type(annotation: Any, where: str) -> tuple[type, bool]:
     """(the plain type, whether None is allowed) of a field's annotation."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
@@ -115,7 +122,17 @@ def field_names(config_type: type, aliases: Mapping[str, str] | None = None) -> 
 
 @functools.cache  # read once per class: validate() walks the fields on every run
 def _attribute_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass's source (empty where there is no source)."""
+    """The docstring under each field of a dataclass's source and its dataclass bases' (a subclass's
+    own docstring wins; empty where there is no source)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is not object and dataclasses.is_dataclass(klass):
+            docs.update(_own_attribute_docs(klass))
+    return docs
+
+
+def _own_attribute_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field written in ``cls``'s own source."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError):
@@ -230,6 +247,7 @@ def from_dict(
 __all__ = [
     "ConfigField",
     "check_choice",
+    "check_positive",
     "check_types",
     "config_fields",
     "fail",

@@ -12,7 +12,6 @@ docs/data/benchmarks_cpu.json (``python docs/scripts/record_benchmarks.py``).
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from baselines.icl.fast import SummaryStep, eager_token_step
@@ -22,14 +21,6 @@ from benchmarks.ratio import speed_ratio
 BATCH, N, D, LAYERS = 4096, 20, 5, 3
 #: Leaves room for load without hiding a regression back to token-level work (which gives ~1x).
 MINIMUM_RATIO = 1.5
-
-
-@pytest.fixture
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_linear_transformer_training_step(benchmark, one_torch_thread):

@@ -9,8 +9,14 @@ Every agent, from least squares to a vision-language model, is an object with
 - ``act_batch(obs_batch) -> actions`` for a vector env's batched observation. The default splits the
   batch and calls ``act`` per env, so a simple agent only writes ``act``; fast agents override it.
 
+- ``observe(rewards, terminated, truncated)`` (optional): called after each step with the vector
+  env's rewards and episode ends, for agents that condition on rewards (a Decision Transformer
+  decrements its return-to-go). Agents without it never see rewards.
+
 Agents for the ``text-v0`` suite return strings; agents for ``pixels-v0`` receive frames. ``suites``
-optionally declares which suites an agent supports (``None``: any). Users subclass ``Agent`` or just
+optionally declares which suites an agent supports (``None``: any); ``envs`` optionally the entries
+it plays when the user names none (env ids, short names or labels, as ``--envs``; ``None``: all),
+e.g. a model trained on one game's dataset. Users subclass ``Agent`` or just
 write a class with the same methods: the harness loads either by ``module:Name``.
 """
 
@@ -31,6 +37,8 @@ class Agent:
 
     #: Suites this agent can be scored on, or ``None`` for any.
     suites: Sequence[str] | None = None
+    #: Entries played when the user names none (as ``--envs``), or ``None`` for all.
+    envs: Sequence[str] | None = None
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
         """Prepare for episodes on ``env_id`` built with ``env_kwargs``."""

@@ -78,7 +78,12 @@ def list_envs() -> None:
 #: ``icl-bench train KIND ...`` runs ``TRAIN_APPS[KIND]`` on the arguments after KIND; any other first
 #: argument is a task of the in-context transformers' trainer, ``TRAIN_APP``.
 TRAIN_APP = "baselines.icl.cli:app"
-TRAIN_APPS: dict[str, str] = {"vlm": "baselines.vlm.cli:app"}
+TRAIN_APPS: dict[str, str] = {
+    "vlm": "baselines.vlm.cli:app",
+    "dt": "baselines.offline.cli:dt_app",
+    "reinformer": "baselines.offline.cli:reinformer_app",
+    "bc": "baselines.offline.cli:bc_app",
+}
 
 
 @app.command(

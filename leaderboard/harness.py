@@ -191,6 +191,13 @@ def play_entry(
                     raise AgentError(
                         f"{where}, step {step}): the env rejected the action: {error}"
                     ) from error
+                if callable(getattr(agent, "observe", None)):  # agents that condition on rewards
+                    try:
+                        agent.observe(reward, terminated, truncated)
+                    except Exception as error:
+                        raise AgentError(
+                            f"{where}, step {step}): observe raised {type(error).__name__}: {error}"
+                        ) from error
                 active = ~done
                 returns[row, active] += reward[active]
                 lengths[row, active] += 1
@@ -334,8 +341,7 @@ def evaluate(
     Raises :class:`AgentError` if the agent misbehaves, ``ValueError`` for a bad reference, suite or env.
     """
     suite = get_suite(suite) if isinstance(suite, str) else suite
-    entries = with_seed_set(suite, suite.select(envs), secret)
-    _check_references(suite, entries)
+    suite.select(envs)  # a bad --envs is refused before the agent is built
     config = dict(config or {})
     # Refused now, not after playing: the results file could not hold them.
     check_free_form("agent.reference", reference)
@@ -347,6 +353,8 @@ def evaluate(
     elif agent is None:
         agent = load_agent(reference, config)
     try:
+        entries = with_seed_set(suite, suite.select(playable_envs(agent, envs)), secret)
+        _check_references(suite, entries)
         start = time.perf_counter()
         runs = play_suite(agent, suite, entries, agent_name=reference, progress=progress)
         wall_time_s = time.perf_counter() - start
@@ -368,6 +376,15 @@ def evaluate(
         hardware=machine,
         test_set=None if secret is None else test_set_id(secret),
     )
+
+
+def playable_envs(agent: Any, envs: Iterable[str] | None) -> Iterable[str] | None:
+    """The entries to play: ``envs`` when given, else the envs the agent declares (``agent.envs``,
+    e.g. a model trained on one game's dataset), else all."""
+    if envs is not None:
+        return envs
+    declared = getattr(agent, "envs", None)
+    return None if declared is None else [str(name) for name in declared]
 
 
 def _check_references(suite: Suite, entries) -> None:

@@ -5,8 +5,9 @@ through the garbage collector and read the answers it is about to be asked for. 
 :class:`IsolatedAgent` builds the agent in a fresh interpreter instead (a child process that imports
 this module and nothing of the parent's state) with the same :func:`~leaderboard.loading.load_agent`,
 and nothing else is built there. It is an :class:`~leaderboard.agent.Agent` itself, so the harness
-plays it with its one loop: each ``reset(env_id, env_kwargs)`` and each ``act_batch(obs)`` becomes a
-message to the child over a socket pair, and an answer back.
+plays it with its one loop: each ``reset(env_id, env_kwargs)``, each ``act_batch(obs)`` and, for an
+agent that has it, each ``observe(rewards, terminated, truncated)`` becomes a message to the child
+over a socket pair, and an answer back.
 
 The traffic is shaped by who is trusted:
 
@@ -128,6 +129,8 @@ class IsolatedAgent(Agent):
         self._entry: str | None = None
         self._entry_used = 0.0
         self._suites: tuple[str, ...] | None = None
+        self._envs: tuple[str, ...] | None = None
+        self._observes = False
         self._built = False
         self._build_error: Exception | None = None
         self._watchdog.arm(START_TIMEOUT_S)  # the start's limit runs from now, not from the first call
@@ -141,6 +144,12 @@ class IsolatedAgent(Agent):
         """The suites the agent declares (waits until it is built)."""
         self._await_built()
         return self._suites
+
+    @property
+    def envs(self) -> tuple[str, ...] | None:
+        """The envs the agent declares (waits until it is built)."""
+        self._await_built()
+        return self._envs
 
     def ready(self) -> bool:
         """Whether the agent is built (or its building failed: the next call raises); never waits."""
@@ -169,6 +178,13 @@ class IsolatedAgent(Agent):
         if header["kind"] == "strings":
             return header["values"]
         return array
+
+    def observe(self, rewards: Any, terminated: Any, truncated: Any) -> None:
+        """Pass a step's rewards to an agent that reads them; others pay no round trip for them."""
+        self._await_built()
+        if self._observes:
+            message = ("observe", np.asarray(rewards), np.asarray(terminated), np.asarray(truncated))
+            self._request(message, "observe", *self._limit())
 
     def provenance(self, reference: str) -> tuple[dict[str, str], dict[str, Any]]:
         """Versions and hardware as :mod:`leaderboard.provenance` gives them, plus what only the
@@ -213,7 +229,9 @@ class IsolatedAgent(Agent):
             raise self._build_error
         try:
             ready, _ = self._request(None, BUILDING, None, f"start time limit of {START_TIMEOUT_S:g} s")
-            self._suites = _suites(ready.get("suites"))
+            self._suites = _names(ready.get("suites"))
+            self._envs = _names(ready.get("envs"), "envs")
+            self._observes = ready.get("observes") is True
         except Exception as error:
             self._build_error = error
             self.close()
@@ -276,11 +294,11 @@ def _positive_seconds(name: str, value: Any) -> float:
     return seconds
 
 
-def _suites(value: Any) -> tuple[str, ...] | None:
+def _names(value: Any, what: str = "suites") -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise ValueError(f"suites must be a list of suite names, got {value!r:.80}")
+        raise ValueError(f"{what} must be a list of names, got {value!r:.80}")
     return tuple(value)
 
 
@@ -698,8 +716,15 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
     """The child's loop: build the agent, then answer reset, act and provenance until told to close."""
     try:
         agent = load_agent(reference, config)
-        suites = getattr(agent, "suites", None)
-        channel.send_answer({"kind": "ready", "suites": None if suites is None else [str(s) for s in suites]})
+        suites, envs = getattr(agent, "suites", None), getattr(agent, "envs", None)
+        channel.send_answer(
+            {
+                "kind": "ready",
+                "suites": None if suites is None else [str(s) for s in suites],
+                "envs": None if envs is None else [str(e) for e in envs],
+                "observes": callable(getattr(agent, "observe", None)),
+            }
+        )
     except Exception as error:
         _send_error(channel, error)
         return
@@ -719,6 +744,9 @@ def serve(channel: _Channel, reference: str, config: dict[str, Any]) -> None:
                 channel.send_answer({"kind": "done"})
             elif command == "act":
                 channel.send_answer(*_encode_actions(agent.act_batch(*args)))
+            elif command == "observe":
+                agent.observe(*args)
+                channel.send_answer({"kind": "done"})
             else:  # provenance: only what this process knows, the frameworks it loaded and its GPU
                 gpu = gpu_name()
                 hardware_seen = {} if gpu is None else {"gpu": gpu}

@@ -285,7 +285,7 @@ def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((tmp_path / "gpu_results.json").read_text())
-    for key in ("linear_speed", "gpt_flops", "regression", "mrp", "curves"):
+    for key in ("linear_speed", "gpt_flops", "dt_speed", "regression", "mrp", "curves"):
         assert key in data and "error" not in data[key], (key, data.get(key))
     assert data["total_seconds"] > 0
     assert not [key for key in data if key.endswith("_partial")]

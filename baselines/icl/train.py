@@ -366,6 +366,26 @@ class Run:
     """Training seconds spent in the steps done."""
 
 
+def resume_point(run_dir: Path, differing: list[str], how_not: str) -> tuple[int, float]:
+    """(steps done, training seconds spent) of the checkpoint in ``run_dir``; a ``ValueError`` if the
+    config differs from the run's in the fields ``differing`` (``how_not``: how to start afresh)."""
+    if differing:
+        raise ValueError(
+            f"cannot resume {run_dir}: its config differs in {', '.join(differing)}; "
+            f"use another --out or {how_not}"
+        )
+    state = json.loads((run_dir / "state.json").read_text())
+    return int(state["step"]), float(state["elapsed_s"])
+
+
+def check_new_run_folder(run_dir: Path) -> None:
+    """Refuse to train into a folder that holds something other than a run."""
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.json").is_file():
+        raise ValueError(
+            f"out={str(run_dir)!r} exists and is not a run folder; choose an empty or new folder"
+        )
+
+
 def open_run(config: TrainConfig) -> Run:
     """Check ``config``, open its folder (resuming the checkpoint there when ``resume`` and the config
     agrees), write ``config.json``, seed torch and build the model and optimizer on the device."""
@@ -379,17 +399,9 @@ def open_run(config: TrainConfig) -> Run:
             for path in wanted
             if path not in RESUMABLE_CHANGES and saved[path] != wanted[path]
         ]
-        if differing:
-            raise ValueError(
-                f"cannot resume {run_dir}: its config differs in {', '.join(differing)}; "
-                "use another --out or resume=False"
-            )
-        state = json.loads((run_dir / "state.json").read_text())
-        start_step, elapsed = int(state["step"]), float(state["elapsed_s"])
-    elif run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.json").is_file():
-        raise ValueError(
-            f"out={str(run_dir)!r} exists and is not a run folder; choose an empty or new folder"
-        )
+        start_step, elapsed = resume_point(run_dir, differing, "resume=False")
+    else:
+        check_new_run_folder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
 

@@ -1,0 +1,344 @@
+"""The offline models (baselines/offline): losses, overfitting, DDP, run folders as agents, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from offline_fixtures import numberline_dataset
+
+from baselines.offline.cli import train_from_cli
+from baselines.offline.observations import dataset_episodes
+from baselines.offline.reinformer import expectile_loss
+from baselines.offline.runs import load_model
+from baselines.offline.sequences import EpisodeTable, returns_to_go, top_episodes
+from benchmarks.live import in_loopback_namespace
+from leaderboard.harness import evaluate
+
+#: A model small enough to train in a second on a loaded CPU.
+TINY = ["context=4", "embed_dim=16", "layers=1", "heads=1", "dropout=0", "warmup_steps=5", "lr=3e-3"]
+QUIET = ["progress=false", "resume=false", "batch_size=32"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads ran 5-20× slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    """NumberLine datasets: ``optimal`` (the solver's actions only) and ``mixed`` (30% random steps)."""
+    root = tmp_path_factory.mktemp("minari")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINARI_DATASETS_PATH", str(root))
+        numberline_dataset("test/numberline/optimal-v0", episodes=100, random_share=0.0)
+        numberline_dataset("test/numberline/mixed-v0", episodes=40, random_share=0.3, seed=100)
+    return root
+
+
+@pytest.fixture
+def minari_path(datasets, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(datasets))
+    return datasets
+
+
+def final_metrics(run_dir) -> dict:
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [line for line in lines if "loss" in line][-1]
+
+
+# ---- pieces -----------------------------------------------------------------------------------
+
+
+def test_expectile_loss_by_hand():
+    prediction = torch.tensor([1.0, 1.0, 0.0])
+    target = torch.tensor([3.0, 0.0, 0.0])  # u = 2 (under-predicted), -1 (over), 0
+    assert expectile_loss(prediction, target, 0.9).tolist() == pytest.approx([0.9 * 4, 0.1 * 1, 0.0])
+    assert expectile_loss(prediction, target, 0.99).tolist() == pytest.approx([0.99 * 4, 0.01 * 1, 0.0])
+    x, y = torch.randn(50), torch.randn(50)
+    assert torch.allclose(expectile_loss(x, y, 0.5), 0.5 * (x - y).square())
+
+
+def test_lamb_scales_adam_by_the_trust_ratio():
+    """One LAMB step by hand: Adam's first update is g / (|g| + eps) ≈ sign(g); the trust ratio
+    ‖w‖ / ‖update‖ = 5 / √2 scales it."""
+    from baselines.offline.optim import Lamb
+
+    weight = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    weight.grad = torch.tensor([0.5, -2.0])
+    Lamb([weight], lr=0.1, eps=0.0).step()
+    expected = torch.tensor([3.0, 4.0]) - 0.1 * (5 / 2**0.5) * torch.tensor([1.0, -1.0])
+    assert torch.allclose(weight.detach(), expected, atol=1e-6)
+
+
+def test_windows_pad_on_the_left_and_returns_to_go(minari_path):
+    import minari
+
+    episodes = dataset_episodes(minari.load_dataset("test/numberline/mixed-v0"))
+    assert returns_to_go(np.array([0.0, -1.0, 1.0])).tolist() == [0.0, 0.0, 1.0]
+    table = EpisodeTable(episodes)
+    first = len(episodes[0].actions)
+    windows = table.windows(torch.tensor([0, first - 1]), context=3, return_scale=2.0)
+    assert windows.mask[0].tolist() == [False, False, True]
+    assert windows.timesteps[1, -1].item() == first - 1
+    assert windows.returns_to_go[0, -1].item() == pytest.approx(episodes[0].rewards.sum() / 2.0)
+    assert windows.actions[0, :2].tolist() == [0, 0]  # padding is zeros, as the agent pads
+    best = top_episodes(episodes, 0.25)
+    assert len(best) == 10 and min(e.rewards.sum() for e in best) >= np.median(
+        [e.rewards.sum() for e in episodes]
+    )
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["dt", "reinformer", "bc"])
+def test_each_algorithm_overfits_a_tiny_dataset(algorithm, minari_path, tmp_path):
+    options = QUIET + ["log_every=100"] + ([*TINY] if algorithm != "bc" else ["dropout=0", "lr=3e-3"])
+    run = train_from_cli(
+        algorithm, options, dataset="test/numberline/optimal-v0", steps=200, out=str(tmp_path / "run")
+    )
+    metrics = final_metrics(run)
+    # The solver's actions are a function of the observation: the fit drives cross-entropy near 0
+    # (it starts at ln 2 = 0.69).
+    assert metrics.get("action_loss", metrics["loss"]) < 0.05, metrics
+    _, _, info, model = load_model(run)
+    assert info.best_return == 1.0 and info.env_id == "icl/NumberLine-v0"
+    for name in ("model.safetensors", "config.json", "dataset.json", "agent.json", "metrics.jsonl"):
+        assert (run / name).is_file()
+
+
+def test_ddp_two_processes_take_the_same_steps_as_one(minari_path, tmp_path):
+    options = [*TINY, "progress=false", "batch_size=16", "log_every=1", "steps=4", "device=cpu"]
+    one = train_from_cli("dt", options, dataset="test/numberline/mixed-v0", out=str(tmp_path / "one"))
+    single = [json.loads(line)["loss"] for line in (one / "metrics.jsonl").read_text().splitlines()]
+    two = in_loopback_namespace(
+        "offline_fixtures:torchrun_losses",
+        timeout=300,
+        dataset_id="test/numberline/mixed-v0",
+        out=str(tmp_path / "two"),
+        processes=2,
+        options=options,
+    )
+    assert len(single) == len(two) == 4
+    # Same global batch and normalizer: only the order of float sums differs.
+    assert two == pytest.approx(single, rel=1e-5, abs=1e-6)
+
+
+def test_resume_continues_exactly(minari_path, tmp_path):
+    options = [*TINY[:-3], "dropout=0.1", "progress=false", "batch_size=16", "log_every=5"]
+    straight = train_from_cli(
+        "dt",
+        options + ["resume=false"],
+        dataset="test/numberline/mixed-v0",
+        steps=20,
+        out=str(tmp_path / "a"),
+    )
+    train_from_cli("dt", options, dataset="test/numberline/mixed-v0", steps=10, out=str(tmp_path / "b"))
+    resumed = train_from_cli(
+        "dt", options, dataset="test/numberline/mixed-v0", steps=20, out=str(tmp_path / "b")
+    )
+    weights_a = load_model(straight)[3].state_dict()
+    weights_b = load_model(resumed)[3].state_dict()
+    assert all(torch.equal(weights_a[name], weights_b[name]) for name in weights_a)
+    steps = [json.loads(line)["step"] for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20]
+    with pytest.raises(ValueError, match="differs in optim.lr"):
+        train_from_cli(
+            "dt", options + ["lr=0.5"], dataset="test/numberline/mixed-v0", steps=30, out=str(tmp_path / "b")
+        )
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "options", "message"),
+    [
+        ("reinformer", ["tau=1.5"], "tau must lie strictly between 0 and 1"),
+        ("dt", ["embed_dim=10", "heads=3"], "heads must divide embed_dim=10"),
+        ("bc", ["top_fraction=0"], "top_fraction must lie in"),
+        ("dt", ["optimizer=sgd"], "optimizer must be one of 'adamw', 'lamb'"),
+        ("dt", ["dataset="], "dataset is required"),
+        ("dt", ["dataset=test/numberline/nothing-v0"], "is not in the local Minari datasets"),
+    ],
+)
+def test_bad_configs_name_the_field(algorithm, options, message, minari_path, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        train_from_cli(
+            algorithm, ["dataset=test/numberline/mixed-v0", *options, *QUIET], out=str(tmp_path / "r")
+        )
+
+
+def test_set_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="has no field 'layerz'"):
+        train_from_cli("dt", (), layerz=3)
+
+
+# ---- playing ----------------------------------------------------------------------------------
+
+
+def test_run_folder_plays_its_game_through_the_harness(minari_path, tmp_path):
+    options = [*QUIET, "dropout=0", "lr=3e-3", "eval_episodes=50", "checkpoint_every=200"]
+    run = train_from_cli(
+        "bc", options, dataset="test/numberline/optimal-v0", steps=200, out=str(tmp_path / "bc")
+    )
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [line for line in lines if "eval_return" in line]  # --eval-episodes at each checkpoint
+    assert [line["step"] for line in evaluations] == [200] and evaluations[0]["eval_return"] > 0.9
+    results = evaluate(f"run:{run}", "core-v0", progress=False)
+    # The agent declares its dataset's env: of core-v0 only the NumberLine entry is played.
+    assert [entry.env_id for entry in results.entries] == ["icl/NumberLine-v0"]
+    assert not results.complete
+    # The solver's policy, cloned from 100 episodes that visit every (current, target) state:
+    # the issue asks for a normalized score >= 95 (the optimum is 100).
+    assert results.entries[0].normalized_score.value >= 95, results.entries[0].normalized_score
+    with pytest.raises(Exception, match="trained on icl/NumberLine-v0, not"):
+        evaluate(f"run:{run}", "core-v0", envs=["Blackjack"], progress=False)
+
+
+@pytest.fixture(scope="module")
+def dt_run(datasets, tmp_path_factory):
+    """A tiny Decision Transformer trained on the mixed dataset (shared by the agent tests)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINARI_DATASETS_PATH", str(datasets))
+        run = train_from_cli(
+            "dt", [*TINY, *QUIET, "log_every=50"], dataset="test/numberline/mixed-v0", steps=50,
+            out=str(tmp_path_factory.mktemp("dt") / "run"),
+        )  # fmt: skip
+    torch.set_num_threads(threads)
+    return run
+
+
+def test_agent_decrements_the_return_to_go_and_restarts_after_an_episode(dt_run):
+    from baselines.offline.agent import OfflineAgent
+
+    agent = OfflineAgent(dt_run, target_return=2.0)
+    scale = agent.info.return_scale
+    obs = {"current": np.array([1, 4]), "target": np.array([3, 0])}
+    agent.reset("icl/NumberLine-v0", {"obs_mode": "symbolic"})
+    agent.act_batch(obs)
+    assert agent.returns_to_go[:, -1] * scale == pytest.approx([2.0, 2.0])
+    agent.observe(np.array([-1.0, 1.0]), np.array([False, True]), np.array([False, False]))
+    agent.act_batch(obs)  # env 1 auto-resets on this step: its action is ignored, its history kept
+    assert agent.returns_to_go[0, -2:] * scale == pytest.approx([2.0, 3.0])
+    assert agent.timesteps[:, -1].tolist() == [1, 0]
+    agent.observe(np.array([0.0, 0.0]), np.array([False, False]), np.array([False, False]))
+    agent.act_batch(obs)  # env 1's new episode: R̂ back at the target, timestep 0, no history
+    assert agent.returns_to_go[1, -1] * scale == pytest.approx(2.0)
+    assert agent.timesteps[1].tolist() == [0, 0, 0, 0] and agent.timesteps[0, -1] == 2
+    with pytest.raises(ValueError, match="trained on icl/NumberLine-v0 with"):
+        agent.reset("icl/NumberLine-v0", {"obs_mode": "image"})
+
+
+def test_isolated_agent_receives_the_rewards_too():
+    """``--isolate`` forwards ``observe`` to the agent's process: an agent whose actions follow the
+    calls of ``observe`` plays the same episodes in both, and not those of an agent never observed."""
+    import dataclasses
+
+    from leaderboard.protocol import SuiteEntry, get_suite
+
+    entry = SuiteEntry("icl/NumberLine-v0", {"obs_mode": "symbolic"}, 64, (10_000,))
+    suite = dataclasses.replace(get_suite("core-v0"), entries=(entry,))
+    reference = "offline_fixtures:ObservingAgent"
+    here = evaluate(reference, suite, progress=False)
+    isolated = evaluate(reference, suite, progress=False, isolate=True)
+    never = evaluate(reference, suite, progress=False, config={"observing": False})
+    assert here.entries[0].returns == isolated.entries[0].returns
+    assert here.entries[0].returns != never.entries[0].returns
+
+
+def test_icl_bench_train_dt_command(minari_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from leaderboard.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["train", "reinformer", "--help"])
+    assert shown.exit_code == 0 and "--tau" in shown.output and "--set" in shown.output
+    missing = runner.invoke(
+        app, ["train", "dt", "--dataset", "test/numberline/absent-v0", "--out", str(tmp_path / "r")]
+    )
+    assert missing.exit_code == 2 and "is not in the local Minari datasets" in missing.output
+    bad = runner.invoke(
+        app, ["train", "bc", "--dataset", "test/numberline/mixed-v0", "--set", "top_fraction=2"]
+    )
+    assert bad.exit_code == 2 and "top_fraction must lie in (0, 1]" in bad.output
+    done = runner.invoke(
+        app,
+        [
+            "train",
+            "bc",
+            "--dataset",
+            "test/numberline/mixed-v0",
+            "--steps",
+            "3",
+            "--out",
+            str(tmp_path / "bc"),
+        ]
+        + ["--set", "progress=false"],
+    )
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "bc" / "model.safetensors").is_file()
+
+
+def test_frames_go_through_the_cnn():
+    """Image datasets: (H, W, C) uint8 frames are encoded by the CNN, and it learns."""
+    import dataclasses
+
+    from baselines.offline import dt
+    from baselines.offline.nets import TransformerConfig
+    from baselines.offline.optim import make_optimizer, optimizer_step
+    from baselines.offline.runs import DatasetInfo
+    from baselines.offline.sequences import Episode
+
+    rng = np.random.default_rng(0)
+    episodes = []
+    for _ in range(4):  # the action is whether the frame is bright
+        bright = rng.integers(0, 2, size=3)
+        frames = (bright[:, None, None, None] * 200 + rng.integers(0, 40, size=(3, 36, 36, 3))).astype(
+            np.uint8
+        )
+        episodes.append(Episode(frames, bright, np.zeros(3)))
+    table = EpisodeTable(episodes)
+    info = DatasetInfo("synthetic", None, {}, "", None, [36, 36, 3], 2, 3, 1.0, 0.0, 0.0, 4)
+    config = dataclasses.replace(dt.Config(dataset="synthetic"), model=TransformerConfig(2, 16, 1, 1, 0.0))
+    model = dt.build_model(config, info)
+    optimizer = make_optimizer(dataclasses.replace(config.optim, lr=3e-3), model.parameters())
+    windows = table.windows(torch.arange(len(table)), 2, 1.0)
+    first = optimizer_step(model, optimizer, dt, config, windows, windows.mask.sum(), False)[0].item()
+    for _ in range(30):
+        last = optimizer_step(model, optimizer, dt, config, windows, windows.mask.sum(), False)[0].item()
+    assert last < 0.5 * first
+    assert model.embed.observation.net[0].weight.grad.abs().sum() > 0
+
+
+def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
+    """Stage 1 of the by-hand d3rlpy cross-check (benchmarks/anchors/d3rlpy_dt.py), in our venv."""
+    from benchmarks.anchors.d3rlpy_dt import export
+
+    export("test/numberline/mixed-v0", tmp_path / "nl.npz")
+    data = np.load(tmp_path / "nl.npz")
+    assert data["observations"].shape[1] == 12 and (data["observations"].sum(axis=1) == 2).all()
+    assert len(data["actions"]) == len(data["rewards"]) == len(data["terminals"]) == len(data["observations"])
+    assert data["terminals"].sum() == 40
+    assert json.loads(str(data["env"]))["id"] == "icl/NumberLine-v0"
+
+
+def test_docs_results_table_is_its_data_file():
+    """docs/baselines/offline.md shows the table docs/scripts/offline_results.py renders from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("offline_results", root / "docs/scripts/offline_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = json.loads((root / "docs/data/offline_results.json").read_text())
+    assert data["provenance"]["written_by"] == "docs/scripts/offline_results.py"
+    assert module.results_table(data) in (root / "docs/baselines/offline.md").read_text()
