@@ -79,6 +79,8 @@ BASELINES: tuple[Baseline, ...] = (
     Baseline("baselines.classic.random_agent:RandomAgent", envs=GAMES),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="pixels-v0"),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="text-v0"),
+    Baseline("baselines.classic.recall:LookupTableAgent", suite="recall-v0"),
+    Baseline("baselines.classic.recall:ChanceAgent", suite="recall-v0"),
 )
 
 
