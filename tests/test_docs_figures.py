@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from baselines.icl import reproduce
+from benchmarks.distributed_scaling import scaling_table
 from benchmarks.gpu_bench import linear_speed_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,6 +217,7 @@ def _checked_texts() -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
+    texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
     texts.setdefault(ICL_PAGE, []).extend(
         [linear_speed_table(data("icl_gpu_results_h200.json")["linear_speed"])]
         + [text for text, _ in _icl_prose_figures()]
@@ -238,6 +240,13 @@ def test_every_speed_figure_in_the_docs_comes_from_a_data_file():
             f"{path.relative_to(ROOT)}: {match.group(0)!r}" for match in SPEED_FIGURE.finditer(text)
         ]
     assert not unchecked, "speed figures without a data file behind them:\n" + "\n".join(unchecked)
+
+
+def test_distributed_scaling_table_is_its_data_file():
+    measured = data("distributed_scaling.json")
+    assert measured["provenance"]["written_by"] == "benchmarks/distributed_scaling.py"
+    assert measured["same_results"] is True and not measured["quick"]
+    assert_blocks_in_page(scaling_table(measured), page("distributed.md"), "distributed_scaling.json")
 
 
 # ---- the classic baselines' error tables and the results page ----------------------------------
