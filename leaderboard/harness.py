@@ -10,7 +10,12 @@ minus the step's reward.
 Every action is checked before the env sees it. A bad one (wrong shape or type, NaN, outside the
 action space) or an exception raised by the agent stops the evaluation with an :class:`AgentError`
 that names the agent, the env, the seed and step and what was wrong; nothing is returned, so nothing
-can be stored.
+can be stored (``keep_going``: the other entries make a partial file, see :class:`PartialEvaluation`).
+
+Each seed is played by :func:`play_seed`, and an entry's seeds are merged by :func:`merge_seed_runs`.
+With ``workers`` or ``scheduler``, :func:`evaluate` plays every (entry, seed) as a shard on a Dask
+cluster (:func:`play_on_pool`, ``leaderboard.distributed``): each worker builds the agent from its
+reference, and the shards are merged in the local order of play, so the results file is the same.
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ from baselines.classic.random_agent import RandomAgent
 
 class SlowRandomAgent(RandomAgent):
     """Writes ``PID ENV_ID`` to ``log`` and sleeps ``delay`` seconds at the first action after each
-    reset (resets a worker replays without playing are not logged)."""
+    reset (resets a worker replays without playing are not logged). The shard whose line is line
+    ``hold_at`` of the log waits there (up to a minute) for a test to kill its worker."""
 
-    def __init__(self, log: str, delay: float = 0.3, seed: int = 0):
+    def __init__(self, log: str, delay: float = 0.1, hold_at: int = 0, seed: int = 0):
         super().__init__(seed)
-        self.log, self.delay = Path(log), float(delay)
+        self.log, self.delay, self.hold_at = Path(log), float(delay), int(hold_at)
         self._env_id = None
 
     def reset(self, env_id=None, env_kwargs=None) -> None:
@@ -33,7 +34,8 @@ class SlowRandomAgent(RandomAgent):
             with self.log.open("a") as log:
                 log.write(f"{os.getpid()} {self._env_id}\n")
             self._env_id = None
-            time.sleep(self.delay)
+            held = len(self.log.read_text().splitlines()) == self.hold_at
+            time.sleep(60 if held else self.delay)
         return super().act_batch(obs_batch)
 
 

@@ -77,8 +77,8 @@ def test_differences_sees_one_changed_return():
 
 
 def _kill_during_shard(log: Path, after_lines: int, killed: list[int]) -> None:
-    """Once ``log`` holds ``after_lines`` shard starts, SIGKILL the worker of the latest one: it is
-    inside the agent's pause at the start of its shard."""
+    """Once ``log`` holds ``after_lines`` shard starts, SIGKILL the worker of the latest one: its
+    agent holds that shard (SlowRandomAgent's ``hold_at``) until it is killed."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         lines = log.read_text().splitlines() if log.exists() else []
@@ -157,16 +157,18 @@ def cluster_scenario(out: str) -> dict:
 
         log = folder / "slow.log"
         slow = ("distributed_agents:SlowRandomAgent", "core-v0")
-        config = {"log": str(log), "delay": 0.3}
+        # The local run writes one line per seed (5); the distributed run's second shard start holds.
+        config = {"log": str(log), "hold_at": 5 + 2}
         local = evaluate(*slow, envs=["NumberLine"], config=config, progress=False)
         played_locally = len(log.read_text().splitlines())
         killed: list[int] = []
-        killer = threading.Thread(target=_kill_during_shard, args=(log, played_locally + 2, killed))
+        killer = threading.Thread(target=_kill_during_shard, args=(log, config["hold_at"], killed))
         killer.start()
         pooled = evaluate(*slow, envs=["NumberLine"], config=config, progress=False, scheduler=address)
         killer.join()
         lines = log.read_text().splitlines()[played_locally:]
         found["killed"] = {
+            "played_locally": played_locally,
             "pid": killed,
             "shards": sum(len(entry["seeds"]) for entry in json.loads(local.to_json())["entries"]),
             "starts": len(lines),
@@ -230,6 +232,7 @@ def test_keep_going_writes_a_partial_file_of_the_other_entries(scenario):
 
 def test_a_worker_killed_mid_shard_changes_nothing(scenario):
     killed = scenario["killed"]
+    assert killed["played_locally"] == killed["shards"] == 5
     assert len(killed["pid"]) == 1, "the killer found no shard under way"
     # The killed worker's shard started again elsewhere: more starts than shards.
     assert killed["starts"] > killed["shards"], killed
