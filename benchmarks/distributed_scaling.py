@@ -87,6 +87,12 @@ def measure(quick: bool = False) -> dict:
 def scaling_table(data: dict) -> str:
     """The docs page's table: workers, wall time, speed-up, the shards and their work."""
     one = data["runs"]["1"]["wall_time_s"]
+    which = "the four cheap baselines of `--quick`" if data["quick"] else "every baseline"
+    loads = ", ".join(f"{run['load_average_before'][0]:.1f}" for run in data["runs"].values())
+    caption = (
+        f"`icl-bench run` on {which} ({data['baselines']}), same results files in both runs; "
+        f"1-minute load average at the start of each run: {loads} (2 cores)."
+    )
     rows = [
         "| workers | wall time | speed-up | shards | shard work W | longest shard L | W / L |",
         "|---:|---:|---:|---:|---:|---:|---:|",
@@ -97,7 +103,7 @@ def scaling_table(data: dict) -> str:
             f"{run['shard_seconds']:.0f} s | {run['longest_shard_s']:.1f} s | "
             f"{run['shard_seconds'] / run['longest_shard_s']:.0f} |"
         )
-    return "\n".join(rows)
+    return caption + "\n\n" + "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
