@@ -39,6 +39,11 @@ class Agent:
     suites: Sequence[str] | None = None
     #: Entries played when the user names none (as ``--envs``), or ``None`` for all.
     envs: Sequence[str] | None = None
+    #: True when ``reset(env_id, env_kwargs)`` alone sets the agent up, whatever resets came before.
+    #: A distributed evaluation then skips replaying, before each (entry, seed) shard, the resets
+    #: that a local run makes before it (``leaderboard.harness.play_shard``): the default replays
+    #: them, so that an agent counting its resets (the random agent) plays as it does locally.
+    independent_resets: bool = False
 
     def reset(self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None) -> None:
         """Prepare for episodes on ``env_id`` built with ``env_kwargs``."""

@@ -170,6 +170,27 @@ def _open_store(db: str | None):
         raise typer.Exit(2) from None
 
 
+_WORKERS_HELP = (
+    "play the (entry, seed) shards on a local Dask cluster of this many processes (docs/distributed.md)"
+)
+_SCHEDULER_HELP = (
+    "play the shards on the Dask cluster of this scheduler, tcp://HOST:PORT (or $ICL_BENCH_SCHEDULER)"
+)
+
+
+def _pool_options(workers: int | None, scheduler: str | None) -> dict:
+    """``workers`` and ``scheduler`` for evaluate/run_all ($ICL_BENCH_SCHEDULER standing for an
+    absent --scheduler), or exit 2 naming the bad option; Dask is not imported here."""
+    from leaderboard.distributed import pool_options
+
+    try:
+        workers, scheduler = pool_options(workers, scheduler)
+    except ValueError as error:
+        _error("error", error)
+        raise typer.Exit(2) from None
+    return {"workers": workers, "scheduler": scheduler}
+
+
 @app.command("evaluate")
 def evaluate_command(
     agent: str = typer.Option(..., help="agent reference: package.module:Name or run:DIR"),
@@ -186,12 +207,18 @@ def evaluate_command(
     ),
     step_timeout: float = typer.Option(None, help="with --isolate: seconds per agent call (default 60)"),
     entry_timeout: float = typer.Option(None, help="with --isolate: agent seconds per entry (default 3600)"),
+    workers: int = typer.Option(None, help=_WORKERS_HELP),
+    scheduler: str = typer.Option(None, help=_SCHEDULER_HELP),
+    keep_going: bool = typer.Option(
+        False, help="an entry whose agent fails is left out: write a partial file (complete: false), exit 1"
+    ),
 ) -> None:
     """Evaluate an agent on a suite; print its scores and write/store the results file."""
-    from leaderboard.harness import AgentError, evaluate
+    from leaderboard.harness import AgentError, PartialEvaluation, evaluate
     from leaderboard.loading import load_config
     from leaderboard.report import leaderboard_tables, print_tables
 
+    pool = _pool_options(workers, scheduler)
     secret = _test_secret(seed_set, secret_file)
     limits = {"step_timeout": step_timeout, "entry_timeout": entry_timeout}
     limits = {name: seconds for name, seconds in limits.items() if seconds is not None}
@@ -206,9 +233,27 @@ def evaluate_command(
         except OSError as error:
             _error("error", f"--out {out}: cannot create its folder: {error}")
             raise typer.Exit(2) from None
+    partial = None
     try:
         results = evaluate(
-            agent, suite, envs=envs, config=load_config(config), secret=secret, isolate=isolate, **limits
+            agent,
+            suite,
+            envs=envs,
+            config=load_config(config),
+            secret=secret,
+            isolate=isolate,
+            keep_going=keep_going,
+            **pool,
+            **limits,
+        )
+    except PartialEvaluation as error:
+        results, partial = error.results, error.failures
+        for failure in partial:
+            _error("failed", failure)
+        console.print(
+            plain(
+                f"{len(partial)} shard(s) failed; the other entries make a partial results file (complete: false)"
+            )
         )
     except (AgentError, ValueError) as error:
         _error("error", error)
@@ -221,6 +266,8 @@ def evaluate_command(
         outcome = results_store.add(results, secrets=[secret] if secret else [])
         console.print(f"stored as #{outcome.id}" + ("" if outcome.new else " (already stored: same content)"))
     print_tables(console, leaderboard_tables([results]))
+    if partial:
+        raise typer.Exit(1)
 
 
 @app.command("validate")
@@ -272,12 +319,22 @@ def run_command(
     out: str = typer.Option("icl-bench-report", help="folder for the HTML report and the results files"),
     db: str = typer.Option(None, help=_DB_HELP),
     isolate: bool = typer.Option(False, help="run each baseline in a process of its own (docs/protocol.md)"),
+    workers: int = typer.Option(None, help=_WORKERS_HELP),
+    scheduler: str = typer.Option(None, help=_SCHEDULER_HELP),
 ) -> None:
     """The main job: score every classic and exact baseline, store the results, print and report."""
     from leaderboard.run_all import run_all
 
+    pool = _pool_options(workers, scheduler)
+    if isolate and any(pool.values()):
+        _error("error", "--isolate cannot be combined with --workers or --scheduler yet")
+        raise typer.Exit(2)
     _open_store(db).close()  # a bad --db fails here, before any baseline runs
-    summary = run_all(out_dir=out, db=db, console=console, isolate=isolate)
+    try:
+        summary = run_all(out_dir=out, db=db, console=console, isolate=isolate, **pool)
+    except ValueError as error:  # Dask missing, a scheduler that cannot be reached
+        _error("error", error)
+        raise typer.Exit(2) from None
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} baseline(s) failed[/red]")
         raise typer.Exit(1)

@@ -10,14 +10,22 @@ minus the step's reward.
 Every action is checked before the env sees it. A bad one (wrong shape or type, NaN, outside the
 action space) or an exception raised by the agent stops the evaluation with an :class:`AgentError`
 that names the agent, the env, the seed and step and what was wrong; nothing is returned, so nothing
-can be stored.
+can be stored (``keep_going``: the other entries make a partial file, see :class:`PartialEvaluation`).
+
+Each seed is played by :func:`play_seed`, and an entry's seeds are merged by :func:`merge_seed_runs`.
+With ``workers`` or ``scheduler``, :func:`evaluate` plays every (entry, seed) as a shard on a Dask
+cluster (:func:`play_on_pool`, ``leaderboard.distributed``): each worker builds the agent from its
+reference, and the shards are merged in the local order of play, so the results file is the same.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -31,6 +39,14 @@ from icl_envs.cards.text_protocol import TextActions
 # AgentError lives with the agent interface, so that leaderboard.isolation raises it too; it, load_config
 # and load_object are still importable from here, where they lived first.
 from leaderboard.agent import AgentError
+from leaderboard.distributed import (
+    ShardError,
+    ShardFailure,
+    open_pool,
+    pool_options,
+    run_shards,
+    worker_address,
+)
 from leaderboard.isolation import DEFAULT_ENTRY_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S, IsolatedAgent
 from leaderboard.loading import load_agent, load_config, load_object  # noqa: F401
 from leaderboard.protocol import Suite, SuiteEntry, get_suite
@@ -137,6 +153,116 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__}" + (f" of shape {shape}" if shape is not None else f" {value!r:.60}")
 
 
+@dataclass
+class SeedRun:
+    """What one seed of an entry produced (a shard of a distributed evaluation): arrays by episode,
+    and for the in-context envs the squared errors summed at each context length with their counts."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    error_sums: np.ndarray | None
+    error_counts: np.ndarray | None
+    parse_failures: int
+    wall_time_s: float
+
+
+def play_seed(
+    agent: Any,
+    env: gym.vector.VectorEnv,
+    entry: SuiteEntry,
+    seed: int,
+    *,
+    agent_name: str,
+    text_actions: bool = False,
+    first_obs: Any = None,
+) -> SeedRun:
+    """Reset ``env`` with ``seed``, ``agent.reset(env_id, kwargs)``, and play until every sub-env has
+    ended its first episode; raise :class:`AgentError` on a bad agent. ``first_obs``: the
+    observations of ``env.reset(seed=seed)`` when it was already made (:func:`prepare_while_starting`)."""
+    start = time.perf_counter()
+    returns = np.zeros(entry.episodes)
+    lengths = np.zeros(entry.episodes, dtype=np.int64)
+    error_sums = error_counts = None
+    if is_in_context(env.single_observation_space):
+        steps = env.single_observation_space["context"].shape[0]
+        error_sums, error_counts = np.zeros(steps), np.zeros(steps, dtype=np.int64)
+    parse_failures = 0
+    where = f"agent {agent_name} on {entry.env_id} {dict(entry.kwargs)} (seed {seed}"
+    obs = env.reset(seed=seed)[0] if first_obs is None else first_obs
+    reset_agent(agent, entry.env_id, entry.kwargs, where)
+    done = np.zeros(entry.episodes, dtype=bool)
+    step = 0
+    while not done.all():
+        if step >= MAX_STEPS:
+            raise AgentError(f"{where}): episodes did not end within {MAX_STEPS} steps")
+        try:
+            raw = agent.act_batch(obs)
+        except Exception as error:
+            raise AgentError(
+                f"{where}, step {step}): act_batch raised {type(error).__name__}: {error}"
+            ) from error
+        try:
+            actions = check_actions(raw, env, text_actions)
+        except ValueError as error:
+            raise AgentError(f"{where}, step {step}): bad action: {error}") from None
+        try:
+            obs, reward, terminated, truncated, info = env.step(actions)
+        except (gym.error.Error, ValueError) as error:
+            raise AgentError(f"{where}, step {step}): the env rejected the action: {error}") from error
+        if callable(getattr(agent, "observe", None)):  # agents that condition on rewards
+            try:
+                agent.observe(reward, terminated, truncated)
+            except Exception as error:
+                raise AgentError(
+                    f"{where}, step {step}): observe raised {type(error).__name__}: {error}"
+                ) from error
+        active = ~done
+        returns[active] += reward[active]
+        lengths[active] += 1
+        if error_sums is not None and step < len(error_sums):
+            error_sums[step] += -reward[active].sum()
+            error_counts[step] += active.sum()
+        finished = active & (np.asarray(terminated) | np.asarray(truncated))
+        if text_actions and "parse_failed" in info:
+            # TextActions counts an episode's failures so far; read it when the episode ends.
+            parse_failures += int(np.asarray(info["parse_failed"])[finished].sum())
+        done |= finished
+        step += 1
+    return SeedRun(returns, lengths, error_sums, error_counts, parse_failures, time.perf_counter() - start)
+
+
+def reset_agent(agent: Any, env_id: str, kwargs: Mapping[str, Any], where: str) -> None:
+    """``agent.reset(env_id, kwargs)`` before a seed's episodes (duck-typed agents may have no reset)."""
+    try:
+        if callable(getattr(agent, "reset", None)):
+            agent.reset(env_id, dict(kwargs))
+    except Exception as error:
+        raise AgentError(f"{where}): reset raised {type(error).__name__}: {error}") from error
+
+
+def merge_seed_runs(
+    entry: SuiteEntry, runs: Sequence[SeedRun], text_actions: bool, wall_time_s: float | None = None
+) -> EntryRun:
+    """One entry's run from its seeds' runs, in the entry's seed order. The error sums add up seed by
+    seed from zero, as one process playing the seeds in turn adds them: the same floats, bit for bit."""
+    errors_by_context = None
+    if runs[0].error_sums is not None:
+        sums, counts = np.zeros_like(runs[0].error_sums), np.zeros_like(runs[0].error_counts)
+        for run in runs:
+            sums += run.error_sums
+            counts += run.error_counts
+        seen = counts > 0
+        errors_by_context = sums[seen] / counts[seen]
+    return EntryRun(
+        entry=entry,
+        returns=np.stack([run.returns for run in runs]),
+        lengths=np.stack([run.lengths for run in runs]),
+        errors_by_context=errors_by_context,
+        parse_failures=sum(run.parse_failures for run in runs) if text_actions else None,
+        wall_time_s=sum(run.wall_time_s for run in runs) if wall_time_s is None else wall_time_s,
+    )
+
+
 def play_entry(
     agent: Any,
     entry: SuiteEntry,
@@ -151,108 +277,96 @@ def play_entry(
     ``prepared``: the entry's vector env already built and reset with its first seed, and that
     reset's observations (see :func:`prepare_while_starting`)."""
     start = time.perf_counter()
-    returns = np.zeros((len(entry.seeds), entry.episodes))
-    lengths = np.zeros((len(entry.seeds), entry.episodes), dtype=np.int64)
-    error_sums: np.ndarray | None = None
-    error_counts: np.ndarray | None = None
-    parse_failures = 0
     env, first_obs = prepared if prepared is not None else (make_vector_env(entry, text_actions), None)
+    runs = []
     try:
-        in_context = is_in_context(env.single_observation_space)
-        if in_context:
-            steps = env.single_observation_space["context"].shape[0]
-            error_sums, error_counts = np.zeros(steps), np.zeros(steps, dtype=np.int64)
         for row, seed in enumerate(entry.seeds):
-            where = f"agent {agent_name} on {entry.env_id} {dict(entry.kwargs)} (seed {seed}"
-            obs = first_obs if row == 0 and first_obs is not None else env.reset(seed=seed)[0]
-            try:
-                if callable(getattr(agent, "reset", None)):  # duck-typed agents may have no reset
-                    agent.reset(entry.env_id, dict(entry.kwargs))
-            except Exception as error:
-                raise AgentError(f"{where}): reset raised {type(error).__name__}: {error}") from error
-            done = np.zeros(entry.episodes, dtype=bool)
-            step = 0
-            while not done.all():
-                if step >= MAX_STEPS:
-                    raise AgentError(f"{where}): episodes did not end within {MAX_STEPS} steps")
-                try:
-                    raw = agent.act_batch(obs)
-                except Exception as error:
-                    raise AgentError(
-                        f"{where}, step {step}): act_batch raised {type(error).__name__}: {error}"
-                    ) from error
-                try:
-                    actions = check_actions(raw, env, text_actions)
-                except ValueError as error:
-                    raise AgentError(f"{where}, step {step}): bad action: {error}") from None
-                try:
-                    obs, reward, terminated, truncated, info = env.step(actions)
-                except (gym.error.Error, ValueError) as error:
-                    raise AgentError(
-                        f"{where}, step {step}): the env rejected the action: {error}"
-                    ) from error
-                if callable(getattr(agent, "observe", None)):  # agents that condition on rewards
-                    try:
-                        agent.observe(reward, terminated, truncated)
-                    except Exception as error:
-                        raise AgentError(
-                            f"{where}, step {step}): observe raised {type(error).__name__}: {error}"
-                        ) from error
-                active = ~done
-                returns[row, active] += reward[active]
-                lengths[row, active] += 1
-                if in_context and step < len(error_sums):
-                    error_sums[step] += -reward[active].sum()
-                    error_counts[step] += active.sum()
-                finished = active & (np.asarray(terminated) | np.asarray(truncated))
-                if text_actions and "parse_failed" in info:
-                    # TextActions counts an episode's failures so far; read it when the episode ends.
-                    parse_failures += int(np.asarray(info["parse_failed"])[finished].sum())
-                done |= finished
-                step += 1
+            runs.append(
+                play_seed(
+                    agent,
+                    env,
+                    entry,
+                    seed,
+                    agent_name=agent_name,
+                    text_actions=text_actions,
+                    first_obs=first_obs if row == 0 else None,
+                )
+            )
             if on_seed_done is not None:
                 on_seed_done()
     finally:
         env.close()
-    errors_by_context = None
-    if in_context:
-        seen = error_counts > 0
-        errors_by_context = error_sums[seen] / error_counts[seen]
-    return EntryRun(
-        entry=entry,
-        returns=returns,
-        lengths=lengths,
-        errors_by_context=errors_by_context,
-        parse_failures=parse_failures if text_actions else None,
-        wall_time_s=time.perf_counter() - start,
-    )
+    return merge_seed_runs(entry, runs, text_actions, wall_time_s=time.perf_counter() - start)
 
 
 # ----------------------------------------------------------------------------------------------
 # Evaluating a suite
 
 
-def prepare_while_starting(
-    agent: Any, entries: Sequence[SuiteEntry], text_actions: bool
-) -> dict[int, tuple[gym.vector.VectorEnv, Any]]:
+def check_suite_supported(agent: Any, suite: Suite, agent_name: str) -> None:
+    """Refuse a suite the agent does not declare (``agent.suites``; None: any)."""
+    supported = getattr(agent, "suites", None)
+    if supported is not None and suite.name not in supported:
+        raise AgentError(f"agent {agent_name} declares suites {list(supported)}, not {suite.name}")
+
+
+def progress_bar() -> Progress | None:
+    """A rich bar on stderr when it is a terminal; None in logs (no bar, nor blank lines)."""
+    if not Console(stderr=True).is_terminal:
+        return None
+    # The description is plain text: an agent reference is no rich markup, and shows no control character.
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, transient=True, console=Console(stderr=True))
+
+
+def short_name(agent_name: str) -> str:
+    """The class name only: a full ``package.module:Name`` squeezed the bar and its counts to a few
+    characters on an 80-column terminal."""
+    return visible(agent_name if agent_name.startswith("run:") else agent_name.rsplit(":", 1)[-1])
+
+
+Prepared = dict[str, tuple[gym.vector.VectorEnv, Any]]
+
+
+def prepare_while_starting(agent: Any, entries: Sequence[SuiteEntry], text_actions: bool) -> Prepared:
     """Build the first entries' vector envs and reset them with their first seed while an isolated
     agent's process starts: its imports and the agent's construction run on another core meanwhile,
-    instead of before the first step. Indexed like ``entries``; empty for an in-process agent."""
-    prepared: dict[int, tuple[gym.vector.VectorEnv, Any]] = {}
+    instead of before the first step. Keyed by ``entry.key``; empty for an in-process agent."""
+    prepared: Prepared = {}
     if not isinstance(agent, IsolatedAgent):
         return prepared
     try:
-        for index, entry in enumerate(entries):
+        for entry in entries:
             if agent.ready():
                 break
             env = make_vector_env(entry, text_actions)
-            prepared[index] = (env, None)
-            prepared[index] = (env, env.reset(seed=entry.seeds[0])[0])
+            prepared[entry.key] = (env, None)
+            prepared[entry.key] = (env, env.reset(seed=entry.seeds[0])[0])
     except BaseException:
-        for env, _ in prepared.values():
-            env.close()
+        close_prepared(prepared)
         raise
     return prepared
+
+
+def close_prepared(prepared: Prepared) -> None:
+    """Close the prepared envs not played (an error stopped the suite, or the agent skips them)."""
+    for env, _ in prepared.values():
+        env.close()
+    prepared.clear()
+
+
+def playable_envs(agent: Any, envs: Iterable[str] | None) -> Iterable[str] | None:
+    """The entries to play: ``envs`` when given, else the envs the agent declares (``agent.envs``,
+    e.g. a model trained on one game's dataset), else all."""
+    if envs is not None:
+        return envs
+    declared = getattr(agent, "envs", None)
+    return None if declared is None else [str(name) for name in declared]
 
 
 def play_suite(
@@ -262,60 +376,346 @@ def play_suite(
     *,
     agent_name: str,
     progress: bool = True,
+    on_failure: Callable[[AgentError], None] | None = None,
+    prepared: Prepared | None = None,
 ) -> list[EntryRun]:
-    """Play every entry; a rich progress bar counts (entry, seed) batches."""
+    """Play every entry; a rich progress bar counts (entry, seed) batches. With ``on_failure``, an
+    entry whose agent fails is reported to it and left out, and the next entries are played."""
+    check_suite_supported(agent, suite, agent_name)
     text_actions = suite.actions == "text"
-    prepared = prepare_while_starting(agent, entries, text_actions)
-    try:
-        return _play_entries(agent, suite, entries, prepared, agent_name=agent_name, progress=progress)
-    finally:
-        for env, _ in prepared.values():  # those not played (an error stopped the suite)
-            env.close()
-
-
-def _play_entries(
-    agent: Any,
-    suite: Suite,
-    entries: Sequence[SuiteEntry],
-    prepared: dict[int, tuple[gym.vector.VectorEnv, Any]],
-    *,
-    agent_name: str,
-    progress: bool,
-) -> list[EntryRun]:
-    supported = getattr(agent, "suites", None)
-    if supported is not None and suite.name not in supported:
-        raise AgentError(f"agent {agent_name} declares suites {list(supported)}, not {suite.name}")
-    text_actions = suite.actions == "text"
-
-    def play(index: int, entry: SuiteEntry, on_seed_done: Callable[[], None] | None = None) -> EntryRun:
-        return play_entry(
-            agent,
-            entry,
-            agent_name=agent_name,
-            text_actions=text_actions,
-            on_seed_done=on_seed_done,
-            prepared=prepared.pop(index, None),
-        )
-
-    if not progress or not Console(stderr=True).is_terminal:  # no bar (nor blank lines) in logs
-        return [play(index, entry) for index, entry in enumerate(entries)]
+    bar = progress_bar() if progress else None
     runs = []
-    # The description is plain text: an agent reference is no rich markup, and shows no control character.
-    columns = (
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        # The class name only: a full `package.module:Name` squeezed the bar and its counts to
-        # a few characters on an 80-column terminal.
-        name = visible(agent_name if agent_name.startswith("run:") else agent_name.rsplit(":", 1)[-1])
-        task = bar.add_task(name, total=sum(len(e.seeds) for e in entries))
-        for index, entry in enumerate(entries):
-            bar.update(task, description=f"{name} · {suite.name} · {entry.label}")
-            runs.append(play(index, entry, on_seed_done=lambda: bar.advance(task)))
+    with bar or contextlib.nullcontext():
+        name = short_name(agent_name)
+        task = bar.add_task(name, total=sum(len(e.seeds) for e in entries)) if bar else None
+        for entry in entries:
+            if bar:
+                bar.update(task, description=f"{name} · {suite.name} · {entry.label}")
+            try:
+                runs.append(
+                    play_entry(
+                        agent,
+                        entry,
+                        agent_name=agent_name,
+                        text_actions=text_actions,
+                        on_seed_done=(lambda: bar.advance(task)) if bar else None,
+                        prepared=(prepared or {}).pop(entry.key, None),
+                    )
+                )
+            except AgentError as error:
+                if on_failure is None:
+                    raise
+                on_failure(error)
     return runs
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluating on a Dask cluster: one shard per (entry, seed), merged in the suite's order
+
+
+@dataclass(frozen=True)
+class SeedShard:
+    """One (entry, seed) of an evaluation as a worker receives it: the agent by reference, the entry
+    by value (a worker may not know an unpublished suite), and the evaluation's resets in order."""
+
+    #: Unique per evaluation: a worker keeps one agent per evaluation between its shards.
+    evaluation: str
+    reference: str
+    config: Mapping[str, Any]
+    suite: Suite
+    entry: SuiteEntry
+    seed: int
+    #: This shard's place in the local order of play (entries in suite order, seeds in entry order).
+    index: int
+    #: ``(env_id, kwargs)`` of every shard of the evaluation, in that order: the resets an agent
+    #: built on a worker replays before ``index`` so that it is in the state a local run leaves it.
+    resets: tuple[tuple[str, Mapping[str, Any]], ...]
+
+    def __reduce__(self):
+        # SuiteEntry holds a read-only mapping, which pickle refuses: travel as plain data.
+        entry, suite = self.entry.as_dict(), (self.suite.name, self.suite.description, self.suite.actions)
+        resets = tuple((env_id, dict(kwargs)) for env_id, kwargs in self.resets)
+        fields = (
+            self.evaluation,
+            self.reference,
+            dict(self.config),
+            suite,
+            entry,
+            self.seed,
+            self.index,
+            resets,
+        )
+        return _rebuild_shard, fields
+
+    @property
+    def label(self) -> str:
+        return f"{self.suite.name} · {self.entry.label} · seed {self.seed}"
+
+
+def _rebuild_shard(evaluation, reference, config, suite, entry, seed, index, resets) -> SeedShard:
+    name, description, actions = suite
+    entry = SuiteEntry(**{**entry, "seeds": tuple(entry["seeds"])})
+    suite = Suite(name, description, (entry,), actions=actions, published=False)
+    return SeedShard(evaluation, reference, config, suite, entry, seed, index, resets)
+
+
+@dataclass
+class ShardRun:
+    """A shard's seed run, and what produced it (the worker's versions, hardware and address)."""
+
+    run: SeedRun
+    versions: dict[str, str]
+    hardware: dict[str, Any]
+    worker: str | None
+
+
+#: In a worker process: the agents of the latest evaluations (by id, newest last), each with the
+#: number of resets of its evaluation's order it has made. Two are kept: ``icl-bench run`` moves its
+#: workers from one baseline to the next, and a shard rerun after a fault may come from the last one.
+_WORKER_AGENTS: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+_WORKER_AGENTS_KEPT = 2
+
+
+def _shard_agent(shard: SeedShard) -> Any:
+    """The agent for ``shard``, in the state a local run brings it to before the shard's seed.
+
+    A local run plays one agent through every (entry, seed) in turn; an agent whose actions depend on
+    its earlier resets (the random agent counts them per env) would play differently if built anew
+    for each shard. So the agent replays, without playing, the resets of the shards before this one
+    that it has not made: the worker's agent from an earlier shard of the evaluation replays only
+    those in between. An agent declaring ``independent_resets`` (its reset alone sets it up) skips
+    the replay. An agent that learns from the episodes it plays cannot be split this way.
+    """
+    cached = _WORKER_AGENTS.pop(shard.evaluation, None)
+    independent = cached is not None and getattr(cached[0], "independent_resets", False) is True
+    if cached is None or (cached[1] > shard.index and not independent):
+        agent = load_agent(shard.reference, shard.config)
+        check_suite_supported(agent, shard.suite, shard.reference)
+        cached = (agent, 0)
+    agent, resets_made = cached
+    if getattr(agent, "independent_resets", False) is not True:
+        for env_id, kwargs in shard.resets[resets_made : shard.index]:
+            where = (
+                f"agent {shard.reference} replaying a reset on {env_id} {dict(kwargs)} (before {shard.label}"
+            )
+            reset_agent(agent, env_id, kwargs, where)
+    return agent
+
+
+def play_shard(shard: SeedShard) -> ShardRun:
+    """Play one (entry, seed) on a worker: build (or reuse) the agent, play the seed, probe provenance."""
+    agent = _shard_agent(shard)
+    text_actions = shard.suite.actions == "text"
+    env = make_vector_env(shard.entry, text_actions)
+    try:
+        run = play_seed(
+            agent, env, shard.entry, shard.seed, agent_name=shard.reference, text_actions=text_actions
+        )
+    finally:
+        env.close()
+    # Kept only once the seed played: a failed agent is built anew for the next shard.
+    _WORKER_AGENTS[shard.evaluation] = (agent, shard.index + 1)
+    while len(_WORKER_AGENTS) > _WORKER_AGENTS_KEPT:
+        _WORKER_AGENTS.popitem(last=False)
+    return ShardRun(run, package_versions(shard.reference), hardware(), worker_address())
+
+
+@dataclass
+class Evaluation:
+    """An agent and the entries of a suite it is scored on; ``shards()`` splits it for a pool."""
+
+    reference: str
+    config: Mapping[str, Any]
+    suite: Suite
+    entries: Sequence[SuiteEntry]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def shards(self) -> list[SeedShard]:
+        pairs = [(entry, seed) for entry in self.entries for seed in entry.seeds]
+        resets = tuple((entry.env_id, entry.kwargs) for entry, _ in pairs)
+        return [
+            SeedShard(self.id, self.reference, self.config, self.suite, entry, seed, index, resets)
+            for index, (entry, seed) in enumerate(pairs)
+        ]
+
+
+@dataclass
+class PlayedEvaluation:
+    """An evaluation played, here or merged from its shards: the entries whose every seed played, the
+    failures, and the provenance of the process (or workers) that played them."""
+
+    runs: list[EntryRun]
+    failures: list[str]
+    versions: dict[str, str]
+    hardware: dict[str, Any]
+    #: The evaluation's wall time: measured by whoever ran it; in a pool shared with other
+    #: evaluations (``icl-bench run``), the sum of its shards' times.
+    wall_time_s: float = 0.0
+
+
+def play_on_pool(
+    client: Any,
+    evaluations: Sequence[Evaluation],
+    *,
+    progress: bool = True,
+    stop_on_failure: bool = True,
+    description: str | None = None,
+) -> list[PlayedEvaluation]:
+    """Play every shard of every evaluation on ``client``'s workers (one pool, a bar over shards) and
+    merge each evaluation's shards in its order of play; raise :class:`AgentError` at the first
+    failure when ``stop_on_failure``."""
+    shards = [shard for evaluation in evaluations for shard in evaluation.shards()]
+    bar = progress_bar() if progress else None
+    with bar or contextlib.nullcontext():
+        task = None
+        if bar:
+            name = description or " · ".join(dict.fromkeys(short_name(e.reference) for e in evaluations))
+            task = bar.add_task(name, total=len(shards))
+        try:
+            outcomes = run_shards(
+                client,
+                play_shard,
+                shards,
+                [shard.label for shard in shards],
+                stop_on_failure=stop_on_failure,
+                on_done=(lambda _: bar.advance(task)) if bar else None,
+            )
+        except ShardError as error:
+            raise AgentError(str(error.failure)) from None
+    merged, position = [], 0
+    for evaluation in evaluations:
+        count = sum(len(entry.seeds) for entry in evaluation.entries)
+        merged.append(_merge_shards(evaluation, outcomes[position : position + count]))
+        position += count
+    return merged
+
+
+def _merge_shards(evaluation: Evaluation, outcomes: Sequence[Any]) -> PlayedEvaluation:
+    text_actions = evaluation.suite.actions == "text"
+    runs, failed, played = [], [], []
+    position = 0
+    for entry in evaluation.entries:
+        seeds = outcomes[position : position + len(entry.seeds)]
+        position += len(entry.seeds)
+        entry_failures = [str(outcome) for outcome in seeds if isinstance(outcome, ShardFailure)]
+        if entry_failures:
+            failed += entry_failures
+            continue
+        runs.append(merge_seed_runs(entry, [outcome.run for outcome in seeds], text_actions))
+        played += seeds
+    versions: dict[str, str] = {}
+    for outcome in played:
+        for name, version in outcome.versions.items():
+            if versions.setdefault(name, version) != version:
+                raise ValueError(
+                    f"the workers run different versions of {name} ({versions[name]} and {version}): "
+                    "one results file records one version; install the same everywhere"
+                )
+    machine = dict(played[0].hardware) if played else {}
+    if played:
+        machine["dask_workers"] = len({outcome.worker for outcome in played})
+    return PlayedEvaluation(
+        runs, failed, versions, machine, sum(outcome.run.wall_time_s for outcome in played)
+    )
+
+
+def plan_evaluation(
+    reference: str,
+    suite: str | Suite,
+    *,
+    envs: Iterable[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+    secret: bytes | None = None,
+) -> Evaluation:
+    """What :func:`evaluate` plays, checked before anything is played: the suite, its entries (with
+    a test set's seeds for ``secret``), their references, and a reference and config that a results
+    file can hold. Raises ``ValueError`` naming the problem."""
+    suite = get_suite(suite) if isinstance(suite, str) else suite
+    entries = with_seed_set(suite, suite.select(envs), secret)
+    _check_references(suite, entries)
+    config = dict(config or {})
+    # Refused now, not after playing: the results file could not hold them.
+    check_free_form("agent.reference", reference)
+    check_free_form("agent.config", config)
+    return Evaluation(reference, config, suite, entries)
+
+
+def _play_here(
+    evaluation: Evaluation,
+    agent: Any,
+    progress: bool,
+    keep_going: bool,
+    isolate: bool,
+    envs_given: bool,
+    **limits: float,
+) -> PlayedEvaluation:
+    """Play an evaluation in this process (or, isolated, in one child process), entry after entry.
+    Unless the user named the envs (``envs_given``), an agent that declares ``envs`` plays only those."""
+    reference, config = evaluation.reference, evaluation.config
+    if isolate:
+        if agent is not None:
+            raise ValueError("isolate: an agent built in this process cannot be isolated; pass its reference")
+        agent = IsolatedAgent(reference, config, **limits)
+    elif agent is None:
+        agent = load_agent(reference, config)
+    failures: list[str] = []
+    prepared = prepare_while_starting(agent, evaluation.entries, evaluation.suite.actions == "text")
+    try:
+        entries = evaluation.entries
+        declared = None if envs_given else playable_envs(agent, None)
+        if declared is not None:
+            keys = {entry.key for entry in evaluation.suite.select(declared)}
+            entries = [entry for entry in entries if entry.key in keys]
+        start = time.perf_counter()
+        runs = play_suite(
+            agent,
+            evaluation.suite,
+            entries,
+            agent_name=reference,
+            progress=progress,
+            on_failure=(lambda error: failures.append(str(error))) if keep_going else None,
+            prepared=prepared,
+        )
+        wall_time_s = time.perf_counter() - start
+        # Probed after playing, so that a framework the agent loaded (torch) and its GPU are seen.
+        if isolate:
+            versions, machine = agent.provenance(reference)
+        else:
+            versions, machine = package_versions(reference), hardware()
+    finally:
+        close_prepared(prepared)
+        if isolate:
+            agent.close()
+    return PlayedEvaluation(runs, failures, versions, machine, wall_time_s)
+
+
+def results_of(evaluation: Evaluation, played: PlayedEvaluation, secret: bytes | None = None):
+    """The results file of the entries that played (all of them, or a partial file, ``complete:
+    false``); raise :class:`AgentError` if none did."""
+    if not played.runs:
+        raise AgentError("every entry failed: " + "; ".join(played.failures))
+    return build_results(
+        suite=evaluation.suite,
+        runs=played.runs,
+        agent_reference=evaluation.reference,
+        agent_config=evaluation.config,
+        wall_time_s=played.wall_time_s,
+        versions=played.versions,
+        hardware=played.hardware,
+        test_set=None if secret is None else test_set_id(secret),
+    )
+
+
+class PartialEvaluation(AgentError):
+    """Some entries failed and ``keep_going`` was set: ``results`` holds the others (a partial file,
+    ``complete: false``), ``failures`` says which entry and seed failed and why."""
+
+    def __init__(self, results, failures: Sequence[str]) -> None:
+        super().__init__(
+            f"{len(failures)} failure(s), a partial results file of the other entries: " + "; ".join(failures)
+        )
+        self.results = results
+        self.failures = list(failures)
 
 
 def evaluate(
@@ -330,6 +730,9 @@ def evaluate(
     isolate: bool = False,
     step_timeout: float = DEFAULT_STEP_TIMEOUT_S,
     entry_timeout: float = DEFAULT_ENTRY_TIMEOUT_S,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    keep_going: bool = False,
 ):
     """Evaluate the agent ``reference`` (built with ``config``) on ``suite``; return a results file.
 
@@ -338,53 +741,41 @@ def evaluate(
     ``isolate=True`` builds and plays the agent in a process of its own, which sees only the
     observations and ``reset(env_id, env_kwargs)``, within ``step_timeout`` seconds per call and
     ``entry_timeout`` seconds per entry (:class:`~leaderboard.isolation.IsolatedAgent`).
+    ``workers=N`` plays the (entry, seed) shards on a local Dask cluster of N processes,
+    ``scheduler="tcp://HOST:PORT"`` on an existing one (``leaderboard.distributed``); the results file
+    is the same as a local run's but for wall times and hardware.
+    ``keep_going=True``: an entry whose agent fails is left out and the others are played; if any
+    failed, :class:`PartialEvaluation` is raised carrying the partial results file.
     Raises :class:`AgentError` if the agent misbehaves, ``ValueError`` for a bad reference, suite or env.
     """
-    suite = get_suite(suite) if isinstance(suite, str) else suite
-    suite.select(envs)  # a bad --envs is refused before the agent is built
-    config = dict(config or {})
-    # Refused now, not after playing: the results file could not hold them.
-    check_free_form("agent.reference", reference)
-    check_free_form("agent.config", config)
-    if isolate:
+    evaluation = plan_evaluation(reference, suite, envs=envs, config=config, secret=secret)
+    workers, scheduler = pool_options(workers, scheduler, environ={})
+    if workers is not None or scheduler is not None:
+        if isolate:
+            raise ValueError(
+                "isolate: not with workers or a scheduler yet (each worker builds the agent itself)"
+            )
         if agent is not None:
-            raise ValueError("isolate: an agent built in this process cannot be isolated; pass its reference")
-        agent = IsolatedAgent(reference, config, step_timeout=step_timeout, entry_timeout=entry_timeout)
-    elif agent is None:
-        agent = load_agent(reference, config)
-    try:
-        entries = with_seed_set(suite, suite.select(playable_envs(agent, envs)), secret)
-        _check_references(suite, entries)
-        start = time.perf_counter()
-        runs = play_suite(agent, suite, entries, agent_name=reference, progress=progress)
-        wall_time_s = time.perf_counter() - start
-        # Probed after playing, so that a framework the agent loaded (torch) and its GPU are seen.
-        if isolate:
-            versions, machine = agent.provenance(reference)
-        else:
-            versions, machine = package_versions(reference), hardware()
-    finally:
-        if isolate:
-            agent.close()
-    return build_results(
-        suite=suite,
-        runs=runs,
-        agent_reference=reference,
-        agent_config=config,
-        wall_time_s=wall_time_s,
-        versions=versions,
-        hardware=machine,
-        test_set=None if secret is None else test_set_id(secret),
-    )
-
-
-def playable_envs(agent: Any, envs: Iterable[str] | None) -> Iterable[str] | None:
-    """The entries to play: ``envs`` when given, else the envs the agent declares (``agent.envs``,
-    e.g. a model trained on one game's dataset), else all."""
-    if envs is not None:
-        return envs
-    declared = getattr(agent, "envs", None)
-    return None if declared is None else [str(name) for name in declared]
+            raise ValueError("agent: a built agent cannot travel to workers; pass its reference")
+        with open_pool(workers, scheduler) as client:
+            start = time.perf_counter()
+            (played,) = play_on_pool(client, [evaluation], progress=progress, stop_on_failure=not keep_going)
+            played.wall_time_s = time.perf_counter() - start
+    else:
+        played = _play_here(
+            evaluation,
+            agent,
+            progress,
+            keep_going,
+            isolate,
+            envs_given=envs is not None,
+            step_timeout=step_timeout,
+            entry_timeout=entry_timeout,
+        )
+    results = results_of(evaluation, played, secret)
+    if played.failures:
+        raise PartialEvaluation(results, played.failures)
+    return results
 
 
 def _check_references(suite: Suite, entries) -> None:

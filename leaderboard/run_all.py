@@ -21,7 +21,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from leaderboard.harness import AgentError, evaluate
+from leaderboard.distributed import open_pool, pool_options
+from leaderboard.harness import AgentError, Evaluation, evaluate, plan_evaluation, play_on_pool, results_of
 from leaderboard.report import agent_label, leaderboard_tables, print_tables, write_html_report
 from leaderboard.results import ResultsFile
 from leaderboard.store import ResultsStore
@@ -105,33 +106,34 @@ def run_all(
     progress: bool = True,
     console=None,
     isolate: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> RunSummary:
     """Evaluate, store and report every baseline; failures are collected, not raised.
 
     ``isolate=True`` plays each baseline in a process of its own (see ``leaderboard.isolation``).
+    ``workers=N`` (a local Dask cluster) or ``scheduler="tcp://HOST:PORT"`` (an existing one) plays
+    every (baseline, entry, seed) shard in one pool, with one progress bar over the shards; each
+    results file is the local run's but for wall times and hardware.
     """
     console = console or Console()
     start = time.perf_counter()
+    workers, scheduler = pool_options(workers, scheduler, environ={})
+    if isolate and (workers is not None or scheduler is not None):
+        raise ValueError("isolate: not with workers or a scheduler yet (each worker builds the agent itself)")
     store = ResultsStore(db)
     out_dir = Path(out_dir)
     (out_dir / "results").mkdir(parents=True, exist_ok=True)
     collected: list[ResultsFile] = []
     failures: list[tuple[Baseline, str]] = []
     added = duplicates = 0
-    for baseline in baselines:
-        try:
-            results = evaluate(
-                baseline.reference,
-                baseline.suite,
-                envs=baseline.envs,
-                config=baseline.config,
-                progress=progress,
-                isolate=isolate,
-            )
-        except (AgentError, ValueError, ImportError) as error:
-            failures.append((baseline, str(error)))
-            console.print(plain(f"✗ {baseline.reference} on {baseline.suite}: {error}", "red"))
-            continue
+
+    def fail(baseline: Baseline, error: object) -> None:
+        failures.append((baseline, str(error)))
+        console.print(plain(f"✗ {baseline.reference} on {baseline.suite}: {error}", "red"))
+
+    def record(baseline: Baseline, results: ResultsFile) -> None:
+        nonlocal added, duplicates
         outcome = store.add(results)
         added += outcome.new
         duplicates += not outcome.new
@@ -148,6 +150,28 @@ def run_all(
                 ),
             )
         )
+
+    if workers is None and scheduler is None:
+        for baseline in baselines:
+            try:
+                results = evaluate(
+                    baseline.reference,
+                    baseline.suite,
+                    envs=baseline.envs,
+                    config=baseline.config,
+                    progress=progress,
+                    isolate=isolate,
+                )
+            except (AgentError, ValueError, ImportError) as error:
+                fail(baseline, error)
+                continue
+            record(baseline, results)
+    else:
+        for baseline, outcome in _play_pooled(baselines, workers, scheduler, progress):
+            if isinstance(outcome, ResultsFile):
+                record(baseline, outcome)
+            else:
+                fail(baseline, outcome)
     store.close()
     print_tables(console, leaderboard_tables(collected))
     index = write_html_report(collected, out_dir)
@@ -166,3 +190,35 @@ def run_all(
         )
     )
     return RunSummary(collected, failures, added, duplicates, elapsed)
+
+
+def _play_pooled(
+    baselines: Sequence[Baseline], workers: int | None, scheduler: str | None, progress: bool
+) -> list[tuple[Baseline, ResultsFile | str]]:
+    """Every baseline's shards in one pool; per baseline, in order, its results file or why it has none."""
+    outcomes: dict[int, ResultsFile | str] = {}
+    planned: list[tuple[int, Evaluation]] = []
+    for i, baseline in enumerate(baselines):
+        try:
+            evaluation = plan_evaluation(
+                baseline.reference, baseline.suite, envs=baseline.envs, config=baseline.config
+            )
+        except ValueError as error:
+            outcomes[i] = str(error)
+            continue
+        planned.append((i, evaluation))
+    with open_pool(workers, scheduler) as client:
+        played = play_on_pool(
+            client,
+            [evaluation for _, evaluation in planned],
+            progress=progress,
+            stop_on_failure=False,
+            description=f"{len(planned)} baselines",
+        )
+    for (i, evaluation), run in zip(planned, played):
+        if run.failures:  # a baseline is scored on all of its entries or not at all
+            more = f" (and {len(run.failures) - 1} more)" if len(run.failures) > 1 else ""
+            outcomes[i] = run.failures[0] + more
+        else:
+            outcomes[i] = results_of(evaluation, run)
+    return [(baseline, outcomes[i]) for i, baseline in enumerate(baselines)]

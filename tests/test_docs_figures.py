@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from baselines.icl import reproduce
+from benchmarks.distributed_scaling import scaling_table
 from benchmarks.gpu_bench import linear_speed_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,6 +217,7 @@ def _checked_texts() -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
+    texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
     texts.setdefault(ICL_PAGE, []).extend(
         [linear_speed_table(data("icl_gpu_results_h200.json")["linear_speed"])]
         + [text for text, _ in _icl_prose_figures()]
@@ -266,6 +268,13 @@ def test_server_reliability_figures_are_the_reliability_file():
         assert line in text, f"docs/server.md should quote {line!r} from server_reliability.json"
     load = measured["provenance"]["machine"]["load_average_1_5_15_min"][0]
     assert f"a load average of {load}" in " ".join(text.split())
+
+
+def test_distributed_scaling_table_is_its_data_file():
+    measured = data("distributed_scaling.json")
+    assert measured["provenance"]["written_by"] == "benchmarks/distributed_scaling.py"
+    assert measured["same_results"] is True
+    assert_blocks_in_page(scaling_table(measured), page("distributed.md"), "distributed_scaling.json")
 
 
 # ---- the classic baselines' error tables and the results page ----------------------------------

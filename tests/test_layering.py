@@ -36,6 +36,7 @@ LEADERBOARD_LAYERS = (
     "migrations",  # Alembic revisions of the database schema (a subpackage; revisions are frozen)
     "store",  # the results database
     "isolation",  # an agent in a process of its own, behind the agent interface
+    "distributed",  # tasks on a Dask cluster, outcomes merged in task order (harness shards, collection)
     "harness",  # playing a suite's episodes and evaluating an agent
     "compute_references",  # recomputing the references by solvers and by episodes through the harness
     "report",  # tables, plots and the HTML report

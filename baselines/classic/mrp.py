@@ -151,6 +151,9 @@ class MRPAgent(Agent):
     hyperparameter values and set ``grid`` (the values tried) or ``tuned = False``.
     """
 
+    #: reset() reads the env and tunes from the agent's own seed: nothing carries over between resets.
+    independent_resets = True
+
     #: Hyperparameter values tried by ``tune`` (per context length); subclasses override.
     grid: np.ndarray = np.ones(1)
     #: Whether ``rewards`` are centred by the context mean under the average-reward objective.

@@ -96,6 +96,9 @@ def _gram(contexts: Contexts) -> tuple[np.ndarray, np.ndarray]:
 class RegressionAgent(Agent):
     """Base class: ``predict(contexts) -> (B,)``; reset reads the env and tunes what needs tuning."""
 
+    #: reset() reads the env and tunes from the agent's own seed: nothing carries over between resets.
+    independent_resets = True
+
     def __init__(self, seed: int = 0, tuning_tasks: int = 256):
         self.seed = check_int("seed", seed)
         self.tuning_tasks = check_int("tuning_tasks", tuning_tasks, minimum=1)

@@ -1,0 +1,57 @@
+"""Agents for the distributed tests (tests/test_distributed.py), loaded by reference on Dask workers.
+
+- :class:`SlowRandomAgent` is the random agent (whose actions depend on how many resets it made),
+  pausing at the first action of each seed and logging it, so that a test can kill a worker while a
+  shard is under way and count how many shards were started.
+- :class:`FailingRandomAgent` is the random agent raising at the first action on one env.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from baselines.classic.random_agent import RandomAgent
+
+
+class SlowRandomAgent(RandomAgent):
+    """Writes ``PID ENV_ID`` to ``log`` and sleeps ``delay`` seconds at the first action after each
+    reset (resets a worker replays without playing are not logged). The shard whose line is line
+    ``hold_at`` of the log waits there (up to a minute) for a test to kill its worker."""
+
+    def __init__(self, log: str, delay: float = 0.1, hold_at: int = 0, seed: int = 0):
+        super().__init__(seed)
+        self.log, self.delay, self.hold_at = Path(log), float(delay), int(hold_at)
+        self._env_id = None
+
+    def reset(self, env_id=None, env_kwargs=None) -> None:
+        super().reset(env_id, env_kwargs)
+        self._env_id = env_id
+
+    def act_batch(self, obs_batch):
+        if self._env_id is not None:
+            with self.log.open("a") as log:
+                log.write(f"{os.getpid()} {self._env_id}\n")
+            self._env_id = None
+            held = len(self.log.read_text().splitlines()) == self.hold_at
+            time.sleep(60 if held else self.delay)
+        return super().act_batch(obs_batch)
+
+
+class FailingRandomAgent(RandomAgent):
+    """Raises ``RuntimeError`` at the first action on ``fail_on`` (an env id); plays at random elsewhere."""
+
+    def __init__(self, fail_on: str, seed: int = 0):
+        super().__init__(seed)
+        self.fail_on = fail_on
+        self._env_id = None
+
+    def reset(self, env_id=None, env_kwargs=None) -> None:
+        super().reset(env_id, env_kwargs)
+        self._env_id = env_id
+
+    def act_batch(self, obs_batch):
+        if self._env_id == self.fail_on:
+            raise RuntimeError(f"deliberate failure on {self.fail_on}")
+        return super().act_batch(obs_batch)

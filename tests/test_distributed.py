@@ -1,0 +1,322 @@
+"""Evaluation on a Dask cluster (leaderboard/distributed.py, harness.play_on_pool): the same results
+file as a local run, a worker killed mid-shard, an agent that raises, and nothing of Dask without
+``--workers`` or ``--scheduler``.
+
+The cluster scenario runs once, in a child process inside a loopback-only network namespace
+(``benchmarks.live.in_loopback_namespace``): a 2-worker ``LocalCluster`` on 127.0.0.1 without a
+dashboard, which nothing beyond this machine could reach even if Dask tried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks.live import in_loopback_namespace
+from leaderboard.distributed import SCHEDULER_ENV, pool_options
+from leaderboard.harness import AgentError, PartialEvaluation, evaluate
+from leaderboard.results import ResultsValidationError, validate_results
+
+ROOT = Path(__file__).resolve().parents[1]
+RANDOM = "baselines.classic.random_agent:RandomAgent"
+FAILING = "distributed_agents:FailingRandomAgent"
+#: Part of core-v0: two games the random agent plays with its per-env reset counter.
+PART = ["NumberLine", "EZPoints"]
+#: (reference, suite, entries, config) evaluated both here and on the cluster.
+CASES = {
+    "random core-v0": (RANDOM, "core-v0", PART, {}),
+    "ridge core-v0": ("baselines.classic.regression:Ridge", "core-v0", ["LinReg"], {}),
+    "random text-v0": (RANDOM, "text-v0", ["NumberLine"], {"seed": 3}),
+}
+#: What a distributed run may record differently: wall times and hardware.
+MACHINE_FIELDS = ("hardware", "wall_time_s", "created")
+
+
+def differences(local: dict, pooled: dict) -> list[str]:
+    """Every field where two results files differ, but wall times and hardware."""
+    found = []
+    for key in sorted(set(local) | set(pooled)):
+        if key in MACHINE_FIELDS:
+            continue
+        if key != "entries" and local.get(key) != pooled.get(key):
+            found.append(f"{key}: {local.get(key)!r:.80} != {pooled.get(key)!r:.80}")
+    if len(local["entries"]) != len(pooled["entries"]):
+        return [*found, f"entries: {len(local['entries'])} != {len(pooled['entries'])}"]
+    for i, (a, b) in enumerate(zip(local["entries"], pooled["entries"])):
+        for key in sorted(set(a) | set(b)):
+            if key != "wall_time_s" and a.get(key) != b.get(key):
+                found.append(f"entries.{i}.{key}: {a.get(key)!r:.80} != {b.get(key)!r:.80}")
+    return found
+
+
+def test_differences_sees_one_changed_return():
+    """The comparison can fail: one return changed in one entry is named."""
+    local = json.loads(evaluate(RANDOM, envs=["NumberLine"], progress=False).to_json())
+    pooled = json.loads(json.dumps(local))
+    pooled["hardware"]["dask_workers"] = 2
+    pooled["entries"][0]["wall_time_s"] += 1
+    assert differences(local, pooled) == []
+    pooled["entries"][0]["returns"][4][7] += 1.0
+    assert differences(local, pooled) == [
+        f"entries.0.returns: {local['entries'][0]['returns']!r:.80} != "
+        f"{pooled['entries'][0]['returns']!r:.80}"
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# The scenario on a 2-worker cluster (in the child process)
+
+
+def _kill_during_shard(log: Path, after_lines: int, killed: list[int]) -> None:
+    """Once ``log`` holds ``after_lines`` shard starts, SIGKILL the worker of the latest one: its
+    agent holds that shard (SlowRandomAgent's ``hold_at``) until it is killed."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= after_lines:
+            pid = int(lines[-1].split()[0])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            return
+        time.sleep(0.02)
+
+
+def cluster_scenario(out: str) -> dict:
+    """Local and distributed runs of the same agents; the CLI through $ICL_BENCH_SCHEDULER; run_all;
+    a failing agent with and without keep_going; last, a worker killed mid-shard."""
+    from distributed import Client, LocalCluster
+
+    from leaderboard.cli import app
+    from leaderboard.run_all import Baseline, run_all
+
+    folder = Path(out)
+    found: dict = {}
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
+        address = cluster.scheduler_address
+        found["address"] = address
+        for name, (reference, suite, envs, config) in CASES.items():
+            local = evaluate(reference, suite, envs=envs, config=config, progress=False)
+            pooled = evaluate(reference, suite, envs=envs, config=config, progress=False, scheduler=address)
+            found[name] = [json.loads(local.to_json()), json.loads(pooled.to_json())]
+
+        path = folder / "cli.json"
+        result = CliRunner().invoke(
+            app,
+            ["evaluate", "--agent", RANDOM, "--envs", "NumberLine", "--no-store", "--out", str(path)],
+            env={SCHEDULER_ENV: address},
+        )
+        local = evaluate(RANDOM, envs=["NumberLine"], progress=False)
+        found["cli"] = {"exit": result.exit_code, "output": result.output[-2000:]}
+        found["cli"]["files"] = [json.loads(local.to_json()), json.loads(path.read_text())]
+
+        baselines = [
+            Baseline(RANDOM, envs=("NumberLine",)),
+            Baseline("baselines.classic.regression:Ridge", envs=("LinReg",)),
+            Baseline(FAILING, {"fail_on": "icl/LinearRegression-v0"}, envs=("LinReg",)),
+        ]
+        # Against the local runs above (run_all evaluates each baseline as evaluate() does).
+        summary = run_all(
+            folder / "run",
+            db=str(folder / "run.sqlite"),
+            baselines=baselines,
+            progress=False,
+            scheduler=address,
+        )
+        found["run_all"] = {
+            "local": [found["cli"]["files"][0], found["ridge core-v0"][0]],
+            "pooled": [json.loads(results.to_json()) for results in summary.results],
+            "failures": [error for _, error in summary.failures],
+        }
+
+        failing = {"fail_on": "icl/EZPoints-v0"}
+        try:
+            evaluate(FAILING, envs=PART, config=failing, progress=False, scheduler=address)
+        except AgentError as error:
+            found["raised"] = str(error)
+        try:
+            evaluate(FAILING, envs=PART, config=failing, progress=False, scheduler=address, keep_going=True)
+        except PartialEvaluation as error:
+            found["partial"] = {"results": error.results.to_json(), "failures": error.failures}
+        found["partial_local"] = evaluate(
+            FAILING, envs=["NumberLine"], config=failing, progress=False
+        ).to_json()
+
+        log = folder / "slow.log"
+        slow = ("distributed_agents:SlowRandomAgent", "core-v0")
+        # The local run writes one line per seed (5); the distributed run's second shard start holds.
+        config = {"log": str(log), "hold_at": 5 + 2}
+        local = evaluate(*slow, envs=["NumberLine"], config=config, progress=False)
+        played_locally = len(log.read_text().splitlines())
+        killed: list[int] = []
+        killer = threading.Thread(target=_kill_during_shard, args=(log, config["hold_at"], killed))
+        killer.start()
+        pooled = evaluate(*slow, envs=["NumberLine"], config=config, progress=False, scheduler=address)
+        killer.join()
+        lines = log.read_text().splitlines()[played_locally:]
+        found["killed"] = {
+            "played_locally": played_locally,
+            "pid": killed,
+            "shards": sum(len(entry["seeds"]) for entry in json.loads(local.to_json())["entries"]),
+            "starts": len(lines),
+            "pids": sorted({int(line.split()[0]) for line in lines}),
+            "files": [json.loads(local.to_json()), json.loads(pooled.to_json())],
+        }
+    return found
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    out = tmp_path_factory.mktemp("distributed")
+    return in_loopback_namespace("test_distributed:cluster_scenario", timeout=240, out=str(out))
+
+
+def test_the_cluster_listens_on_loopback(scenario):
+    assert scenario["address"].startswith("tcp://127.0.0.1:")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_distributed_run_is_the_local_run(scenario, case):
+    local, pooled = scenario[case]
+    assert differences(local, pooled) == []
+    assert pooled["hardware"]["dask_workers"] == 2  # both workers played shards
+    assert local["hardware"] != pooled["hardware"]
+
+
+def test_the_cli_joins_the_cluster_of_icl_bench_scheduler(scenario):
+    assert scenario["cli"]["exit"] == 0, scenario["cli"]["output"]
+    local, pooled = scenario["cli"]["files"]
+    assert differences(local, pooled) == []
+    assert "dask_workers" in pooled["hardware"]
+
+
+def test_run_all_in_one_pool_is_the_local_run(scenario):
+    run = scenario["run_all"]
+    assert len(run["pooled"]) == 2
+    for local, pooled in zip(run["local"], run["pooled"]):
+        assert differences(local, pooled) == []
+    # The failing baseline is reported, with its entry and seed, the others stored.
+    (failure,) = run["failures"]
+    assert "LinReg · seed 10000" in failure and "deliberate failure" in failure, failure
+
+
+def test_an_agent_that_raises_names_its_entry_and_seed(scenario):
+    message = scenario["raised"]
+    assert "EZPoints" in message and "seed" in message and "deliberate failure" in message, message
+
+
+def test_keep_going_writes_a_partial_file_of_the_other_entries(scenario):
+    partial = scenario["partial"]
+    results = validate_results(partial["results"])  # a valid file ...
+    assert not results.complete  # ... that says it is partial
+    assert [entry.label for entry in results.entries] == ["NumberLine"]
+    assert len(partial["failures"]) == 5  # one per seed of EZPoints
+    assert all("EZPoints" in failure and "deliberate failure" in failure for failure in partial["failures"])
+    # Its NumberLine entry is what a local run of that entry alone gives.
+    local = json.loads(scenario["partial_local"])
+    assert differences(local, json.loads(partial["results"])) == []
+
+
+def test_a_worker_killed_mid_shard_changes_nothing(scenario):
+    killed = scenario["killed"]
+    assert killed["played_locally"] == killed["shards"] == 5
+    assert len(killed["pid"]) == 1, "the killer found no shard under way"
+    # The killed worker's shard started again elsewhere: more starts than shards.
+    assert killed["starts"] > killed["shards"], killed
+    assert killed["pid"][0] in killed["pids"]
+    local, pooled = killed["files"]
+    assert differences(local, pooled) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Without a cluster
+
+
+def test_a_partial_file_cannot_claim_to_be_complete():
+    with pytest.raises(PartialEvaluation) as caught:
+        evaluate(FAILING, envs=PART, config={"fail_on": "icl/EZPoints-v0"}, progress=False, keep_going=True)
+    partial = caught.value
+    assert (
+        len(partial.failures) == 1
+        and "EZPoints" in partial.failures[0]
+        and "seed 10000" in partial.failures[0]
+    )
+    data = json.loads(partial.results.to_json())
+    assert validate_results(data).complete is False
+    data["complete"] = True
+    with pytest.raises(ResultsValidationError) as refused:
+        validate_results(data)
+    assert refused.value.field == "complete"
+
+
+def test_without_keep_going_a_failure_stops_the_evaluation():
+    with pytest.raises(AgentError) as caught:
+        evaluate(FAILING, envs=PART, config={"fail_on": "icl/NumberLine-v0"}, progress=False)
+    assert not isinstance(caught.value, PartialEvaluation)
+    assert "NumberLine" in str(caught.value) and "seed 10000" in str(caught.value)
+
+
+def test_pool_options():
+    assert pool_options(None, None, environ={}) == (None, None)
+    assert pool_options(None, None, environ={SCHEDULER_ENV: "tcp://10.0.0.1:8786"}) == (
+        None,
+        "tcp://10.0.0.1:8786",
+    )
+    assert pool_options(3, None, environ={SCHEDULER_ENV: "tcp://10.0.0.1:8786"}) == (3, None)
+    for workers, scheduler, named in [
+        (2, "tcp://127.0.0.1:8786", "give only one"),
+        (0, None, "--workers"),
+        (True, None, "--workers"),
+        (None, "127.0.0.1:8786", "--scheduler"),
+        (None, "http://127.0.0.1:8786", "--scheduler"),
+    ]:
+        with pytest.raises(ValueError, match=named):
+            pool_options(workers, scheduler, environ={})
+
+
+def test_cli_refuses_bad_pool_options_before_playing():
+    from leaderboard.cli import app
+
+    runner = CliRunner()
+    both = runner.invoke(
+        app, ["evaluate", "--agent", RANDOM, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]
+    )
+    assert both.exit_code == 2 and "give only one" in both.output
+    bad = runner.invoke(app, ["run", "--workers", "0"])
+    assert bad.exit_code == 2 and "--workers" in bad.output
+    isolated = runner.invoke(app, ["run", "--workers", "2", "--isolate"])
+    assert isolated.exit_code == 2 and "--isolate" in isolated.output
+
+
+def test_a_local_run_imports_no_dask(tmp_path):
+    """Without --workers or --scheduler nothing changes: one process, and Dask is never imported."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from leaderboard.cli import app\n"
+        f"result = CliRunner().invoke(app, ['evaluate', '--agent', {RANDOM!r}, '--envs', 'NumberLine', "
+        f"'--no-store', '--out', {str(tmp_path / 'r.json')!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != SCHEDULER_ENV}
+    environment["PYTHONPATH"] = str(ROOT)
+    finished = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
+    assert validate_results((tmp_path / "r.json").read_text()).entries[0].label == "NumberLine"
