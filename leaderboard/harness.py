@@ -60,11 +60,19 @@ class EntryRun:
     #: Text actions that could not be parsed (text suite only).
     parse_failures: int | None
     wall_time_s: float
+    #: Mean return of each sub-episode of a trial (the in-context RL envs): the learning curve.
+    returns_by_episode: np.ndarray | None = None
 
 
 def is_in_context(space: gym.Space) -> bool:
     """The in-context envs observe ``Dict(context, length, query)`` and score a squared error."""
     return isinstance(space, gym.spaces.Dict) and {"context", "query"} <= set(space.spaces)
+
+
+def is_trial(space: gym.Space) -> bool:
+    """The in-context RL envs observe ``Dict(state, step, episode, last_reward)``: each episode is a
+    trial of sub-episodes, and ``episode`` says which one a step belongs to."""
+    return isinstance(space, gym.spaces.Dict) and {"episode", "last_reward"} <= set(space.spaces)
 
 
 def make_vector_env(entry: SuiteEntry, text_actions: bool) -> gym.vector.VectorEnv:
@@ -158,6 +166,8 @@ def play_entry(
         if in_context:
             steps = env.single_observation_space["context"].shape[0]
             error_sums, error_counts = np.zeros(steps), np.zeros(steps, dtype=np.int64)
+        trial = is_trial(env.single_observation_space)
+        sub_episode_sums = np.zeros(env.single_observation_space["episode"].n) if trial else None
         for row, seed in enumerate(entry.seeds):
             where = f"agent {agent_name} on {entry.env_id} {dict(entry.kwargs)} (seed {seed}"
             obs, _ = env.reset(seed=seed)
@@ -181,6 +191,7 @@ def play_entry(
                     actions = check_actions(raw, env, text_actions)
                 except ValueError as error:
                     raise AgentError(f"{where}, step {step}): bad action: {error}") from None
+                sub_episode = np.asarray(obs["episode"]) if trial else None
                 try:
                     obs, reward, terminated, truncated, info = env.step(actions)
                 except (gym.error.Error, ValueError) as error:
@@ -193,6 +204,8 @@ def play_entry(
                 if in_context and step < len(error_sums):
                     error_sums[step] += -reward[active].sum()
                     error_counts[step] += active.sum()
+                if trial:
+                    np.add.at(sub_episode_sums, sub_episode[active], reward[active])
                 finished = active & (np.asarray(terminated) | np.asarray(truncated))
                 if text_actions and "parse_failed" in info:
                     # TextActions counts an episode's failures so far; read it when the episode ends.
@@ -214,6 +227,7 @@ def play_entry(
         errors_by_context=errors_by_context,
         parse_failures=parse_failures if text_actions else None,
         wall_time_s=time.perf_counter() - start,
+        returns_by_episode=None if sub_episode_sums is None else sub_episode_sums / returns.size,
     )
 
 

@@ -24,6 +24,7 @@ PUBLISHED_HASHES = {
     "core-v0": "be01cea0302d075eb1d50edb61f48819a0e15abd3ecbc3ec4b8e4c661c3f553e",
     "pixels-v0": "0b12bc56cdc92be421d5a253a79392501109960f1b4d47186edb2070d7b6d4c9",
     "text-v0": "44c5e8b32bc0d95e00bc12ea941370eb8311b19334c5f6358eb6d88016fb5878",
+    "icrl-v0": "0227af70cd8929887aa0f9e8c2dbb145f180dbd1974e4afbfb629ac4935dc4a9",
 }
 
 

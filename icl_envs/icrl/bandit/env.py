@@ -117,6 +117,6 @@ class BanditEnv(TrialEnv):
         """Bernoulli pulls pay 0 or 1, so a trial returns 0..horizon; Gaussian pulls are unbounded."""
         if self.reward == "bernoulli":
             return EpisodeBounds(
-                0.0, float(self.horizon), self.horizon, self.horizon, step_rewards=(0.0, 1.0)
+                0.0, float(self.horizon), self.horizon, self.horizon, step_rewards=(0.0, 1.0), sub_episodes=1
             )
-        return EpisodeBounds(-np.inf, np.inf, self.horizon, self.horizon)
+        return EpisodeBounds(-np.inf, np.inf, self.horizon, self.horizon, sub_episodes=1)

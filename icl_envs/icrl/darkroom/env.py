@@ -98,4 +98,6 @@ class DarkRoomEnv(TrialEnv):
     def episode_bounds(self) -> EpisodeBounds:
         """Steps pay 0 or 1; a trial lasts exactly ``episodes_per_trial * horizon`` steps."""
         steps = self.horizon * self.episodes_per_trial
-        return EpisodeBounds(0.0, float(steps), steps, steps, step_rewards=(0.0, 1.0))
+        return EpisodeBounds(
+            0.0, float(steps), steps, steps, step_rewards=(0.0, 1.0), sub_episodes=self.episodes_per_trial
+        )

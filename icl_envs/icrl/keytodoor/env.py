@@ -115,4 +115,5 @@ class KeyToDoorEnv(TrialEnv):
             min(2, self.horizon) * self.episodes_per_trial,
             self.horizon * self.episodes_per_trial,
             step_rewards=(0.0, 1.0),
+            sub_episodes=self.episodes_per_trial,
         )
