@@ -32,40 +32,44 @@ def _cells(size: int) -> np.ndarray:
     return np.arange(size * size)
 
 
-def _sub_episode_oracle(size: int, horizon: int, start: int, targets: list[np.ndarray]) -> np.ndarray:
-    """Steps to visit ``targets`` in order from ``start`` (one array per target, over tasks)."""
-    steps, here = 0, start
-    for target in targets:
-        steps = steps + np.maximum(distance(here, target, size), 0)
-        here = target
-    return steps
+def _room(env_id: str, kwargs: dict[str, Any]) -> DarkRoomEnv | KeyToDoorEnv:
+    """The room env of ``env_id`` built with ``kwargs`` (its defaults and argument checks apply)."""
+    env = gym.make(env_id, **kwargs).unwrapped
+    if not isinstance(env, (DarkRoomEnv, KeyToDoorEnv)):
+        raise ValueError(f"env_id must be icl/DarkRoom-v0 or icl/KeyToDoor-v0, got {env_id!r}")
+    return env
 
 
-def oracle_return(
-    env_id: str = "icl/DarkRoom-v0",
-    size: int = 9,
-    horizon: int | None = None,
-    episodes_per_trial: int = 10,
-    start: str = "center",
-    **_: Any,
-) -> float:
+def _key_door_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every Key-to-Door task: (key, door) arrays over the ordered pairs of different cells."""
+    cells = _cells(size)
+    key, door = np.meshgrid(cells, cells, indexing="ij")
+    different = key != door
+    return key[different], door[different]
+
+
+def goal_return(size: int, horizon: int, origin: int, goal: Any) -> Any:
+    """A Dark Room sub-episode of the agent that knows the goal: reaching a goal ``d`` steps away
+    (d >= 1) pays on steps d..horizon, and staying on a goal under the start pays every step:
+    ``horizon + 1 - max(d, 1)`` when that is positive."""
+    d = np.maximum(distance(origin, goal, size), 1)
+    return np.where(d <= horizon, horizon + 1 - d, 0)
+
+
+def oracle_return(env_id: str = "icl/DarkRoom-v0", **kwargs: Any) -> float:
     """Exact expected trial return of the agent that knows the task, averaged over all tasks.
 
-    Dark Room: reaching a goal ``d`` steps away (d >= 1) pays on steps d..horizon, and staying on a
-    goal under the start pays every step: ``horizon + 1 - max(d, 1)`` when ``d <= horizon``.
-    Key-to-Door: 1 for the key if reachable, 1 more for the door if reachable after it."""
-    origin = start_cell(size, start)
-    cells = _cells(size)
-    if "KeyToDoor" in env_id:
-        horizon = 50 if horizon is None else horizon
-        key, door = np.array([(k, d) for k in cells for d in cells if k != d]).T
-        to_key = np.maximum(distance(origin, key, size), 1)  # a key under the start: one step to take it
-        to_door = to_key + distance(key, door, size)
-        per_sub = (to_key <= horizon).astype(float) + (to_door <= horizon)
-        return float(episodes_per_trial * per_sub.mean())
-    horizon = 20 if horizon is None else horizon
-    d = np.maximum(distance(origin, cells, size), 1)
-    return float(episodes_per_trial * np.where(d <= horizon, horizon + 1 - d, 0).mean())
+    Dark Room: :func:`goal_return` in every sub-episode. Key-to-Door: 1 for the key if it can be
+    reached in time (a key under the start takes a step), 1 more for the door after it."""
+    env = _room(env_id, kwargs)
+    if isinstance(env, DarkRoomEnv):
+        per_sub = goal_return(env.size, env.horizon, env.start_cell, _cells(env.size))
+    else:
+        key, door = _key_door_pairs(env.size)
+        to_key = np.maximum(distance(env.start_cell, key, env.size), 1)
+        to_door = to_key + distance(key, door, env.size)
+        per_sub = (to_key <= env.horizon).astype(float) + (to_door <= env.horizon)
+    return float(env.episodes_per_trial * per_sub.mean())
 
 
 def random_walk_matrix(size: int) -> np.ndarray:
@@ -77,35 +81,26 @@ def random_walk_matrix(size: int) -> np.ndarray:
     return matrix
 
 
-def random_return(
-    env_id: str = "icl/DarkRoom-v0",
-    size: int = 9,
-    horizon: int | None = None,
-    episodes_per_trial: int = 10,
-    start: str = "center",
-    **_: Any,
-) -> float:
+def random_return(env_id: str = "icl/DarkRoom-v0", **kwargs: Any) -> float:
     """Exact expected trial return of uniformly random actions (sub-episodes are independent)."""
-    if "KeyToDoor" not in env_id:
-        horizon = 20 if horizon is None else horizon
-        return episodes_per_trial * horizon / size**2
-    horizon = 50 if horizon is None else horizon
-    walk = random_walk_matrix(size)
-    cells = _cells(size)
-    key, door = np.array([(k, d) for k in cells for d in cells if k != d]).T
+    env = _room(env_id, kwargs)
+    if isinstance(env, DarkRoomEnv):
+        return env.episodes_per_trial * env.horizon / env.size**2
+    walk = random_walk_matrix(env.size)
+    key, door = _key_door_pairs(env.size)
     tasks = np.arange(len(key))
-    searching = np.zeros((len(key), size * size))  # P(on cell, no key yet, sub-episode running)
-    searching[:, start_cell(size, start)] = 1.0
+    searching = np.zeros((len(key), env.size**2))  # P(on cell, no key yet, sub-episode running)
+    searching[:, env.start_cell] = 1.0
     holding = np.zeros_like(searching)  # P(on cell, holding the key, door not reached)
     expected = np.zeros(len(key))
-    for _ in range(horizon):
+    for _ in range(env.horizon):
         searching, holding = searching @ walk, holding @ walk
         picked, opened = searching[tasks, key].copy(), holding[tasks, door].copy()
         expected += picked + opened
         searching[tasks, key] = 0.0
         holding[tasks, door] = 0.0  # the door ends the sub-episode
         holding[tasks, key] += picked
-    return float(episodes_per_trial * expected.mean())
+    return float(env.episodes_per_trial * expected.mean())
 
 
 class RoomAgent(TrialAgent):
@@ -257,11 +252,7 @@ def best_open_loop_value(size: int, horizon: int, episodes_per_trial: int, start
     the 5^(horizon * episodes_per_trial) sequences and returns the best average over goals."""
     origin = start_cell(size, start)
     cells = _cells(size)
-    back = np.where(
-        np.maximum(distance(origin, cells, size), 1) <= horizon,
-        horizon + 1 - np.maximum(distance(origin, cells, size), 1),
-        0,
-    )
+    back = goal_return(size, horizon, origin, cells)
     steps = horizon * episodes_per_trial
     sequences = np.array(list(itertools.product(range(5), repeat=steps)), dtype=np.int64)
     value = np.zeros(len(sequences))

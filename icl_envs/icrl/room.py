@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from icl_envs.checks import check_choice, check_int
-from icl_envs.icrl.trial import TrialBatch
+from icl_envs.icrl.trial import TrialBatch, TrialEnv, check_trial_length
 
 ACTIONS = ("up", "down", "left", "right", "stay")
 STARTS = ("center", "corner")
@@ -64,3 +64,28 @@ class RoomBatch(TrialBatch):
     def _move(self, actions: np.ndarray) -> np.ndarray:
         self.position = move(self.position, actions, self.room)
         return self.position
+
+
+class RoomEnv(TrialEnv):
+    """What Dark Room and Key-to-Door share: the room's arguments, its batch and its generator.
+
+    A subclass sets ``batch_class`` and ``generator_class`` (built with the room's ``size``) and
+    calls ``_setup_room`` with its arguments."""
+
+    action_strings = ACTIONS
+    batch_class: type[RoomBatch]
+    generator_class: type
+
+    def _setup_room(
+        self, size: Any, horizon: Any, episodes_per_trial: Any, start: Any, render_mode: Any, generator: Any
+    ) -> None:
+        self.size, self.start = check_room(size, start)
+        self.horizon, self.episodes_per_trial = check_trial_length(horizon, episodes_per_trial)
+        self.start_cell = start_cell(self.size, self.start)
+        self.generator = self.generator_class(self.size) if generator is None else generator
+        self._setup_trial(
+            self.size**2, len(ACTIONS), self.horizon, self.episodes_per_trial, (0.0, 1.0), render_mode
+        )
+
+    def new_batch(self, size: int) -> RoomBatch:
+        return self.batch_class(self.size, self.start_cell, self.horizon, self.episodes_per_trial, size)

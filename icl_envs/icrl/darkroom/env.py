@@ -8,8 +8,7 @@ import numpy as np
 
 from icl_envs.bounds import EpisodeBounds
 from icl_envs.icrl.darkroom.generator import DarkRoomGenerator, check_darkroom_task
-from icl_envs.icrl.room import ACTIONS, RoomBatch, check_room, start_cell
-from icl_envs.icrl.trial import TrialEnv, check_trial_length
+from icl_envs.icrl.room import RoomBatch, RoomEnv
 
 
 class DarkRoomBatch(RoomBatch):
@@ -27,7 +26,7 @@ class DarkRoomBatch(RoomBatch):
         return on_goal.astype(np.float64), np.zeros(self.size, dtype=bool)
 
 
-class DarkRoomEnv(TrialEnv):
+class DarkRoomEnv(RoomEnv):
     """Find a goal you cannot see in a dark room, then return to it sub-episode after sub-episode.
 
     ## Description
@@ -72,7 +71,8 @@ class DarkRoomEnv(TrialEnv):
     - v0: initial version.
     """
 
-    action_strings = ACTIONS
+    batch_class = DarkRoomBatch
+    generator_class = DarkRoomGenerator
 
     def __init__(
         self,
@@ -83,14 +83,7 @@ class DarkRoomEnv(TrialEnv):
         render_mode: str | None = None,
         generator: Any = None,
     ):
-        self.size, self.start = check_room(size, start)
-        self.horizon, self.episodes_per_trial = check_trial_length(horizon, episodes_per_trial)
-        self.start_cell = start_cell(self.size, self.start)
-        self.generator = DarkRoomGenerator(self.size) if generator is None else generator
-        self._setup_trial(self.size**2, 5, self.horizon, self.episodes_per_trial, (0.0, 1.0), render_mode)
-
-    def new_batch(self, size: int) -> DarkRoomBatch:
-        return DarkRoomBatch(self.size, self.start_cell, self.horizon, self.episodes_per_trial, size)
+        self._setup_room(size, horizon, episodes_per_trial, start, render_mode, generator)
 
     def check_task(self, task: Any) -> None:
         check_darkroom_task(task, self.size)

@@ -8,8 +8,7 @@ import numpy as np
 
 from icl_envs.bounds import EpisodeBounds
 from icl_envs.icrl.keytodoor.generator import KeyToDoorGenerator, check_keytodoor_task
-from icl_envs.icrl.room import ACTIONS, RoomBatch, check_room, start_cell
-from icl_envs.icrl.trial import TrialEnv, check_trial_length
+from icl_envs.icrl.room import RoomBatch, RoomEnv
 
 
 class KeyToDoorBatch(RoomBatch):
@@ -38,7 +37,7 @@ class KeyToDoorBatch(RoomBatch):
         return picked + opened.astype(np.float64), opened
 
 
-class KeyToDoorEnv(TrialEnv):
+class KeyToDoorEnv(RoomEnv):
     """Find a hidden key, then a hidden door, in a dark room; the same key and door all trial long.
 
     ## Description
@@ -83,7 +82,8 @@ class KeyToDoorEnv(TrialEnv):
     - v0: initial version.
     """
 
-    action_strings = ACTIONS
+    batch_class = KeyToDoorBatch
+    generator_class = KeyToDoorGenerator
 
     def __init__(
         self,
@@ -94,14 +94,7 @@ class KeyToDoorEnv(TrialEnv):
         render_mode: str | None = None,
         generator: Any = None,
     ):
-        self.size, self.start = check_room(size, start)
-        self.horizon, self.episodes_per_trial = check_trial_length(horizon, episodes_per_trial)
-        self.start_cell = start_cell(self.size, self.start)
-        self.generator = KeyToDoorGenerator(self.size) if generator is None else generator
-        self._setup_trial(self.size**2, 5, self.horizon, self.episodes_per_trial, (0.0, 1.0), render_mode)
-
-    def new_batch(self, size: int) -> KeyToDoorBatch:
-        return KeyToDoorBatch(self.size, self.start_cell, self.horizon, self.episodes_per_trial, size)
+        self._setup_room(size, horizon, episodes_per_trial, start, render_mode, generator)
 
     def check_task(self, task: Any) -> None:
         check_keytodoor_task(task, self.size)
