@@ -78,7 +78,10 @@ def list_envs() -> None:
 #: ``icl-bench train KIND ...`` runs ``TRAIN_APPS[KIND]`` on the arguments after KIND; any other first
 #: argument is a task of the in-context transformers' trainer, ``TRAIN_APP``.
 TRAIN_APP = "baselines.icl.cli:app"
-TRAIN_APPS: dict[str, str] = {}
+TRAIN_APPS: dict[str, str] = {
+    "ad": "baselines.icrl.cli:ad_app",
+    "dpt": "baselines.icrl.cli:dpt_app",
+}
 
 
 @app.command(

@@ -158,10 +158,10 @@ class SweepExplorer(RoomAgent):
         cells = _cells(self.room)
         far = distance(state[:, None], cells[None], self.room) + np.where(ruled_out, 10**6, 0)
         target = np.where(known >= 0, known, np.argmin(far * self.cells + cells, axis=1))
-        return _step_towards(state, target, self.room)
+        return step_towards(state, target, self.room)
 
 
-def _step_towards(state: np.ndarray, target: np.ndarray, size: int) -> np.ndarray:
+def step_towards(state: np.ndarray, target: np.ndarray, size: int) -> np.ndarray:
     """The action of a shortest path: rows first, then columns; stay on the target."""
     drow, dcol = target // size - state // size, target % size - state % size
     return np.select([drow < 0, drow > 0, dcol < 0, dcol > 0], [0, 1, 2, 3], default=4)
