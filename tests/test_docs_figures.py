@@ -245,7 +245,7 @@ def test_every_speed_figure_in_the_docs_comes_from_a_data_file():
 
 @pytest.mark.parametrize(
     "name, page_name",
-    [("plot_regression", "envs/regression.md"), ("plot_mrp", "envs/mrp.md")],
+    [("plot_regression", "envs/regression.md"), ("plot_mrp", "envs/mrp.md"), ("icrl_curves", "envs/icrl.md")],
 )
 def test_error_tables_are_their_data_files(name, page_name):
     module = script(name)
