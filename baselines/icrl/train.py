@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from baselines.classic.bandits import ThompsonSampling
 from baselines.classic.random_agent import RandomAgent
@@ -269,20 +272,54 @@ def _open(config: TrainConfig, spec: TrialSpec) -> tuple[Path, int, float]:
     return run_dir, 0, 0.0
 
 
+def _distributed(config: TrainConfig) -> tuple[int, int, int]:
+    """(rank, local rank, world size): under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is
+    set up here, NCCL on CUDA and gloo on CPU; (0, 0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 0, 1
+    if config.batch_size % world:
+        fail("batch_size", f"must be a multiple of the {world} torchrun processes, got {config.batch_size}")
+    cuda = resolve_device(config.device).type == "cuda"
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return dist.get_rank(), local, world
+
+
 def train(config: TrainConfig) -> Path:
-    """Train (or resume) the run in ``config.out``; returns the run folder."""
+    """Train (or resume) the run in ``config.out``; returns the run folder. Under ``torchrun`` every
+    process takes its share of each step's batch (the same batch as one process: DDP averages the
+    gradients) and process 0 alone writes the run folder."""
     spec = validate(config)
-    run_dir, start, elapsed = _open(config, spec)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-    (run_dir / "agent.json").write_text(json.dumps({"loader": RUN_AGENT_LOADER}))
+    rank, local, world = _distributed(config)
+    try:
+        return _train(config, spec, rank, local, world)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def _train(config: TrainConfig, spec: TrialSpec, rank: int, local: int, world: int) -> Path:
+    run_dir, start, elapsed = Path(config.out), 0, 0.0
     histories = run_dir / "histories.npz"
-    if not histories.is_file():
-        save_histories(
-            histories, collect_histories(spec, source_agent(config, spec), config.tasks, config.seed)
-        )
+    if rank == 0:
+        run_dir, start, elapsed = _open(config, spec)
+        (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        (run_dir / "agent.json").write_text(json.dumps({"loader": RUN_AGENT_LOADER}))
+        if not histories.is_file():
+            data = collect_histories(spec, source_agent(config, spec), config.tasks, config.seed)
+            save_histories(histories, data)
+    if world > 1:  # the other processes wait for process 0's folder and data
+        shared = [start, elapsed]
+        dist.broadcast_object_list(shared, src=0)
+        start, elapsed = shared
     data = load_histories(histories)
 
     device = resolve_device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", local)
     torch.manual_seed(config.seed)
     model = build_model(config, spec).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -291,21 +328,22 @@ def train(config: TrainConfig) -> Path:
 
         model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
         _load_optimizer_tensors(optimizer, load_file(str(run_dir / "optimizer.safetensors")))
-        _drop_metrics_after(run_dir / "metrics.jsonl", start)
-    forward = torch.compile(model) if config.compile and device.type == "cuda" else model
+        if rank == 0:
+            _drop_metrics_after(run_dir / "metrics.jsonl", start)
+    wrapped = DistributedDataParallel(model) if world > 1 else model
+    forward = torch.compile(wrapped) if config.compile and device.type == "cuda" else wrapped
     autocast = device.type == "cuda" and config.bf16
-    metrics = (run_dir / "metrics.jsonl").open("a")
+    metrics = (run_dir / "metrics.jsonl").open("a") if rank == 0 else None
     run_start = time.perf_counter() - elapsed
     window_start, window_tokens, loss_value = time.perf_counter(), 0, float("nan")
     model.train()
-    with _progress(config.progress, config.steps, start) as bar:
+    with _progress(config.progress and rank == 0, config.steps, start) as bar:
         task = bar.add_task("train", total=config.steps, completed=start, loss="-")
         for step in range(start, config.steps):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, time.perf_counter() - run_start)
-            tokens, targets, weights = training_batch(
-                config, spec, data, np.random.default_rng(step_seed(config.seed, step))
-            )
+            batch = training_batch(config, spec, data, np.random.default_rng(step_seed(config.seed, step)))
+            tokens, targets, weights = (share(part, rank, world) for part in batch)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 logits = forward(tokens.to(device))
             loss = action_loss(logits, targets.to(device), weights.to(device))
@@ -318,9 +356,9 @@ def train(config: TrainConfig) -> Path:
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            window_tokens += int(weights.sum())
+            window_tokens += int(weights.sum()) * world
             done = step + 1
-            if done % config.log_every == 0 or done == config.steps:
+            if metrics is not None and (done % config.log_every == 0 or done == config.steps):
                 loss_value, now = loss.item(), time.perf_counter()
                 record = {
                     "step": done,
@@ -332,13 +370,34 @@ def train(config: TrainConfig) -> Path:
                 metrics.write(json.dumps(record) + "\n")
                 metrics.flush()
                 window_start, window_tokens = now, 0
-            if done % config.checkpoint_every == 0 or done == config.steps:
+            stop = bool(config.max_seconds) and time.perf_counter() - run_start > config.max_seconds
+            if config.max_seconds and world > 1:  # one clock decides for all, or a process would hang
+                flag = torch.tensor(float(stop), device=device)
+                dist.broadcast(flag, src=0)
+                stop = bool(flag)
+            if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps or stop):
                 save_checkpoint(run_dir, model, optimizer, done, time.perf_counter() - run_start)
             bar.update(task, completed=done, loss=f"{loss_value:.4f}")
-            if config.max_seconds and time.perf_counter() - run_start > config.max_seconds:
-                save_checkpoint(run_dir, model, optimizer, done, time.perf_counter() - run_start)
+            if stop:
                 break
-    metrics.close()
-    if not (run_dir / "model.safetensors").exists():
-        save_checkpoint(run_dir, model, optimizer, start, elapsed)
+    if metrics is not None:
+        metrics.close()
+        if not (run_dir / "model.safetensors").exists():
+            save_checkpoint(run_dir, model, optimizer, start, elapsed)
+    if world > 1:
+        dist.barrier()  # the checkpoint is written before any process returns
     return run_dir
+
+
+def share(part: Any, rank: int, world: int) -> Any:
+    """This process's rows of a batch part (Tokens or a tensor): every ``world``-th from ``rank``."""
+    if world == 1:
+        return part
+    if isinstance(part, Tokens):
+        return Tokens(
+            *(
+                getattr(part, name)[rank::world]
+                for name in ("state", "action", "reward", "next_state", "time")
+            )
+        )
+    return part[rank::world]
