@@ -74,6 +74,24 @@ ENVIRONMENTS: tuple[tuple[str, str, str, str], ...] = (
         "icl_envs.recall.vector_env:AssociativeRecallVectorEnv",
         "Multi-query associative recall (Zoology's MQAR): name the value of each queried key in context.",
     ),
+    (
+        "icl/Bandit-v0",
+        "icl_envs.icrl.bandit:BanditEnv",
+        "icl_envs.icrl.bandit:BanditVectorEnv",
+        "A K-armed bandit drawn per trial: find the best arm in context (metric: regret).",
+    ),
+    (
+        "icl/DarkRoom-v0",
+        "icl_envs.icrl.darkroom:DarkRoomEnv",
+        "icl_envs.icrl.darkroom:DarkRoomVectorEnv",
+        "Find a hidden goal in a dark room, then return to it in every later sub-episode of the trial.",
+    ),
+    (
+        "icl/KeyToDoor-v0",
+        "icl_envs.icrl.keytodoor:KeyToDoorEnv",
+        "icl_envs.icrl.keytodoor:KeyToDoorVectorEnv",
+        "Find a hidden key, then a hidden door, in a dark room, sub-episode after sub-episode.",
+    ),
 )
 
 

@@ -29,6 +29,9 @@ class EpisodeBounds:
     #: Every step pays minus a squared error (the in-context prediction envs), so a results file
     #: records the mean error at each step as well as the returns.
     squared_error: bool = False
+    #: Every episode is a trial of this many sub-episodes (the in-context RL envs), so a results
+    #: file records the mean return of each sub-episode (the learning curve). None otherwise.
+    sub_episodes: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.min_return <= self.max_return and 1 <= self.min_length <= self.max_length):

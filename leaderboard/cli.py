@@ -83,6 +83,8 @@ TRAIN_APPS: dict[str, str] = {
     "dt": "baselines.offline.cli:dt_app",
     "reinformer": "baselines.offline.cli:reinformer_app",
     "bc": "baselines.offline.cli:bc_app",
+    "ad": "baselines.icrl.cli:ad_app",
+    "dpt": "baselines.icrl.cli:dpt_app",
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent, load_object
 from leaderboard.protocol import SEED_SPACING, SuiteEntry, suites
-from leaderboard.references import REFERENCES_FILE, Reference, reference_dict
+from leaderboard.references import REFERENCES_FILE, Reference, published_references, reference_dict
 
 # ----------------------------------------------------------------------------------------------
 # Computing references
@@ -215,6 +216,21 @@ def sources_for(entry: SuiteEntry) -> tuple[Source, Source]:
             Source(f"{recall}:recall_chance_return", "uniform guess among the value tokens, exact"),
             Source(f"{recall}:recall_lookup_return", "lookup table of the pairs in context, exact"),
         )
+    if name == "Bandit":
+        bandits = "baselines.classic.bandits"
+        random = Source(f"{bandits}:random_return", "uniformly random arm, exact")
+        kwargs = {"arms": 5, "horizon": 100, "reward": "bernoulli", **entry.kwargs}
+        if kwargs["reward"] == "bernoulli" and kwargs["arms"] * kwargs["horizon"] <= 60:
+            return random, Source(
+                f"{bandits}:bayes_optimal_value", "Bayes-optimal policy (uniform prior), exact DP"
+            )
+        return random, Source(f"{bandits}:oracle_return", "oracle that always pulls the best arm, exact")
+    if name in ("DarkRoom", "KeyToDoor"):
+        rooms, env = "baselines.classic.rooms", {"env_id": entry.env_id}
+        return (
+            Source(f"{rooms}:random_return", "uniformly random actions, exact", env),
+            Source(f"{rooms}:oracle_return", "oracle that knows the task (shortest paths), exact", env),
+        )
     if name == "Blackjack":
         return (
             Source(
@@ -278,12 +294,19 @@ def compute_published(quick: bool = False, progress: bool = True) -> dict[str, R
     return computed
 
 
-def main() -> None:  # pragma: no cover - run by hand when a new version is frozen
-    """Recompute every published reference and write leaderboard/data/references-v<N>.json."""
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run by hand when a suite is frozen
+    """Compute the references of published entries that leaderboard/data/references-v<N>.json lacks
+    and add them (a new suite's entries), keeping every frozen value; ``--all`` recomputes them all."""
     path = Path(__file__).parent / "data" / REFERENCES_FILE
-    references = compute_published()
+    recompute_all = "--all" in (sys.argv[1:] if argv is None else argv)
+    frozen = {} if recompute_all else published_references()
+    entries = {e.key: e for s in suites().values() if s.published for e in s.entries if e.key not in frozen}
+    references = dict(frozen)
+    for key, entry in entries.items():
+        print(f"  {key}", flush=True)
+        references[key] = compute_reference(entry, sources_for(entry))
     path.write_text(json.dumps(reference_dict(references), indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {path} ({len(references)} entries)")
+    print(f"wrote {path} ({len(entries)} computed, {len(references)} entries)")
 
 
 if __name__ == "__main__":  # pragma: no cover

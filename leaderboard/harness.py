@@ -76,11 +76,19 @@ class EntryRun:
     #: Text actions that could not be parsed (text suite only).
     parse_failures: int | None
     wall_time_s: float
+    #: Mean return of each sub-episode of a trial (the in-context RL envs): the learning curve.
+    returns_by_episode: np.ndarray | None = None
 
 
 def is_in_context(space: gym.Space) -> bool:
     """The in-context envs observe ``Dict(context, length, query)`` and score a squared error."""
     return isinstance(space, gym.spaces.Dict) and {"context", "query"} <= set(space.spaces)
+
+
+def is_trial(space: gym.Space) -> bool:
+    """The in-context RL envs observe ``Dict(state, step, episode, last_reward)``: each episode is a
+    trial of sub-episodes, and ``episode`` says which one a step belongs to."""
+    return isinstance(space, gym.spaces.Dict) and {"episode", "last_reward"} <= set(space.spaces)
 
 
 def make_vector_env(entry: SuiteEntry, text_actions: bool) -> gym.vector.VectorEnv:
@@ -164,6 +172,8 @@ class SeedRun:
     error_counts: np.ndarray | None
     parse_failures: int
     wall_time_s: float
+    #: A trial env's (in-context RL) returns summed per sub-episode index over the seed's episodes.
+    sub_episode_sums: np.ndarray | None = None
 
 
 def play_seed(
@@ -186,6 +196,8 @@ def play_seed(
     if is_in_context(env.single_observation_space):
         steps = env.single_observation_space["context"].shape[0]
         error_sums, error_counts = np.zeros(steps), np.zeros(steps, dtype=np.int64)
+    trial = is_trial(env.single_observation_space)
+    sub_episode_sums = np.zeros(env.single_observation_space["episode"].n) if trial else None
     parse_failures = 0
     where = f"agent {agent_name} on {entry.env_id} {dict(entry.kwargs)} (seed {seed}"
     obs = env.reset(seed=seed)[0] if first_obs is None else first_obs
@@ -205,6 +217,7 @@ def play_seed(
             actions = check_actions(raw, env, text_actions)
         except ValueError as error:
             raise AgentError(f"{where}, step {step}): bad action: {error}") from None
+        sub_episode = np.asarray(obs["episode"]) if trial else None
         try:
             obs, reward, terminated, truncated, info = env.step(actions)
         except (gym.error.Error, ValueError) as error:
@@ -222,13 +235,16 @@ def play_seed(
         if error_sums is not None and step < len(error_sums):
             error_sums[step] += -reward[active].sum()
             error_counts[step] += active.sum()
+        if trial:
+            np.add.at(sub_episode_sums, sub_episode[active], reward[active])
         finished = active & (np.asarray(terminated) | np.asarray(truncated))
         if text_actions and "parse_failed" in info:
             # TextActions counts an episode's failures so far; read it when the episode ends.
             parse_failures += int(np.asarray(info["parse_failed"])[finished].sum())
         done |= finished
         step += 1
-    return SeedRun(returns, lengths, error_sums, error_counts, parse_failures, time.perf_counter() - start)
+    wall_time_s = time.perf_counter() - start
+    return SeedRun(returns, lengths, error_sums, error_counts, parse_failures, wall_time_s, sub_episode_sums)
 
 
 def reset_agent(agent: Any, env_id: str, kwargs: Mapping[str, Any], where: str) -> None:
@@ -253,6 +269,9 @@ def merge_seed_runs(
             counts += run.error_counts
         seen = counts > 0
         errors_by_context = sums[seen] / counts[seen]
+    returns_by_episode = None
+    if runs[0].sub_episode_sums is not None:  # the mean return of each sub-episode, over every episode
+        returns_by_episode = sum(run.sub_episode_sums for run in runs) / sum(run.returns.size for run in runs)
     return EntryRun(
         entry=entry,
         returns=np.stack([run.returns for run in runs]),
@@ -260,6 +279,7 @@ def merge_seed_runs(
         errors_by_context=errors_by_context,
         parse_failures=sum(run.parse_failures for run in runs) if text_actions else None,
         wall_time_s=sum(run.wall_time_s for run in runs) if wall_time_s is None else wall_time_s,
+        returns_by_episode=returns_by_episode,
     )
 
 

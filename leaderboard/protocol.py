@@ -18,6 +18,9 @@ Published suites never change: a change that could change a score is a new suite
 - ``vl-v0``: the card games for vision-language agents, the setting of RL4VLM (Zhai et al. 2024):
   each observation is a frame with its text (``obs_mode="multimodal"``), actions are strings read by
   the same text protocol, and parse failures are counted.
+- ``icrl-v0``: in-context reinforcement learning across episodes (bandits, Dark Room, Key-to-Door):
+  an episode is a trial of sub-episodes on one task, scored by its whole return; results also carry
+  the mean return of each sub-episode (the learning curve).
 
 The leaderboard server derives private ``test`` seeds from a suite secret with :func:`test_seeds`;
 only the ``dev`` seeds are published.
@@ -218,7 +221,25 @@ VL_V0 = Suite(
     actions="text",
 )
 
-_SUITES: dict[str, Suite] = {suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0, RECALL_V0, VL_V0)}
+
+# The bandit with 2 arms and 30 pulls is small enough for the exact Bayes-optimal DP (its 100); the
+# default 5-armed bandit is normalized by the oracle that knows the best arm. Trials of the rooms
+# are 200 (Dark Room) and up to 500 (Key-to-Door) steps, hence fewer episodes.
+ICRL_V0 = Suite(
+    name="icrl-v0",
+    description="In-context RL across episodes: bandits, Dark Room and Key-to-Door trials, scored by the trial's return.",
+    entries=(
+        SuiteEntry("icl/Bandit-v0", {}, 200, DEV_SEEDS_V0, label="Bandit"),
+        SuiteEntry("icl/Bandit-v0", {"arms": 2, "horizon": 30}, 200, DEV_SEEDS_V0, label="Bandit K=2 H=30"),
+        SuiteEntry("icl/DarkRoom-v0", {}, 100, DEV_SEEDS_V0, label="DarkRoom"),
+        SuiteEntry("icl/KeyToDoor-v0", {}, 100, DEV_SEEDS_V0, label="KeyToDoor"),
+    ),
+)
+
+
+_SUITES: dict[str, Suite] = {
+    suite.name: suite for suite in (CORE_V0, PIXELS_V0, TEXT_V0, RECALL_V0, VL_V0, ICRL_V0)
+}
 
 
 def suites() -> dict[str, Suite]:

@@ -251,6 +251,24 @@ def plot_scores(results: Sequence[ResultsFile], suite_name: str, path: str | os.
 @_plain_labels
 def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path | None:
     """Mean squared error against context length for each in-context entry, one line per agent."""
+    return _plot_curves(
+        results, path, "errors_by_context", "context length (examples seen)", "mean squared error", log=True
+    )
+
+
+@_plain_labels
+def plot_learning_curves(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path | None:
+    """Mean return of each sub-episode of the in-context RL trials (entries of more than one
+    sub-episode), one line per agent: the in-context learning curve."""
+    return _plot_curves(
+        results, path, "returns_by_episode", "sub-episode of the trial", "mean return", log=False
+    )
+
+
+def _plot_curves(
+    results: Sequence[ResultsFile], path: str | os.PathLike, field: str, xlabel: str, ylabel: str, log: bool
+) -> Path | None:
+    """One panel per entry that records the curve ``field`` (of at least two points), one line per agent."""
     plt = _pyplot()
     # Each agent keeps the colour it has in the score plot (its rank): matplotlib's default cycle has
     # only 10 colours, so with more agents two curves of a panel shared one and were confused.
@@ -258,10 +276,9 @@ def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path
     curves: dict[str, list[tuple[str, int, list[float]]]] = {}
     for k, r in enumerate(ranked(results)):
         for entry in r.entries:
-            if entry.errors_by_context is not None:
-                curves.setdefault(entry.label, []).append(
-                    (for_matplotlib(agent_label(r)), k, entry.errors_by_context)
-                )
+            curve = getattr(entry, field)
+            if curve is not None and len(curve) > 1:
+                curves.setdefault(entry.label, []).append((for_matplotlib(agent_label(r)), k, curve))
     if not curves:
         return None
     columns = min(3, len(curves))
@@ -274,13 +291,13 @@ def plot_errors(results: Sequence[ResultsFile], path: str | os.PathLike) -> Path
                 range(len(errors)), errors, style, color=colours(k % 20), marker=".", ms=3, lw=1, label=name
             )
         # Exact fits reach an error of 0, which a log axis cannot show: linear near 0 then.
-        if min(min(errors) for _, _, errors in lines) > 0:
+        if log and min(min(errors) for _, _, errors in lines) > 0:
             ax.set_yscale("log")
-        else:
+        elif log:
             ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_title(for_matplotlib(label), fontsize=9)
-        ax.set_xlabel("context length (examples seen)")
-        ax.set_ylabel("mean squared error")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=6)
     for ax in axes.ravel()[len(curves) :]:
         ax.axis("off")
@@ -314,6 +331,12 @@ def write_html_report(results: Sequence[ResultsFile], out_dir: str | os.PathLike
             sections.append(
                 f"<h3>Error against context length ({html.escape(heading)})</h3>"
                 f'<p><img src="{errors.name}" alt="error against context length"></p>'
+            )
+        learning = plot_learning_curves(group, out_dir / f"learning-{name}.png")
+        if learning is not None:
+            sections.append(
+                f"<h3>Return per sub-episode of the trial ({html.escape(heading)})</h3>"
+                f'<p><img src="{learning.name}" alt="mean return of each sub-episode"></p>'
             )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>icl-bench leaderboard</title>

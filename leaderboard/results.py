@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import icl_envs  # noqa: F401  (registers the icl/ ids, whose episode bounds are checked)
 from icl_envs.bounds import EpisodeBounds
@@ -124,6 +124,9 @@ class EntryResult(_Strict):
     #: Text actions the env could not parse (text suites), else null.
     parse_failures: int | None
     wall_time_s: float
+    #: Mean return of each sub-episode of the trials (in-context RL envs): the learning curve.
+    #: Absent (null) for every other env, and in files written before it existed.
+    returns_by_episode: list[float] | None = Field(default=None, exclude_if=lambda curve: curve is None)
 
     @property
     def success_rate(self) -> float | None:
@@ -280,6 +283,11 @@ def build_results(
                 else run.errors_by_context.tolist(),
                 "parse_failures": run.parse_failures,
                 "wall_time_s": run.wall_time_s,
+                **(
+                    {}
+                    if run.returns_by_episode is None
+                    else {"returns_by_episode": run.returns_by_episode.tolist()}
+                ),
             }
         )
     data = {
@@ -638,6 +646,7 @@ def _check_entry(
             raise ResultsValidationError(
                 f"{field}.errors_by_context", "does not add up to minus the mean return"
             )
+    _check_learning_curve(field, entry, bounds)
     text = suite.actions == "text"
     if text and (entry.parse_failures is None or entry.parse_failures < 0):
         raise ResultsValidationError(f"{field}.parse_failures", "a text suite records a count >= 0")
@@ -669,6 +678,26 @@ def episode_bounds(entry: SuiteEntry) -> EpisodeBounds:
         finally:
             env.close()
     return _BOUNDS[entry.key]
+
+
+def _check_learning_curve(field: str, entry: EntryResult, bounds: EpisodeBounds) -> None:
+    """A trial entry records one mean return per sub-episode, adding up to the mean trial return."""
+    curve = entry.returns_by_episode
+    if bounds.sub_episodes is None:
+        if curve is not None:
+            raise ResultsValidationError(
+                f"{field}.returns_by_episode", "only in-context RL entries (trials) record a learning curve"
+            )
+        return
+    if curve is None or len(curve) != bounds.sub_episodes:
+        raise ResultsValidationError(
+            f"{field}.returns_by_episode",
+            f"a trial entry records the mean return of each of its {bounds.sub_episodes} sub-episodes",
+        )
+    if not all(math.isfinite(value) for value in curve):
+        raise ResultsValidationError(f"{field}.returns_by_episode", "must be finite numbers")
+    if not math.isclose(sum(curve), float(np.mean(entry.returns)), rel_tol=1e-6, abs_tol=1e-9):
+        raise ResultsValidationError(f"{field}.returns_by_episode", "does not add up to the mean return")
 
 
 def _check_episodes(field: str, entry: EntryResult, bounds: EpisodeBounds) -> None:

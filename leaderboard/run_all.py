@@ -32,6 +32,9 @@ from leaderboard.untrusted import plain
 REGRESSION = ("LinReg", "LinReg σ=0.5", "Sparse", "ReLUNet", "DecisionTree")
 MRP = ("MRPValue",)
 GAMES = ("NumberLine", "EZPoints", "Points24", "Blackjack")
+#: Labels of the icrl-v0 entries.
+BANDITS = ("Bandit", "Bandit K=2 H=30")
+ROOMS = ("DarkRoom", "KeyToDoor")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ BASELINES: tuple[Baseline, ...] = (
     Baseline("baselines.classic.blackjack:OptimalBlackjackAgent", envs=("Blackjack",)),
     Baseline("baselines.classic.random_agent:RandomAgent", envs=GAMES),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="pixels-v0"),
+    *(
+        Baseline(f"baselines.classic.bandits:{name}", suite="icrl-v0", envs=BANDITS)
+        for name in ("UCB1", "ThompsonSampling", "EpsilonGreedy")
+    ),
+    Baseline("baselines.classic.bandits:BayesOptimalBernoulli", suite="icrl-v0", envs=("Bandit K=2 H=30",)),
+    *(
+        Baseline(f"baselines.classic.rooms:{name}", suite="icrl-v0", envs=ROOMS)
+        for name in ("SweepExplorer", "QLearner")
+    ),
+    Baseline("baselines.classic.random_agent:RandomAgent", suite="icrl-v0"),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="text-v0"),
     Baseline("baselines.classic.recall:LookupTableAgent", suite="recall-v0"),
     Baseline("baselines.classic.recall:ChanceAgent", suite="recall-v0"),

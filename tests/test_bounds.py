@@ -29,6 +29,9 @@ VARIANTS = {
     "icl/Points24-v0": [{}, {"solvable_only": True}],
     "icl/Blackjack-v0": [{}, {"natural": True}, {"sab": True}, {"natural": True, "sab": True}],
     "icl/AssociativeRecall-v0": [{"vocab_size": 8, "num_pairs": 3, "seq_len": 12}],
+    "icl/Bandit-v0": [{}, {"arms": 2, "horizon": 3}],
+    "icl/DarkRoom-v0": [{"size": 2, "horizon": 3, "episodes_per_trial": 3}, {"size": 3, "start": "corner"}],
+    "icl/KeyToDoor-v0": [{"size": 2, "horizon": 3, "episodes_per_trial": 3}, {"size": 3, "horizon": 2}],
 }
 CASES = [(env_id, kwargs) for env_id in IDS for kwargs in VARIANTS[env_id]]
 

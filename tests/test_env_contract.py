@@ -24,6 +24,8 @@ from icl_envs.checks import vector_seeds
 
 IDS = [env_id for env_id, *_ in icl_envs.ENVIRONMENTS]
 CARD_IDS = ["icl/NumberLine-v0", "icl/EZPoints-v0", "icl/Points24-v0", "icl/Blackjack-v0"]
+# The in-context RL trials: their info is checked in tests/test_icrl_envs.py.
+ICRL_IDS = ["icl/Bandit-v0", "icl/DarkRoom-v0", "icl/KeyToDoor-v0"]
 SECTIONS = (
     "Description",
     "Action Space",
@@ -45,6 +47,10 @@ FAST = {
     "icl/MRPValue-v0": {"n": 3},
     **{env_id: {"obs_mode": "symbolic"} for env_id in CARD_IDS},
     "icl/AssociativeRecall-v0": {"vocab_size": 64, "num_pairs": 3, "seq_len": 16},
+    # Trials of a few short sub-episodes, so that several end (and autoreset) within the steps below.
+    "icl/Bandit-v0": {"arms": 3, "horizon": 6},
+    "icl/DarkRoom-v0": {"size": 3, "horizon": 3, "episodes_per_trial": 2},
+    "icl/KeyToDoor-v0": {"size": 3, "horizon": 4, "episodes_per_trial": 2},
 }
 IMAGE = {"obs_mode": "image", "image_size": 150}
 
@@ -271,7 +277,9 @@ def test_vector_seeds_helper():
 
 # ------------------------------------------------------------------ info never gives the answer
 # The recall env's info is checked in tests/test_recall.py (a token answer, no context rows).
-NUMERIC_IDS = [env_id for env_id in IDS if env_id not in CARD_IDS and env_id != "icl/AssociativeRecall-v0"]
+NUMERIC_IDS = [
+    env_id for env_id in IDS if env_id not in CARD_IDS + ICRL_IDS and env_id != "icl/AssociativeRecall-v0"
+]
 # What each card env's info may hold before the hand ends: the visible state only (issue 3).
 CARD_INFO_KEYS = {
     "icl/NumberLine-v0": {"action_mask", "current", "target"},

@@ -309,7 +309,13 @@ def test_the_main_job_runs_every_classic_baseline():
     from leaderboard.agent import Agent
     from leaderboard.run_all import BASELINES
 
-    bases = {"RegressionAgent", "MRPAgent"}  # shared base classes, not baselines themselves
+    bases = {
+        "RegressionAgent",
+        "MRPAgent",
+        "TrialAgent",
+        "BanditAgent",
+        "RoomAgent",
+    }  # shared base classes, not baselines themselves
     found = set()
     for module_info in pkgutil.iter_modules(baselines.classic.__path__):
         module = importlib.import_module(f"baselines.classic.{module_info.name}")
@@ -320,9 +326,14 @@ def test_the_main_job_runs_every_classic_baseline():
     assert found, "no classic baselines found"
     scored = {baseline.reference for baseline in BASELINES}
     assert found - scored == set()
-    # The random agent plays all three suites.
+    # The random agent plays every suite.
     random = "baselines.classic.random_agent:RandomAgent"
-    assert {b.suite for b in BASELINES if b.reference == random} == {"core-v0", "pixels-v0", "text-v0"}
+    assert {b.suite for b in BASELINES if b.reference == random} == {
+        "core-v0",
+        "pixels-v0",
+        "text-v0",
+        "icrl-v0",
+    }
 
 
 def test_run_all_stores_reports_and_collects_failures(tmp_path):

@@ -77,8 +77,15 @@ def _nice_top(value: float) -> float:
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 
-def error_curve(label: str, errors: Sequence[float]) -> Markup:
-    """Mean squared error at each context length 0..n-1 of an in-context entry, as a line."""
+def error_curve(
+    label: str,
+    errors: Sequence[float],
+    x_label: str = "context length",
+    y_label: str = "squared error",
+    title: str = "mean squared error against context length",
+) -> Markup:
+    """Mean squared error at each context length 0..n-1 of an in-context entry, as a line (or any
+    curve of values >= 0 with its labels: the return of each sub-episode of a trial)."""
     width, height, left, bottom, top_margin, right_margin = 360, 200, 52, 34, 22, 12
     plot_w, plot_h = width - left - right_margin, height - bottom - top_margin
     top = _nice_top(max(errors, default=0.0))
@@ -91,7 +98,7 @@ def error_curve(label: str, errors: Sequence[float]) -> Markup:
     return Markup(
         f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
         ' xmlns="http://www.w3.org/2000/svg">'
-        f"<title>{escape(label)}: mean squared error against context length</title>"
+        f"<title>{escape(label)}: {escape(title)}</title>"
         f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(label)}</text>'
         f'<line x1="{left}" y1="{top_margin}" x2="{left}" y2="{base}" stroke="#444"/>'
         f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#444"/>'
@@ -99,9 +106,9 @@ def error_curve(label: str, errors: Sequence[float]) -> Markup:
         f'<text x="{left - 4}" y="{base}" font-size="11" text-anchor="end">0</text>'
         f'<text x="{left}" y="{base + 14}" font-size="11" text-anchor="middle">0</text>'
         f'<text x="{left + plot_w}" y="{base + 14}" font-size="11" text-anchor="middle">{len(errors) - 1}</text>'
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" font-size="11" text-anchor="middle">context length</text>'
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" font-size="11" text-anchor="middle">{escape(x_label)}</text>'
         f'<text x="12" y="{top_margin + plot_h / 2:.1f}" font-size="11" text-anchor="middle"'
-        f' transform="rotate(-90 12 {top_margin + plot_h / 2:.1f})">squared error</text>'
+        f' transform="rotate(-90 12 {top_margin + plot_h / 2:.1f})">{escape(y_label)}</text>'
         f'<polyline points="{points}" fill="none" stroke="#e45756" stroke-width="2"/>'
         "</svg>"
     )

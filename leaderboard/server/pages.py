@@ -116,11 +116,25 @@ async def leaderboard_page(request: Request) -> Response:
 
 
 def _curves(results: ResultsFile) -> list[Any]:
-    return [
+    errors = [
         charts.error_curve(entry.label, entry.errors_by_context)
         for entry in results.entries
         if entry.errors_by_context is not None
     ]
+    # The in-context RL trials: the return of each sub-episode (a curve needs two or more; the
+    # rooms' returns are never negative, as the chart's axis from 0 assumes).
+    learning = [
+        charts.error_curve(
+            entry.label,
+            entry.returns_by_episode,
+            x_label="sub-episode",
+            y_label="mean return",
+            title="mean return of each sub-episode of the trial",
+        )
+        for entry in results.entries
+        if entry.returns_by_episode is not None and len(entry.returns_by_episode) > 1
+    ]
+    return errors + learning
 
 
 @router.get("/submissions/{id}")

@@ -1,0 +1,1 @@
+"""Learned in-context RL baselines: Algorithm Distillation and the Decision-Pretrained Transformer."""

@@ -1,0 +1,403 @@
+"""Train Algorithm Distillation or a Decision-Pretrained Transformer; a run folder holds everything.
+
+- **Algorithm Distillation** (Laskin et al. 2022): learning histories of a source algorithm
+  (Thompson sampling on bandits, the in-trial Q-learner in the rooms) across many tasks; a causal
+  transformer over a whole trial's history (state, previous action, previous reward, step) learns
+  to predict the source's next action. Deployed with frozen weights, it acts by sampling.
+- **Decision-Pretrained Transformer** (Lee et al. 2023): contexts of a random policy on many tasks;
+  the transformer sees a query state and then the context's transitions, and learns the optimal
+  action of the query state after every prefix of the context. Deployed online, its context is its
+  own transitions in the trial so far, and it samples its actions.
+
+A run folder (``TrainConfig.out``) holds ``config.json``, ``histories.npz`` (the training data,
+collected once, so a resumed run trains on the same data), ``model.safetensors`` and
+``optimizer.safetensors``, ``state.json``, ``metrics.jsonl`` and ``agent.json`` (the harness loads
+the folder as the agent ``run:DIR`` through :func:`baselines.icrl.agent.load_run_agent`). Batches of
+step s come from a generator seeded with (seed, s), so a resumed run is the unbroken run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from baselines.classic.bandits import ThompsonSampling
+from baselines.classic.random_agent import RandomAgent
+from baselines.classic.rooms import QLearner
+from baselines.classic.trial_agent import TrialAgent
+from baselines.configs import check_choice, check_types, fail, from_dict, values_by_path
+
+# The checkpoint, schedule and progress plumbing of the in-context transformers' trainer, reused.
+from baselines.icl.train import (
+    _drop_metrics_after,
+    _load_optimizer_tensors,
+    _progress,
+    learning_rate,
+    resolve_device,
+    save_checkpoint,
+    step_seed,
+)
+from baselines.icrl.data import (
+    TrialSpec,
+    check_dpt_env,
+    collect_histories,
+    load_histories,
+    optimal_actions,
+    save_histories,
+    trial_spec,
+)
+from baselines.icrl.model import ModelConfig, Tokens, TrialTransformer, action_loss
+
+METHODS = ("ad", "dpt")
+RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds", "out")
+RUN_AGENT_LOADER = "baselines.icrl.agent:load_run_agent"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; saved as ``config.json`` in the run folder."""
+
+    method: str = "ad"
+    """``ad`` (Algorithm Distillation) or ``dpt`` (Decision-Pretrained Transformer)."""
+    env: str = "icl/Bandit-v0"
+    """The trial env trained for (and scored on): icl/Bandit-v0, icl/DarkRoom-v0 or icl/KeyToDoor-v0 (AD)."""
+    env_kwargs: str = "{}"
+    """The env's keyword arguments as a JSON object, e.g. '{"arms": 2, "horizon": 20}'."""
+    tasks: int = 2000
+    """Training tasks: one source learning history (AD) or one random-policy context (DPT) each."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The network."""
+    steps: int = 2000
+    """Optimizer steps (the total: a resumed run continues up to this)."""
+    batch_size: int = 64
+    """Trials per step."""
+    lr: float = 1e-3
+    """AdamW learning rate (linear warm-up over ``warmup_steps``, then cosine decay to ``lr_final``)."""
+    lr_final: float = 1e-4
+    """Learning rate at the last step."""
+    warmup_steps: int = 50
+    """Steps of linear learning-rate warm-up."""
+    weight_decay: float = 0.0
+    """AdamW decoupled weight decay."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 disables clipping)."""
+    seed: int = 0
+    """Seeds the data, the initial weights and, with the step number, each step's batch."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    bf16: bool = True
+    """bf16 autocast on CUDA (ignored on CPU, where training is float32)."""
+    compile: bool = False
+    """``torch.compile`` the model on CUDA."""
+    out: str = "runs/icrl"
+    """The run folder."""
+    log_every: int = 50
+    """Write a metrics line every this many steps."""
+    checkpoint_every: int = 1000
+    """Save a checkpoint every this many steps (and always at the end)."""
+    resume: bool = True
+    """Continue from the run folder's checkpoint when there is one."""
+    progress: bool = True
+    """Show a progress bar."""
+    max_seconds: float = 0.0
+    """Stop (with a checkpoint) once training has run this long in total; 0: no limit."""
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return json.loads(self.env_kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        return from_dict(cls, data, {}, source)
+
+
+def validate(config: TrainConfig) -> TrialSpec:
+    """Raise a ``ValueError`` naming the first bad field; return the env's trial spec."""
+    check_types(config)
+    config.model.validate()
+    check_choice("method", config.method, METHODS)
+    check_choice("device", config.device, ("auto", "cpu", "cuda"))
+    try:
+        kwargs = json.loads(config.env_kwargs)
+    except json.JSONDecodeError as error:
+        fail("env_kwargs", f"must be a JSON object, got {config.env_kwargs!r} ({error})")
+    if not isinstance(kwargs, dict):
+        fail("env_kwargs", f"must be a JSON object, got {config.env_kwargs!r}")
+    for name in ("tasks", "batch_size", "log_every", "checkpoint_every"):
+        if getattr(config, name) < 1:
+            fail(name, f"must be >= 1, got {getattr(config, name)!r}")
+    for name in ("steps", "warmup_steps", "seed"):
+        if getattr(config, name) < 0:
+            fail(name, f"must be >= 0, got {getattr(config, name)!r}")
+    if not math.isfinite(config.lr) or config.lr <= 0:
+        fail("lr", f"must be a finite number > 0, got {config.lr!r}")
+    for name in ("weight_decay", "grad_clip", "lr_final", "max_seconds"):
+        value = getattr(config, name)
+        if not math.isfinite(value) or value < 0:
+            fail(name, f"must be a finite number >= 0, got {value!r}")
+    if config.device == "cuda" and not torch.cuda.is_available():
+        fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
+    if config.method == "dpt":
+        check_dpt_env(config.env)
+    return trial_spec(config.env, kwargs)
+
+
+def source_agent(config: TrainConfig, spec: TrialSpec) -> TrialAgent:
+    """Whose trials make the data: AD's source algorithm, or DPT's uniformly random context policy."""
+    if config.method == "dpt":
+        return RandomAgent(seed=config.seed)
+    return ThompsonSampling(seed=config.seed) if spec.room is None else QLearner(seed=config.seed)
+
+
+def build_model(config: TrainConfig, spec: TrialSpec) -> TrialTransformer:
+    # DPT's sequences are the query token and then up to a whole trial of transitions.
+    return TrialTransformer(config.model, spec.num_states, spec.num_actions, spec.horizon, spec.length + 1)
+
+
+# ---- tokens -----------------------------------------------------------------------------------
+
+
+def ad_tokens(spec: TrialSpec, state, previous_action, previous_reward, step) -> Tokens:
+    """AD's token of step t: the state now, the previous action and reward (none at a trial's start,
+    which ``previous_action == num_actions`` marks), the step within the sub-episode."""
+    return Tokens(
+        torch.as_tensor(state),
+        torch.as_tensor(previous_action),
+        torch.as_tensor(previous_reward, dtype=torch.float32),
+        torch.full(np.shape(state), spec.num_states),
+        torch.as_tensor(step),
+    )
+
+
+def dpt_tokens(spec: TrialSpec, query, state, action, reward, reached, step) -> Tokens:
+    """DPT's sequence: the query state (time ``horizon`` marks it), then the context's transitions
+    (state, action, reward, reached state, step); arrays (B,) for the query and (B, n) for the rest."""
+    query = np.asarray(query)[:, None]
+    none = np.zeros_like(query)
+    return Tokens(
+        torch.as_tensor(np.concatenate([query, state], axis=1)),
+        torch.as_tensor(np.concatenate([none + spec.num_actions, action], axis=1)),
+        torch.as_tensor(np.concatenate([none, reward], axis=1), dtype=torch.float32),
+        torch.as_tensor(np.concatenate([none + spec.num_states, reached], axis=1)),
+        torch.as_tensor(np.concatenate([none + spec.horizon, step], axis=1)),
+    )
+
+
+def previous(values: np.ndarray, first: Any) -> np.ndarray:
+    """``values`` shifted one step right along the trial, ``first`` at step 0."""
+    shifted = np.roll(values, 1, axis=-1)
+    shifted[..., 0] = first
+    return shifted
+
+
+def training_batch(
+    config: TrainConfig, spec: TrialSpec, data: dict[str, np.ndarray], rng: np.random.Generator
+):
+    """(tokens, action targets, weights) of one batch of trials."""
+    rows = rng.integers(len(data["length"]), size=config.batch_size)
+    valid = np.arange(spec.length)[None] < data["length"][rows, None]
+    if config.method == "ad":
+        tokens = ad_tokens(
+            spec,
+            data["state"][rows],
+            previous(data["action"][rows], spec.num_actions),
+            previous(data["reward"][rows], 0.0),
+            data["step"][rows],
+        )
+        return tokens, torch.as_tensor(data["action"][rows]), torch.as_tensor(valid, dtype=torch.float32)
+    query = rng.integers(spec.num_states, size=config.batch_size)
+    fields = [data[name][rows] for name in ("state", "action", "reward", "reached", "step")]
+    tokens = dpt_tokens(spec, query, *fields)
+    best = optimal_actions(spec, data, rows, query)
+    targets = np.repeat(best[:, None], spec.length + 1, axis=1)
+    weights = np.concatenate([np.ones((config.batch_size, 1)), valid], axis=1)  # the query alone too
+    return tokens, torch.as_tensor(targets), torch.as_tensor(weights, dtype=torch.float32)
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: it has no config.json")
+    return TrainConfig.from_dict(json.loads(path.read_text()), source=str(path))
+
+
+def load_model(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[TrialTransformer, TrainConfig, TrialSpec]:
+    from safetensors.torch import load_file
+
+    config = load_config(run_dir)
+    weights = Path(run_dir) / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint (model.safetensors); train it first")
+    spec = trial_spec(config.env, config.kwargs)
+    model = build_model(config, spec)
+    model.load_state_dict(load_file(str(weights)))
+    return model.to(device).eval(), config, spec
+
+
+def _open(config: TrainConfig, spec: TrialSpec) -> tuple[Path, int, float]:
+    """The run folder (checked for a resumable config) and the step and time it reached."""
+    run_dir = Path(config.out)
+    if (run_dir / "state.json").is_file() and config.resume:
+        saved, wanted = values_by_path(load_config(run_dir)), values_by_path(config)
+        differing = [p for p in wanted if p not in RESUMABLE_CHANGES and saved[p] != wanted[p]]
+        if differing:
+            raise ValueError(
+                f"cannot resume {run_dir}: its config differs in {', '.join(differing)}; use another --out or resume=False"
+            )
+        state = json.loads((run_dir / "state.json").read_text())
+        return run_dir, int(state["step"]), float(state["elapsed_s"])
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.json").is_file():
+        raise ValueError(
+            f"out={str(run_dir)!r} exists and is not a run folder; choose an empty or new folder"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("metrics.jsonl", "histories.npz"):
+        (run_dir / stale).unlink(missing_ok=True)
+    return run_dir, 0, 0.0
+
+
+def _distributed(config: TrainConfig) -> tuple[int, int, int]:
+    """(rank, local rank, world size): under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is
+    set up here, NCCL on CUDA and gloo on CPU; (0, 0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 0, 1
+    if config.batch_size % world:
+        fail("batch_size", f"must be a multiple of the {world} torchrun processes, got {config.batch_size}")
+    cuda = resolve_device(config.device).type == "cuda"
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return dist.get_rank(), local, world
+
+
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) the run in ``config.out``; returns the run folder. Under ``torchrun`` every
+    process takes its share of each step's batch (the same batch as one process: DDP averages the
+    gradients) and process 0 alone writes the run folder."""
+    spec = validate(config)
+    rank, local, world = _distributed(config)
+    try:
+        return _train(config, spec, rank, local, world)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def _train(config: TrainConfig, spec: TrialSpec, rank: int, local: int, world: int) -> Path:
+    run_dir, start, elapsed = Path(config.out), 0, 0.0
+    histories = run_dir / "histories.npz"
+    if rank == 0:
+        run_dir, start, elapsed = _open(config, spec)
+        (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        (run_dir / "agent.json").write_text(json.dumps({"loader": RUN_AGENT_LOADER}))
+        if not histories.is_file():
+            data = collect_histories(spec, source_agent(config, spec), config.tasks, config.seed)
+            save_histories(histories, data)
+    if world > 1:  # the other processes wait for process 0's folder and data
+        shared = [start, elapsed]
+        dist.broadcast_object_list(shared, src=0)
+        start, elapsed = shared
+    data = load_histories(histories)
+
+    device = resolve_device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", local)
+    torch.manual_seed(config.seed)
+    model = build_model(config, spec).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if start:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+        _load_optimizer_tensors(optimizer, load_file(str(run_dir / "optimizer.safetensors")))
+        if rank == 0:
+            _drop_metrics_after(run_dir / "metrics.jsonl", start)
+    wrapped = DistributedDataParallel(model) if world > 1 else model
+    forward = torch.compile(wrapped) if config.compile and device.type == "cuda" else wrapped
+    autocast = device.type == "cuda" and config.bf16
+    metrics = (run_dir / "metrics.jsonl").open("a") if rank == 0 else None
+    run_start = time.perf_counter() - elapsed
+    window_start, window_tokens, loss_value = time.perf_counter(), 0, float("nan")
+    model.train()
+    with _progress(config.progress and rank == 0, config.steps, start) as bar:
+        task = bar.add_task("train", total=config.steps, completed=start, loss="-")
+        for step in range(start, config.steps):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step, time.perf_counter() - run_start)
+            batch = training_batch(config, spec, data, np.random.default_rng(step_seed(config.seed, step)))
+            tokens, targets, weights = (share(part, rank, world) for part in batch)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits = forward(tokens.to(device))
+            loss = action_loss(logits, targets.to(device), weights.to(device))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at step {step}; lower lr (now {config.lr})"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            window_tokens += int(weights.sum()) * world
+            done = step + 1
+            if metrics is not None and (done % config.log_every == 0 or done == config.steps):
+                loss_value, now = loss.item(), time.perf_counter()
+                record = {
+                    "step": done,
+                    "loss": loss_value,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                    "elapsed_s": now - run_start,
+                }
+                metrics.write(json.dumps(record) + "\n")
+                metrics.flush()
+                window_start, window_tokens = now, 0
+            stop = bool(config.max_seconds) and time.perf_counter() - run_start > config.max_seconds
+            if config.max_seconds and world > 1:  # one clock decides for all, or a process would hang
+                flag = torch.tensor(float(stop), device=device)
+                dist.broadcast(flag, src=0)
+                stop = bool(flag)
+            if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps or stop):
+                save_checkpoint(run_dir, model, optimizer, done, time.perf_counter() - run_start)
+            bar.update(task, completed=done, loss=f"{loss_value:.4f}")
+            if stop:
+                break
+    if metrics is not None:
+        metrics.close()
+        if not (run_dir / "model.safetensors").exists():
+            save_checkpoint(run_dir, model, optimizer, start, elapsed)
+    if world > 1:
+        dist.barrier()  # the checkpoint is written before any process returns
+    return run_dir
+
+
+def share(part: Any, rank: int, world: int) -> Any:
+    """This process's rows of a batch part (Tokens or a tensor): every ``world``-th from ``rank``."""
+    if world == 1:
+        return part
+    if isinstance(part, Tokens):
+        return Tokens(
+            *(
+                getattr(part, name)[rank::world]
+                for name in ("state", "action", "reward", "next_state", "time")
+            )
+        )
+    return part[rank::world]
