@@ -98,7 +98,8 @@ def test_cli_help_lists_every_field_with_its_docstring():
     assert "--batch-size INT" in result.output and "--set KEY=VALUE" in result.output
     # Every field but the task (the argument) is an option, spelled by its path.
     paths = {f.path for f in config_fields(TrainConfig)} - {"prompts.task"}
-    assert len(paths) == 40 and {f.path for f in OPTIONS.names.values()} == paths
+    # 40 fields, then 6 for MQAR prompts (vocabulary, pairs, length, placement, filler, gap exponent).
+    assert len(paths) == 46 and {f.path for f in OPTIONS.names.values()} == paths
     for path in paths:
         assert "--" + path.replace("_", "-") in result.output
 
