@@ -18,6 +18,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -189,8 +191,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Write-ahead logging lets readers work while one process writes; writers queue on the busy
     # timeout instead of failing with "database is locked".
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    # Switching a fresh file to WAL needs its exclusive lock, and SQLite answers "locked" at once,
+    # without waiting on the busy timeout, while another process migrates it (seen in CI with two
+    # processes opening one fresh store): retry until the timeout instead.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
     cursor.close()
 
 
