@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import icl_envs  # noqa: F401  (registers the ids)
-from benchmarks.ratio import speed_ratio
+from benchmarks.ratio import native_against_sync
 
 NUM_ENVS = 512
 MIN_RATIO = 50.0  # the requirement
@@ -34,20 +34,9 @@ def _stepper(env: gym.vector.VectorEnv):
 
 @pytest.mark.parametrize("env_id", list(CASES))
 def test_icrl_vector_env_speed(benchmark, env_id):
-    native = gym.make_vec(env_id, NUM_ENVS, **CASES[env_id])
-    sync = gym.make_vec(env_id, NUM_ENVS, vectorization_mode="sync", **CASES[env_id])
-    work = NUM_ENVS * STEPS
-    ratio = speed_ratio(
-        benchmark,
-        _stepper(native),
-        _stepper(sync),
-        ours_work=work,
-        anchor_work=work,
-        rounds=2,
-        label="make_vec/sync",
+    ratio = native_against_sync(
+        benchmark, env_id, NUM_ENVS, _stepper, NUM_ENVS * STEPS, rounds=2, **CASES[env_id]
     )
-    native.close()
-    sync.close()
     assert ratio >= MIN_RATIO, (
         f"{env_id}: native vector env is only {ratio:.1f}x SyncVectorEnv (need >= {MIN_RATIO}x)"
     )

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 
 import icl_envs  # noqa: F401  (registers the ids)
-from benchmarks.ratio import speed_ratio
+from benchmarks.ratio import native_against_sync
 
 NUM_ENVS = 1024
 N = 30
@@ -28,18 +28,6 @@ def _stepper(env: gym.vector.VectorEnv):
 
 
 def test_mrp_vector_env_speed(benchmark):
-    native = gym.make_vec("icl/MRPValue-v0", NUM_ENVS, n=N)
-    sync = gym.make_vec("icl/MRPValue-v0", NUM_ENVS, vectorization_mode="sync", n=N)
     work = NUM_ENVS * STEPS_PER_CALL
-    ratio = speed_ratio(
-        benchmark,
-        _stepper(native),
-        _stepper(sync),
-        ours_work=work,
-        anchor_work=work,
-        rounds=3,
-        label="make_vec/sync",
-    )
-    native.close()
-    sync.close()
+    ratio = native_against_sync(benchmark, "icl/MRPValue-v0", NUM_ENVS, _stepper, work, rounds=3, n=N)
     assert ratio >= MIN_RATIO, f"native vector env is only {ratio:.1f}x SyncVectorEnv (need >= {MIN_RATIO}x)"

@@ -9,7 +9,7 @@ import torch
 
 import icl_envs  # noqa: F401  (registers the ids)
 from baselines.icl.samplers import RecallSampler
-from benchmarks.ratio import speed_ratio
+from benchmarks.ratio import native_against_sync, speed_ratio
 from icl_envs.recall import RecallGenerator
 
 NUM_ENVS = 512
@@ -37,20 +37,8 @@ def _stepper(env: gym.vector.VectorEnv):
 
 
 def test_recall_vector_env_speed(benchmark):
-    native = gym.make_vec("icl/AssociativeRecall-v0", NUM_ENVS)
-    sync = gym.make_vec("icl/AssociativeRecall-v0", NUM_ENVS, vectorization_mode="sync")
     work = NUM_ENVS * STEPS_PER_CALL
-    ratio = speed_ratio(
-        benchmark,
-        _stepper(native),
-        _stepper(sync),
-        ours_work=work,
-        anchor_work=work,
-        rounds=3,
-        label="make_vec/sync",
-    )
-    native.close()
-    sync.close()
+    ratio = native_against_sync(benchmark, "icl/AssociativeRecall-v0", NUM_ENVS, _stepper, work, rounds=3)
     assert ratio >= MIN_STEP_RATIO, (
         f"native vector env is only {ratio:.1f}x SyncVectorEnv (need >= {MIN_STEP_RATIO}x)"
     )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
 
 
 def _best_time(fn: Callable[[], object], repeat: int) -> float:
@@ -57,3 +60,32 @@ def speed_ratio(
         f"\n[{label}] ours {ours_work / ours_best:,.0f}/s  anchor {anchor_work / anchor_best:,.0f}/s  ratio {ratio:.1f}x"
     )
     return ratio
+
+
+def native_against_sync(
+    benchmark,
+    env_id: str,
+    num_envs: int,
+    stepper: Callable[[gym.vector.VectorEnv], Callable[[], object]],
+    work: float,
+    *,
+    rounds: int,
+    **kwargs: Any,
+) -> float:
+    """The speed ratio of ``env_id``'s native vector env against a SyncVectorEnv of the same
+    ``num_envs`` envs (built with ``kwargs``), each stepped by ``stepper(env)()``, ``work`` steps a call."""
+    native = gym.make_vec(env_id, num_envs, **kwargs)
+    sync = gym.make_vec(env_id, num_envs, vectorization_mode="sync", **kwargs)
+    try:
+        return speed_ratio(
+            benchmark,
+            stepper(native),
+            stepper(sync),
+            ours_work=work,
+            anchor_work=work,
+            rounds=rounds,
+            label="make_vec/sync",
+        )
+    finally:
+        native.close()
+        sync.close()
