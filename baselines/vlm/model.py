@@ -198,14 +198,8 @@ class VLM(nn.Module):
             if image_embeddings is None:
                 image_embeddings = self.image_embeddings(images)
             x = torch.cat([image_embeddings.to(x.dtype), x], dim=1)
-        total, t = mask.shape[1], x.shape[1]
-        positions = (mask.long().cumsum(1) - 1).clamp(min=0)[:, total - t :]
+        positions, attend = positions_and_attention(mask, x.shape[1])
         x = x + self.position(positions)
-        query_pos = torch.arange(total - t, total, device=x.device)
-        causal = query_pos[:, None] >= torch.arange(total, device=x.device)[None, :]
-        # A padded query would read no key at all (NaN): let every query read itself.
-        itself = query_pos[:, None] == torch.arange(total, device=x.device)[None, :]
-        attend = ((causal[None] & mask[:, None, :]) | itself[None])[:, None]
         new_cache = []
         for i, block in enumerate(self.blocks):
             x, layer_cache = block(x, attend, None if cache is None else cache[i])
@@ -217,6 +211,20 @@ class VLM(nn.Module):
 
     def value(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.value_head(hidden).squeeze(-1).float()
+
+
+def positions_and_attention(mask: torch.Tensor, queries: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For the last ``queries`` positions of sequences whose real positions ``mask`` (B, S) marks:
+    their positions counting real tokens only (B, queries), and a bool ``(B, 1, queries, S)`` mask,
+    True where a query may read a key (causal, real keys only)."""
+    total = mask.shape[1]
+    positions = (mask.long().cumsum(1) - 1).clamp(min=0)[:, total - queries :]
+    query_pos = torch.arange(total - queries, total, device=mask.device)
+    keys = torch.arange(total, device=mask.device)
+    causal = query_pos[:, None] >= keys[None, :]
+    # A padded query would read no key at all (NaN): let every query read itself.
+    itself = query_pos[:, None] == keys[None, :]
+    return positions, ((causal[None] & mask[:, None, :]) | itself[None])[:, None]
 
 
 def _init(module: nn.Module) -> None:

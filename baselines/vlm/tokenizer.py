@@ -51,6 +51,10 @@ class TextCodec:
         self.token_text = [
             "" if i in (self.pad_id, self.eos_id) else tokenizer.decode([i]) for i in range(self.vocab_size)
         ]
+        self._index_token_texts()
+
+    def _index_token_texts(self) -> None:
+        """The ids of each token text (for :meth:`tokens_spelling`); after ``token_text`` is set."""
         self._by_text: dict[str, list[int]] = {}
         for i, text in enumerate(self.token_text):
             if text:

@@ -35,6 +35,7 @@ import torch
 from baselines.configs import check_choice, fail, from_dict, values_by_path
 from baselines.vlm.agent import Policy, VLMAgent, downsample
 from baselines.vlm.generate import collate, right_pad, score
+from baselines.vlm.hf import HFVLM, HFConfig, check_hf_config, load_llava
 from baselines.vlm.model import VLM, ModelConfig
 from baselines.vlm.ppo import gae, ppo_loss, token_weights
 from baselines.vlm.tasks import GAMES, Expert, answer_text, game_env, prompt
@@ -100,6 +101,8 @@ class TrainConfig:
     """Supervised warm start."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """Reinforcement learning."""
+    hf: HFConfig = field(default_factory=HFConfig)
+    """A local Hugging Face LLaVA checkpoint to fine-tune with LoRA instead of the small VLM (``hf.path``)."""
     vocab_size: int = 1024
     """Tokenizer vocabulary (byte-level BPE trained on the game's prompts and answers)."""
     thoughts: bool = True
@@ -135,6 +138,7 @@ class TrainConfig:
 def validate(config: TrainConfig) -> None:
     check_choice("env", config.env, GAMES)
     check_choice("device", config.device, ("auto", "cpu", "cuda"))
+    check_hf_config(config.hf)
     for name, value, low in (
         ("sft.episodes", config.sft.episodes, 1),
         ("sft.steps", config.sft.steps, 0),
@@ -173,6 +177,8 @@ def _average_gradients(model: torch.nn.Module, world: int) -> None:
     if world == 1:
         return
     for p in model.parameters():
+        if not p.requires_grad:  # a LoRA-wrapped model's frozen base
+            continue
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         torch.distributed.all_reduce(p.grad)
@@ -235,7 +241,9 @@ class Run:
             return
         from safetensors.torch import save_file
 
-        weights = {k: v.detach().float().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        weights = {
+            k: v.detach().float().cpu().contiguous() for k, v in checkpoint_weights(self.model).items()
+        }
         save_file(weights, str(self.folder / "model.safetensors.tmp"))
         (self.folder / "model.safetensors.tmp").replace(self.folder / "model.safetensors")
         torch.save(self.optimizer.state_dict(), self.folder / "optimizer.pt")
@@ -260,16 +268,38 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(path.read_text()), source=str(path))
 
 
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VLM, TextCodec, TrainConfig]:
+def checkpoint_weights(model: VLM | HFVLM) -> dict[str, torch.Tensor]:
+    """What the run folder's ``model.safetensors`` keeps: every weight of the small VLM; only the
+    trained ones of a LoRA-wrapped LLaVA (the base stays at ``hf.path``)."""
+    return model.trainable_state_dict() if isinstance(model, HFVLM) else model.state_dict()
+
+
+def load_checkpoint_weights(model: VLM | HFVLM, path: Path) -> None:
     from safetensors.torch import load_file
 
+    weights = load_file(str(path))
+    if isinstance(model, HFVLM):
+        model.load_trainable_state_dict(weights)
+    else:
+        model.load_state_dict(weights)
+
+
+def build_model(config: TrainConfig, codec: TextCodec | None) -> tuple[VLM | HFVLM, TextCodec]:
+    """The small VLM for ``codec``'s vocabulary, or the LLaVA at ``hf.path`` with its own tokenizer."""
+    if config.hf.path:
+        return load_llava(config.hf, config.model)
+    return VLM(config.model, codec.vocab_size), codec
+
+
+def load_model(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[VLM | HFVLM, TextCodec, TrainConfig]:
     config = load_config(run_dir)
-    codec = TextCodec.load(run_dir)
     weights = Path(run_dir) / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{run_dir} has no checkpoint (model.safetensors); train it first")
-    model = VLM(config.model, codec.vocab_size)
-    model.load_state_dict(load_file(str(weights)))
+    model, codec = build_model(config, None if config.hf.path else TextCodec.load(run_dir))
+    load_checkpoint_weights(model, weights)
     return model.to(device).eval(), codec, config
 
 
@@ -308,18 +338,20 @@ def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
     data = None
     if state["sft_steps"] < config.sft.steps or not resuming:
         data = collect_sft(config, config.seed + 7919 * rank)
-    if resuming:
+    codec = None
+    if config.hf.path:
+        pass  # the checkpoint's own tokenizer
+    elif resuming:
         codec = TextCodec.load(folder)
     else:
         # Every process trains the tokenizer on process 0's data (same seed): same vocabulary.
         corpus = data if rank == 0 else collect_sft(config, config.seed)
         codec = TextCodec(train_tokenizer(corpus.prompts + corpus.answers, config.vocab_size))
-    model = VLM(config.model, codec.vocab_size).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.sft.lr)
+    model, codec = build_model(config, codec)
+    model = model.to(device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.sft.lr)
     if resuming:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        load_checkpoint_weights(model, folder / "model.safetensors")
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
     run = Run(folder, config, device, model, codec, optimizer, state, rank, world)
     if rank == 0:
