@@ -112,6 +112,20 @@ def _run_app(reference: str, arguments: list[str], prog_name: str) -> None:
     typer.main.get_command(typer_app).main(arguments, prog_name=prog_name)
 
 
+#: The ``tokens`` command's typer app (the VLM token check, baselines/vlm), by reference as above.
+TOKENS_APP = "baselines.vlm.tokens_cli:app"
+
+
+@app.command(
+    "tokens",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def tokens_command(ctx: typer.Context) -> None:
+    """List the tokens a VLM must write and flag untrainable or under-trained ones (icl-bench tokens --help)."""
+    _run_app(TOKENS_APP, list(ctx.args), "icl-bench tokens")
+
+
 #: The ``collect`` command's typer app (offline datasets, baselines/offline), by reference as above.
 COLLECT_APP = "baselines.offline.collect_cli:app"
 

@@ -7,13 +7,16 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
 from baselines.vlm.generate import batch_prompts, generate, score
 from baselines.vlm.hf import HFConfig, load_llava
 from baselines.vlm.model import ModelConfig
 from baselines.vlm.tasks import answer_text
 from baselines.vlm.tokenizer import EOS, PAD, train_tokenizer
+from baselines.vlm.tokens import check_model
 from baselines.vlm.train import PPOConfig, SFTConfig, TrainConfig, load_model, train
+from leaderboard.cli import app
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent
 from leaderboard.protocol import SuiteEntry
@@ -114,6 +117,10 @@ def test_llava_trains_with_the_vlm_trainer_and_plays_as_a_run_folder(tmp_path, l
     assert torch.allclose(logprobs, out.logprobs, atol=1e-5, rtol=0)
     assert torch.allclose(values, out.values, atol=1e-5, rtol=0)
 
+    # The token check reads the HF tokenizer and head: every required token round-trips.
+    report = check_model(model, codec, ["icl/NumberLine-v0"], thoughts=False)
+    assert len(report.reference_ids) == 13 and all(t.round_trip for t in report.tokens)
+
     entry = SuiteEntry("icl/NumberLine-v0", {"obs_mode": "multimodal"}, 4, (10_000,))
     played = play_entry(load_agent(f"run:{run}"), entry, agent_name="llava", text_actions=True)
     assert played.returns.size == 4
@@ -132,3 +139,13 @@ def test_the_adapter_refuses_what_it_cannot_load(tmp_path, llava_dir):
         train(_config(tmp_path, llava_dir, hf=HFConfig(path=str(llava_dir), dtype="float16")))
     with pytest.raises(ValueError, match="hf.lora_rank"):
         load_llava(HFConfig(path=str(llava_dir), lora_rank=0), model)
+
+
+def test_the_token_check_reads_a_llava_checkpoint(llava_dir):
+    result = CliRunner().invoke(app, ["tokens", str(llava_dir), "--env", "icl/Blackjack-v0", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # A random model: its never-seen rows do not agree, so nothing is flagged as under-trained.
+    assert report["env_ids"] == ["icl/Blackjack-v0"] and not report["indicator_informative"]
+    sources = {source for t in report["tokens"] for source in t["sources"]}
+    assert {"Blackjack-v0 action 'stand'", "Blackjack-v0 action 'hit'", "Blackjack-v0 skeleton"} <= sources

@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from baselines.vlm.model import VLM, ModelConfig
 from baselines.vlm.ppo import gae, ppo_loss, token_weights
 from baselines.vlm.tasks import GAMES, Expert, answer_text, game_env, prompt
 from baselines.vlm.tokenizer import TextCodec, train_tokenizer
+from baselines.vlm.tokens import check_model
 from icl_envs.cards.text_protocol import TextActions, parse_action
 
 AGENT_LOADER = "baselines.vlm.train:load_run"
@@ -609,9 +611,18 @@ def _values(run: Run, policy: Policy, obs) -> np.ndarray:
     return run.model.value(hidden[:, -1]).cpu().numpy()
 
 
+def warn_about_tokens(run: Run) -> None:
+    """The token check (:mod:`baselines.vlm.tokens`) before training: a warning names every token of
+    the answers that the tokenizer cannot produce or whose head row looks never trained."""
+    report = check_model(run.model, run.codec, [run.config.env], thoughts=run.config.thoughts)
+    if report.flagged and run.rank == 0:
+        warnings.warn(f"token check of {run.folder}: {report.summary()}", stacklevel=2)
+
+
 def train(config: TrainConfig) -> Path:
     """Train (or resume) the run in ``config.out``: SFT, then PPO; returns the run folder."""
     run, data = open_run(config)
+    warn_about_tokens(run)
     if data is not None and run.state["sft_steps"] < config.sft.steps:
         train_sft(run, data)
     run.save()
