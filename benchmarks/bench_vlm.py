@@ -149,12 +149,14 @@ def _ppo_update_one_at_a_time(run: Run, samples, advantages, returns) -> None:
 
 
 def quotes(measured: dict) -> list[str]:
-    """The sentences docs/baselines/vlm.md quotes from ``docs/data/vlm_speed_cpu.json``."""
+    """The lines docs/baselines/vlm.md quotes from ``docs/data/vlm_speed_cpu.json``."""
     roll, update = measured["rollout"], measured["ppo_update"]
+    load = measured["provenance"]["machine"]["load_average_1_5_15_min"][0]
     return [
-        f"| rollout (env steps/s, generation included) | {roll['ours_per_s']:.0f} | {roll['anchor_per_s']:.0f} "
+        f"| rollout (env steps/s, generation included) | {roll['ours_per_s']:.1f} | {roll['anchor_per_s']:.1f} "
         f"| {roll['ratio']:.1f}× |",
-        f"| PPO update (tokens/s) | {update['ours_per_s']:.0f} | {update['anchor_per_s']:.0f} | {update['ratio']:.1f}× |",
+        f"| PPO update (tokens/s) | {update['ours_per_s']:,.0f} | {update['anchor_per_s']:,.0f} | {update['ratio']:.1f}× |",
+        f"{measured['provenance']['machine']['cpu_count']} CPU cores at a load average of {load}",
     ]
 
 
@@ -177,7 +179,7 @@ def main() -> None:
         "ppo_update": benches["test_ppo_update_speed"],
     }
     data_record.write(OUTPUT, started, measured)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}", *quotes(measured), sep="\n")
+    print(f"wrote {OUTPUT.relative_to(ROOT)}", *quotes(data_record.read(OUTPUT)), sep="\n")
 
 
 if __name__ == "__main__":

@@ -218,6 +218,7 @@ def _checked_texts() -> dict[str, list[str]]:
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
     texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
+    texts.setdefault("baselines/vlm.md", []).extend(_vlm_speed_quotes())
     texts.setdefault(ICL_PAGE, []).extend(
         [linear_speed_table(data("icl_gpu_results_h200.json")["linear_speed"])]
         + [text for text, _ in _icl_prose_figures()]
@@ -240,6 +241,19 @@ def test_every_speed_figure_in_the_docs_comes_from_a_data_file():
             f"{path.relative_to(ROOT)}: {match.group(0)!r}" for match in SPEED_FIGURE.finditer(text)
         ]
     assert not unchecked, "speed figures without a data file behind them:\n" + "\n".join(unchecked)
+
+
+def _vlm_speed_quotes() -> list[str]:
+    from benchmarks.bench_vlm import quotes  # imports torch and the VLM: only where needed
+
+    return quotes(data("vlm_speed_cpu.json"))
+
+
+def test_vlm_speed_figures_are_the_vlm_benchmark_file():
+    """docs/baselines/vlm.md's speed table and its load are docs/data/vlm_speed_cpu.json."""
+    assert data("vlm_speed_cpu.json")["provenance"]["written_by"] == "benchmarks/bench_vlm.py"
+    for line in _vlm_speed_quotes():
+        assert line in page("baselines/vlm.md"), f"docs/baselines/vlm.md should quote {line!r}"
 
 
 def test_server_read_figures_are_the_server_benchmarks_file():
