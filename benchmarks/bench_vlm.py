@@ -33,7 +33,7 @@ from baselines.vlm.agent import Policy
 from baselines.vlm.generate import collate, generate_naive, right_pad, score
 from baselines.vlm.model import VLM, ModelConfig
 from baselines.vlm.ppo import ppo_loss
-from baselines.vlm.tasks import answer_text
+from baselines.vlm.tasks import numberline_corpus
 from baselines.vlm.tokenizer import TextCodec, train_tokenizer
 from baselines.vlm.train import PPOConfig, Run, TrainConfig, make_vector_env, ppo_update, rollout
 from benchmarks.ratio import speed_ratio
@@ -51,19 +51,13 @@ CONFIG = TrainConfig(
     model=TINY,
     ppo=PPOConfig(num_envs=NUM_ENVS, rollout_steps=2, epochs=1, minibatch_size=16),
 )
-CORPUS = [
-    answer_text({"current number": str(c), "target number": str(t)}, None, a)
-    for c in range(6)
-    for t in range(6)
-    for a in "-+"
-] + ["Current number: 2\nTarget number: 3\nLegal: - +\n"]
 
 
 @pytest.fixture
 def tiny_run(tmp_path, one_torch_thread):
     """A run of a random tiny model (its answers are unreadable: every env plays a random legal action)."""
     torch.manual_seed(0)
-    codec = TextCodec(train_tokenizer(CORPUS, 300))
+    codec = TextCodec(train_tokenizer(numberline_corpus(), 300))
     model = VLM(TINY, codec.vocab_size).eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     state = {"sft_steps": 0, "ppo_iterations": 0, "elapsed_s": 0.0}

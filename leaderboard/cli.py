@@ -112,32 +112,35 @@ def _run_app(reference: str, arguments: list[str], prog_name: str) -> None:
     typer.main.get_command(typer_app).main(arguments, prog_name=prog_name)
 
 
+#: The ``collect`` command's typer app (offline datasets, baselines/offline), by reference as above.
+COLLECT_APP = "baselines.offline.collect_cli:app"
 #: The ``tokens`` command's typer app (the VLM token check, baselines/vlm), by reference as above.
 TOKENS_APP = "baselines.vlm.tokens_cli:app"
 
 
-@app.command(
-    "tokens",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def tokens_command(ctx: typer.Context) -> None:
-    """List the tokens a VLM must write and flag untrainable or under-trained ones (icl-bench tokens --help)."""
-    _run_app(TOKENS_APP, list(ctx.args), "icl-bench tokens")
+def _delegate(name: str, reference: str, summary: str) -> None:
+    """Register ``icl-bench NAME``: every argument, --help included, goes to the app ``reference``."""
+
+    @app.command(
+        name,
+        help=summary,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )
+    def command(ctx: typer.Context) -> None:
+        _run_app(reference, list(ctx.args), f"icl-bench {name}")
 
 
-#: The ``collect`` command's typer app (offline datasets, baselines/offline), by reference as above.
-COLLECT_APP = "baselines.offline.collect_cli:app"
-
-
-@app.command(
+_delegate(
     "collect",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
+    COLLECT_APP,
+    "Write an offline dataset (Minari) of a game, or the standard ones (icl-bench collect --help).",
 )
-def collect_command(ctx: typer.Context) -> None:
-    """Write an offline dataset (Minari) of a game, or the standard ones (icl-bench collect --help)."""
-    _run_app(COLLECT_APP, list(ctx.args), "icl-bench collect")
+_delegate(
+    "tokens",
+    TOKENS_APP,
+    "List the tokens a VLM must write and flag untrainable or under-trained ones (icl-bench tokens --help).",
+)
 
 
 # ----------------------------------------------------------------------------------------------

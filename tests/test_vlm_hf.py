@@ -9,10 +9,10 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from baselines.vlm.generate import batch_prompts, generate, score
+from baselines.vlm.generate import batch_prompts, rollout_score_gap
 from baselines.vlm.hf import HFConfig, load_llava
 from baselines.vlm.model import ModelConfig
-from baselines.vlm.tasks import answer_text
+from baselines.vlm.tasks import numberline_corpus
 from baselines.vlm.tokenizer import EOS, PAD, train_tokenizer
 from baselines.vlm.tokens import check_model
 from baselines.vlm.train import PPOConfig, SFTConfig, TrainConfig, load_model, train
@@ -22,12 +22,6 @@ from leaderboard.loading import load_agent
 from leaderboard.protocol import SuiteEntry
 
 IMAGE = 32
-CORPUS = [
-    answer_text({"current number": str(c), "target number": str(t)}, None, a)
-    for c in range(6)
-    for t in range(6)
-    for a in "-+"
-] + ["Current number: 2\nTarget number: 3\nLegal: - +\n"]
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +31,24 @@ def llava_dir(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tiny-llava")
     tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=train_tokenizer(CORPUS, 300),
+        tokenizer_object=train_tokenizer(numberline_corpus(), 300),
         eos_token=EOS,
         pad_token=PAD,
         extra_special_tokens={"image_token": "<image>"},
         padding_side="left",
     )
+    sizes = dict(hidden_size=32, intermediate_size=64, num_attention_heads=2)
     config = transformers.LlavaConfig(
         vision_config=transformers.CLIPVisionConfig(
-            image_size=IMAGE,
-            patch_size=8,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-        ),  # fmt: skip
+            image_size=IMAGE, patch_size=8, num_hidden_layers=1, **sizes
+        ),
         text_config=transformers.LlamaConfig(
             vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
             num_hidden_layers=2,
-            num_attention_heads=2,
             num_key_value_heads=2,
             max_position_embeddings=256,
-        ),  # fmt: skip
+            **sizes,
+        ),
         image_token_id=tokenizer.image_token_id,
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
@@ -110,12 +98,8 @@ def test_llava_trains_with_the_vlm_trainer_and_plays_as_a_run_folder(tmp_path, l
     images = torch.randint(0, 256, (3, IMAGE, IMAGE, 3), generator=torch.Generator().manual_seed(0))
     prompts = ["Legal: - +\n", "Current number: 2\nTarget number: 3\nLegal: - +\n", "x"]  # left padding
     batch = batch_prompts(model, codec, images.to(torch.uint8), prompts)
-    out = generate(model, codec, batch, 16, temperature=1.0, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        logprobs, values = score(model, batch, out.tokens, out.mask)
-    assert out.mask.any(dim=1).all()
-    assert torch.allclose(logprobs, out.logprobs, atol=1e-5, rtol=0)
-    assert torch.allclose(values, out.values, atol=1e-5, rtol=0)
+    logprob_gap, value_gap = rollout_score_gap(model, codec, batch, 16, torch.Generator().manual_seed(1))
+    assert logprob_gap <= 1e-5 and value_gap <= 1e-5
 
     # The token check reads the HF tokenizer and head: every required token round-trips.
     report = check_model(model, codec, ["icl/NumberLine-v0"], thoughts=False)

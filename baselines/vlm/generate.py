@@ -172,6 +172,16 @@ def score(model: VLM, batch: Prompts, answers: torch.Tensor, answer_mask: torch.
 
 
 @torch.no_grad()
+def rollout_score_gap(model: VLM, codec: TextCodec, batch: Prompts, max_new_tokens: int, generator=None):
+    """``(largest |log-probability gap|, largest |value gap|)`` between a sampled rollout of ``batch``
+    and the training forward (:func:`score`) of the same answers: PPO's first ratio is 1 only when
+    both are ~0, so a new backbone (the LLaVA adapter) must pass this."""
+    out = generate(model, codec, batch, max_new_tokens, temperature=1.0, generator=generator)
+    logprobs, values = score(model, batch, out.tokens, out.mask)
+    return float((logprobs - out.logprobs).abs().max()), float((values - out.values).abs().max())
+
+
+@torch.no_grad()
 def generate_naive(model: VLM, codec: TextCodec, batch: Prompts, max_new_tokens: int) -> list[list[int]]:
     """Greedy answers one row at a time, the whole sequence run again for every token (no cache)."""
     answers = []

@@ -103,3 +103,15 @@ class Expert:
         fields = {"cards": str(sorted(numbers)), "formula": "".join(written)}
         plan = f"{''.join(solution)} reaches the target" if solution else "no formula reaches the target"
         return action, fields, f"{plan}; next I write {names[action]}."
+
+
+def numberline_corpus() -> list[str]:
+    """Every NumberLine answer without thoughts (each position pair, each action) and one short
+    prompt: a small tokenizer corpus for tests and benchmarks of tiny models."""
+    answers = [
+        answer_text({"current number": str(c), "target number": str(t)}, None, a)
+        for c in range(6)
+        for t in range(6)
+        for a in "-+"
+    ]
+    return answers + ["Current number: 2\nTarget number: 3\nLegal: - +\n"]
