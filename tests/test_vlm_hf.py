@@ -10,11 +10,11 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from baselines.vlm.generate import batch_prompts, rollout_score_gap
-from baselines.vlm.hf import HFConfig, load_llava
+from baselines.vlm.hf import HFCodec, HFConfig, load_llava
 from baselines.vlm.model import ModelConfig
 from baselines.vlm.tasks import numberline_corpus
 from baselines.vlm.tokenizer import EOS, PAD, train_tokenizer
-from baselines.vlm.tokens import check_model
+from baselines.vlm.tokens import INVALID_UTF8, check_model, reference_ids, required_tokens, round_trips
 from baselines.vlm.train import PPOConfig, SFTConfig, TrainConfig, load_model, train
 from leaderboard.cli import app
 from leaderboard.harness import play_entry
@@ -133,3 +133,31 @@ def test_the_token_check_reads_a_llava_checkpoint(llava_dir):
     assert report["env_ids"] == ["icl/Blackjack-v0"] and not report["indicator_informative"]
     sources = {source for t in report["tokens"] for source in t["sources"]}
     assert {"Blackjack-v0 action 'stand'", "Blackjack-v0 action 'hit'", "Blackjack-v0 skeleton"} <= sources
+
+
+def test_the_codec_reads_a_sentencepiece_tokenizer():
+    """LLaVA-1.5's tokenizer is Llama's: SentencePiece pieces ("▁a" is " a"), byte fallback
+    (<0xNN>), and ordinary letters such as "õ" that byte-level BPE would use for byte 0xF5."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{f"<0x{b:02X}>": 3 + b for b in range(256)}}
+    for piece in ["▁", *sorted(set('{"action": "+-}, current number target thoughts õ')), "▁a", "▁{"]:
+        vocab.setdefault(piece.replace(" ", "▁"), len(vocab))
+    model = models.BPE(vocab, [("▁", "a"), ("▁", "{")], byte_fallback=True, unk_token="<unk>")
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tokenizer.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    codec = HFCodec(
+        PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+        )
+    )
+    assert codec.token_text[vocab["▁a"]] == " a" and codec.token_text[vocab["<0x0A>"]] == "\n"
+    assert (codec.eos_id, codec.pad_id, codec.bos_id) == (2, 2, 1)
+    answer = '{"action": "+"}'
+    assert codec.decode(codec.encode(answer)) == " " + answer  # SentencePiece's leading space
+    assert reference_ids(codec) == sorted(vocab[f"<0x{b:02X}>"] for b in INVALID_UTF8)
+    assert all(round_trips(codec, t.id) for t in required_tokens(codec, ["icl/NumberLine-v0"]))

@@ -141,15 +141,14 @@ def round_trips(codec: TextCodec, token: int) -> bool:
 
 
 def reference_ids(codec: TextCodec) -> list[int]:
-    """Ids of the tokens of bytes that valid UTF-8 never contains (byte-level BPE or ``<0xNN>`` fallback)."""
-    byte_char = _bytes_to_unicode()
-    ids = set()
-    for b in INVALID_UTF8:
-        for name in (byte_char[b], f"<0x{b:02X}>"):
-            token = _token_id(codec, name)
-            if token is not None:
-                ids.add(token)
-    return sorted(ids)
+    """Ids of the tokens of bytes that valid UTF-8 never contains: SentencePiece's byte fallback
+    names them ``<0xNN>``; byte-level BPE by GPT-2's printable stand-ins (only read when there is no
+    fallback: in a SentencePiece vocabulary "õ", 0xF5's stand-in, is an ordinary, trained letter)."""
+    for names in ([f"<0x{b:02X}>" for b in INVALID_UTF8], [_bytes_to_unicode()[b] for b in INVALID_UTF8]):
+        ids = {_token_id(codec, name) for name in names} - {None}
+        if ids:
+            return sorted(ids)
+    return []
 
 
 def _token_id(codec: TextCodec, name: str) -> int | None:
