@@ -180,11 +180,10 @@ class HFVLM(nn.Module):
         if self.bos_id is not None:
             mask = torch.cat([torch.ones((rows, 1), dtype=torch.bool, device=mask.device), mask], dim=1)
         positions, attend = positions_and_attention(mask, x.shape[1])
-        # An additive mask of the model's dtype: transformers uses a 4D mask as given, for any attention kernel.
-        additive = torch.zeros(attend.shape, dtype=x.dtype, device=x.device)
-        additive.masked_fill_(~attend, torch.finfo(x.dtype).min)
+        # transformers passes a 4D mask as given to SDPA (loaded with attn_implementation="sdpa"),
+        # which reads a bool mask whatever dtype autocast gives the queries.
         out = self.llava.model.language_model(
-            inputs_embeds=x, attention_mask=additive, position_ids=positions, cache=cache, use_cache=True
+            inputs_embeds=x, attention_mask=attend, position_ids=positions, cache=cache, use_cache=True
         )
         hidden = out.last_hidden_state
         if cache is None and self.bos_id is not None:
@@ -241,7 +240,7 @@ def load_llava(config: HFConfig, model_config: ModelConfig) -> tuple[HFVLM, HFCo
             f"must be below the language model's {limit} positions; got {model_config.max_tokens}",
         )
     llava = transformers.LlavaForConditionalGeneration.from_pretrained(
-        folder, local_files_only=True, dtype=DTYPES[config.dtype]
+        folder, local_files_only=True, dtype=DTYPES[config.dtype], attn_implementation="sdpa"
     )
     codec = HFCodec(
         transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True), hf_config.image_token_id
