@@ -44,7 +44,8 @@ class HFConfig:
     """A local Hugging Face LLaVA checkpoint instead of the small VLM (empty ``path``: the small VLM)."""
 
     path: str = ""
-    """Folder of a LLaVA checkpoint saved by ``save_pretrained`` (never a hub id: nothing is downloaded)."""
+    """Folder of a LLaVA checkpoint saved by ``save_pretrained`` (never a hub id: nothing is downloaded);
+    best absolute: the run folder's agent reads the base model from it."""
     lora_rank: int = 8
     """Rank of the LoRA adapters."""
     lora_alpha: float = 16.0
@@ -114,9 +115,10 @@ class HFCodec(TextCodec):
         self.bos_id = tokenizer.bos_token_id
         special = set(tokenizer.all_special_ids) | {image_token_id}
         anchor = tokenizer.encode("a", add_special_tokens=False)
-        decode = lambda ids: tokenizer.decode(  # noqa: E731
-            ids, skip_special_tokens=False, clean_up_tokenization_spaces=False
-        )
+
+        def decode(ids: list[int]) -> str:
+            return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
         start = len(decode(anchor))
         self.token_text = [
             "" if i in special else decode(anchor + [i])[start:] for i in range(self.vocab_size)
