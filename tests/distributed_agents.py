@@ -4,6 +4,8 @@
   pausing at the first action of each seed and logging it, so that a test can kill a worker while a
   shard is under way and count how many shards were started.
 - :class:`FailingRandomAgent` is the random agent raising at the first action on one env.
+- :func:`held_collect_block` plays a seed block of a dataset as ``collect`` does, logging its start
+  and holding one block until a test kills its worker.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 from baselines.classic.random_agent import RandomAgent
+from baselines.offline.collect import SeedBlock, collect_block
 
 
 class SlowRandomAgent(RandomAgent):
@@ -55,3 +58,17 @@ class FailingRandomAgent(RandomAgent):
         if self._env_id == self.fail_on:
             raise RuntimeError(f"deliberate failure on {self.fail_on}")
         return super().act_batch(obs_batch)
+
+
+def held_collect_block(task: tuple[SeedBlock, str, int]):
+    """``collect_block(block)`` for ``(block, log, hold_first)``, after writing ``PID FIRST`` to
+    ``log``; the block starting at episode ``hold_first`` waits (up to a minute) the first time it
+    is played, for a test to kill its worker."""
+    block, log, hold_first = task
+    log = Path(log)
+    first_time = not log.exists() or f" {block.first}\n" not in log.read_text()
+    with log.open("a") as file:
+        file.write(f"{os.getpid()} {block.first}\n")
+    if block.first == hold_first and first_time:
+        time.sleep(60)
+    return collect_block(block)

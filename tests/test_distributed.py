@@ -90,6 +90,20 @@ def _kill_during_shard(log: Path, after_lines: int, killed: list[int]) -> None:
         time.sleep(0.02)
 
 
+def _kill_when_logged(log: Path, word: str, killed: list[int]) -> None:
+    """Once a line of ``log`` ends with ``word``, SIGKILL the process whose PID starts it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        for line in lines:
+            pid, logged = line.split()
+            if logged == word:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+                return
+        time.sleep(0.02)
+
+
 def cluster_scenario(out: str) -> dict:
     """Local and distributed runs of the same agents; the CLI through $ICL_BENCH_SCHEDULER; run_all;
     a failing agent with and without keep_going; last, a worker killed mid-shard."""
@@ -99,19 +113,30 @@ def cluster_scenario(out: str) -> dict:
     from leaderboard.run_all import Baseline, run_all
 
     folder = Path(out)
-    found: dict = {}
+    found: dict = {"seconds": {}}
+    last = time.perf_counter()
+
+    def phase(name: str) -> None:
+        """Record the seconds since the previous phase (the scenario's cost, for tuning it)."""
+        nonlocal last
+        now = time.perf_counter()
+        found["seconds"][name] = round(now - last, 2)
+        last = now
+
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         ) as cluster,
-        Client(cluster),
+        Client(cluster) as client,
     ):
         address = cluster.scheduler_address
         found["address"] = address
+        phase("cluster")
         for name, (reference, suite, envs, config) in CASES.items():
             local = evaluate(reference, suite, envs=envs, config=config, progress=False)
             pooled = evaluate(reference, suite, envs=envs, config=config, progress=False, scheduler=address)
             found[name] = [json.loads(local.to_json()), json.loads(pooled.to_json())]
+            phase(name)
 
         path = folder / "cli.json"
         result = CliRunner().invoke(
@@ -122,6 +147,7 @@ def cluster_scenario(out: str) -> dict:
         local = evaluate(RANDOM, envs=["NumberLine"], progress=False)
         found["cli"] = {"exit": result.exit_code, "output": result.output[-2000:]}
         found["cli"]["files"] = [json.loads(local.to_json()), json.loads(path.read_text())]
+        phase("cli")
 
         baselines = [
             Baseline(RANDOM, envs=("NumberLine",)),
@@ -142,6 +168,7 @@ def cluster_scenario(out: str) -> dict:
             "failures": [error for _, error in summary.failures],
         }
 
+        phase("run_all")
         failing = {"fail_on": "icl/EZPoints-v0"}
         try:
             evaluate(FAILING, envs=PART, config=failing, progress=False, scheduler=address)
@@ -154,6 +181,10 @@ def cluster_scenario(out: str) -> dict:
         found["partial_local"] = evaluate(
             FAILING, envs=["NumberLine"], config=failing, progress=False
         ).to_json()
+
+        phase("failing")
+        found["collect"] = collect_scenario(client, address, folder)
+        phase("collect")
 
         log = folder / "slow.log"
         slow = ("distributed_agents:SlowRandomAgent", "core-v0")
@@ -175,13 +206,92 @@ def cluster_scenario(out: str) -> dict:
             "pids": sorted({int(line.split()[0]) for line in lines}),
             "files": [json.loads(local.to_json()), json.loads(pooled.to_json())],
         }
+        phase("killed")
+    return found
+
+
+#: A dataset collected here and on the cluster: (game, policy, episodes) in blocks of 8 episodes on
+#: 4 sub-envs: 8 blocks, the last one short.
+COLLECT = ("NumberLine", "eps-optimal:0.3", 60)
+COLLECT_OPTIONS = {"seed": 5, "num_envs": 4, "block_episodes": 8}
+
+
+def collect_scenario(client, address: str, folder: Path) -> dict:
+    """Datasets collected here and with their seed blocks on the cluster: through ``collect``, the
+    CLI's ``collect`` and ``collect --standard`` (joining through $ICL_BENCH_SCHEDULER), and blocks
+    whose worker is killed mid-block; each gives its content hash."""
+    from distributed_agents import held_collect_block
+
+    from baselines.offline import standard
+    from baselines.offline.collect import buffers_hash, collect, merge_blocks, plan_collection
+    from baselines.offline.datasets import dataset_info, load_offline_dataset
+    from leaderboard.cli import app
+    from leaderboard.distributed import run_shards
+
+    os.environ["MINARI_DATASETS_PATH"] = str(folder / "datasets")  # the client writes; workers only play
+    found: dict = {}
+
+    def hash_of(dataset) -> str:
+        return dataset_info(dataset)["content_hash"]
+
+    found["local"] = hash_of(collect(*COLLECT, **COLLECT_OPTIONS, dataset_id="tt/local-v0"))
+    found["pooled"] = hash_of(
+        collect(*COLLECT, **COLLECT_OPTIONS, dataset_id="tt/pooled-v0", scheduler=address)
+    )
+    game, policy, episodes = COLLECT
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in COLLECT_OPTIONS.items()]
+    arguments = [game, f"--policy={policy}", f"--episodes={episodes}", *options, "--dataset-id=tt/cli-v0"]
+    result = CliRunner().invoke(app, ["collect", *arguments], env={SCHEDULER_ENV: address})
+    found["cli"] = {"exit": result.exit_code, "output": result.output[-2000:]}
+    if result.exit_code == 0:
+        found["cli"]["hash"] = hash_of(load_offline_dataset("tt/cli-v0"))
+
+    # --standard with two small stand-ins for the standard datasets, built here, then on the cluster.
+    tiny = (
+        standard.StandardDataset("Blackjack", "symbolic", "mixed", 40, 1_000_000, num_envs=8),
+        standard.StandardDataset("NumberLine", "image", "mixed", 12, 2_000_000, num_envs=4),
+    )
+    standard.STANDARD_DATASETS = tiny  # this child process is thrown away after the scenario
+    found["standard"] = {}
+    for name, environment in (("local", {SCHEDULER_ENV: ""}), ("pooled", {SCHEDULER_ENV: address})):
+        result = CliRunner().invoke(app, ["collect", "--standard", "--overwrite"], env=environment)
+        found["standard"][name] = {
+            "exit": result.exit_code,
+            "output": result.output[-2000:],
+            "hashes": [hash_of(load_offline_dataset(d.dataset_id)) for d in tiny if result.exit_code == 0],
+        }
+
+    # A worker killed while it plays a block: the block is played again, the dataset is the same.
+    log = folder / "collect.log"
+    blocks = plan_collection(*COLLECT, **COLLECT_OPTIONS, dataset_id="tt/killed-v0").blocks
+    killed: list[int] = []
+    held = blocks[1].first
+    killer = threading.Thread(target=_kill_when_logged, args=(log, str(held), killed))
+    killer.start()
+    outcomes = run_shards(
+        client,
+        held_collect_block,
+        [(block, str(log), held) for block in blocks],
+        [block.label for block in blocks],
+    )
+    killer.join()
+    buffers, _ = merge_blocks(outcomes)
+    plan = blocks[0]
+    found["killed"] = {
+        "pid": killed,
+        "blocks": len(blocks),
+        "starts": len(log.read_text().splitlines()),
+        "hash": buffers_hash(plan.env_id, plan.env_kwargs, buffers),
+    }
     return found
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     out = tmp_path_factory.mktemp("distributed")
-    return in_loopback_namespace("test_distributed:cluster_scenario", timeout=240, out=str(out))
+    found = in_loopback_namespace("test_distributed:cluster_scenario", timeout=240, out=str(out))
+    print("scenario seconds:", found["seconds"])  # shown with pytest -s: where the time goes
+    return found
 
 
 def test_the_cluster_listens_on_loopback(scenario):
@@ -239,6 +349,27 @@ def test_a_worker_killed_mid_shard_changes_nothing(scenario):
     assert killed["pid"][0] in killed["pids"]
     local, pooled = killed["files"]
     assert differences(local, pooled) == []
+
+
+def test_a_dataset_collected_on_the_cluster_is_the_local_one(scenario):
+    collected = scenario["collect"]
+    assert collected["pooled"] == collected["local"]
+    assert collected["cli"]["exit"] == 0, collected["cli"]["output"]
+    assert collected["cli"]["hash"] == collected["local"]
+
+
+def test_the_standard_datasets_built_on_the_cluster_are_the_local_ones(scenario):
+    built = scenario["collect"]["standard"]
+    for name in ("local", "pooled"):
+        assert built[name]["exit"] == 0, built[name]["output"]
+    assert len(built["local"]["hashes"]) == 2 and built["pooled"]["hashes"] == built["local"]["hashes"]
+
+
+def test_a_worker_killed_mid_block_changes_no_episode(scenario):
+    killed = scenario["collect"]["killed"]
+    assert len(killed["pid"]) == 1, "the killer found no block under way"
+    assert killed["starts"] > killed["blocks"] == 8, killed  # the killed block was played again
+    assert killed["hash"] == scenario["collect"]["local"]
 
 
 # ----------------------------------------------------------------------------------------------
