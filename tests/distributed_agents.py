@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -34,10 +35,15 @@ class SlowRandomAgent(RandomAgent):
 
     def act_batch(self, obs_batch):
         if self._env_id is not None:
-            with self.log.open("a") as log:
+            with self.log.open("a+") as log:
+                # Locked from the write to the count: two workers starting shards together must not
+                # both count the line of the later one (both would hold, one for a whole minute).
+                fcntl.flock(log, fcntl.LOCK_EX)
                 log.write(f"{os.getpid()} {self._env_id}\n")
+                log.flush()
+                log.seek(0)
+                held = len(log.read().splitlines()) == self.hold_at
             self._env_id = None
-            held = len(self.log.read_text().splitlines()) == self.hold_at
             time.sleep(60 if held else self.delay)
         return super().act_batch(obs_batch)
 

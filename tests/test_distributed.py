@@ -4,7 +4,11 @@ file as a local run, a worker killed mid-shard, an agent that raises, and nothin
 
 The cluster scenario runs once, in a child process inside a loopback-only network namespace
 (``benchmarks.live.in_loopback_namespace``): a 2-worker ``LocalCluster`` on 127.0.0.1 without a
-dashboard, which nothing beyond this machine could reach even if Dask tried.
+dashboard, which nothing beyond this machine could reach even if Dask tried. Every check reads that
+one scenario, and it is kept small, since most of its time is processes starting and importing:
+core-v0 only where the check is about core-v0, the text suite (40 episodes per seed) elsewhere, no
+HTML report for ``run_all``, no sleeping but the hold that a worker is killed in
+(``pytest -s`` prints the seconds of each phase).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ RANDOM = "baselines.classic.random_agent:RandomAgent"
 FAILING = "distributed_agents:FailingRandomAgent"
 #: Part of core-v0: two games the random agent plays with its per-env reset counter.
 PART = ["NumberLine", "EZPoints"]
+#: Where the scenarios that are not about core-v0 itself play: its games as text, 40 episodes per
+#: seed instead of 1,000 (the same shards and merges, a twenty-fifth of the playing).
+CHEAP = "text-v0"
 #: (reference, suite, entries, config) evaluated both here and on the cluster.
 CASES = {
     "random core-v0": (RANDOM, "core-v0", PART, {}),
@@ -60,7 +67,7 @@ def differences(local: dict, pooled: dict) -> list[str]:
 
 def test_differences_sees_one_changed_return():
     """The comparison can fail: one return changed in one entry is named."""
-    local = json.loads(evaluate(RANDOM, envs=["NumberLine"], progress=False).to_json())
+    local = json.loads(evaluate(RANDOM, CHEAP, envs=["NumberLine"], progress=False).to_json())
     pooled = json.loads(json.dumps(local))
     pooled["hardware"]["dask_workers"] = 2
     pooled["entries"][0]["wall_time_s"] += 1
@@ -77,13 +84,14 @@ def test_differences_sees_one_changed_return():
 
 
 def _kill_during_shard(log: Path, after_lines: int, killed: list[int]) -> None:
-    """Once ``log`` holds ``after_lines`` shard starts, SIGKILL the worker of the latest one: its
-    agent holds that shard (SlowRandomAgent's ``hold_at``) until it is killed."""
+    """Once ``log`` holds ``after_lines`` shard starts, SIGKILL the worker of line ``after_lines``:
+    its agent holds that shard (SlowRandomAgent's ``hold_at``) until it is killed, while the other
+    worker may already have logged later shards."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         lines = log.read_text().splitlines() if log.exists() else []
         if len(lines) >= after_lines:
-            pid = int(lines[-1].split()[0])
+            pid = int(lines[after_lines - 1].split()[0])
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
             return
@@ -109,6 +117,7 @@ def cluster_scenario(out: str) -> dict:
     a failing agent with and without keep_going; last, a worker killed mid-shard."""
     from distributed import Client, LocalCluster
 
+    from leaderboard import run_all as run_all_module
     from leaderboard.cli import app
     from leaderboard.run_all import Baseline, run_all
 
@@ -141,20 +150,34 @@ def cluster_scenario(out: str) -> dict:
         path = folder / "cli.json"
         result = CliRunner().invoke(
             app,
-            ["evaluate", "--agent", RANDOM, "--envs", "NumberLine", "--no-store", "--out", str(path)],
+            [
+                "evaluate",
+                "--agent",
+                RANDOM,
+                "--suite",
+                CHEAP,
+                "--envs",
+                "NumberLine",
+                "--no-store",
+                "--out",
+                str(path),
+            ],
             env={SCHEDULER_ENV: address},
         )
-        local = evaluate(RANDOM, envs=["NumberLine"], progress=False)
+        local = evaluate(RANDOM, CHEAP, envs=["NumberLine"], progress=False)
         found["cli"] = {"exit": result.exit_code, "output": result.output[-2000:]}
         found["cli"]["files"] = [json.loads(local.to_json()), json.loads(path.read_text())]
         phase("cli")
 
         baselines = [
-            Baseline(RANDOM, envs=("NumberLine",)),
+            Baseline(RANDOM, suite=CHEAP, envs=("NumberLine",)),
             Baseline("baselines.classic.regression:Ridge", envs=("LinReg",)),
             Baseline(FAILING, {"fail_on": "icl/LinearRegression-v0"}, envs=("LinReg",)),
         ]
-        # Against the local runs above (run_all evaluates each baseline as evaluate() does).
+        # Against the local runs above (run_all evaluates each baseline as evaluate() does). Its
+        # HTML report (matplotlib: half of run_all's time here) is the local code path, tested in
+        # test_harness.py; here it is left out.
+        run_all_module.write_html_report = lambda collected, out_dir: out_dir / "index.html"
         summary = run_all(
             folder / "run",
             db=str(folder / "run.sqlite"),
@@ -171,15 +194,17 @@ def cluster_scenario(out: str) -> dict:
         phase("run_all")
         failing = {"fail_on": "icl/EZPoints-v0"}
         try:
-            evaluate(FAILING, envs=PART, config=failing, progress=False, scheduler=address)
+            evaluate(FAILING, CHEAP, envs=PART, config=failing, progress=False, scheduler=address)
         except AgentError as error:
             found["raised"] = str(error)
         try:
-            evaluate(FAILING, envs=PART, config=failing, progress=False, scheduler=address, keep_going=True)
+            evaluate(
+                FAILING, CHEAP, envs=PART, config=failing, progress=False, scheduler=address, keep_going=True
+            )
         except PartialEvaluation as error:
             found["partial"] = {"results": error.results.to_json(), "failures": error.failures}
         found["partial_local"] = evaluate(
-            FAILING, envs=["NumberLine"], config=failing, progress=False
+            FAILING, CHEAP, envs=["NumberLine"], config=failing, progress=False
         ).to_json()
 
         phase("failing")
@@ -187,9 +212,13 @@ def cluster_scenario(out: str) -> dict:
         phase("collect")
 
         log = folder / "slow.log"
-        slow = ("distributed_agents:SlowRandomAgent", "core-v0")
+        slow = ("distributed_agents:SlowRandomAgent", CHEAP)
         # The local run writes one line per seed (5); the distributed run's second shard start holds.
-        config = {"log": str(log), "hold_at": 5 + 2}
+        config = {
+            "log": str(log),
+            "hold_at": 5 + 2,
+            "delay": 0.0,
+        }  # the hold alone makes the kill land mid-shard
         local = evaluate(*slow, envs=["NumberLine"], config=config, progress=False)
         played_locally = len(log.read_text().splitlines())
         killed: list[int] = []
@@ -378,7 +407,9 @@ def test_a_worker_killed_mid_block_changes_no_episode(scenario):
 
 def test_a_partial_file_cannot_claim_to_be_complete():
     with pytest.raises(PartialEvaluation) as caught:
-        evaluate(FAILING, envs=PART, config={"fail_on": "icl/EZPoints-v0"}, progress=False, keep_going=True)
+        evaluate(
+            FAILING, CHEAP, envs=PART, config={"fail_on": "icl/EZPoints-v0"}, progress=False, keep_going=True
+        )
     partial = caught.value
     assert (
         len(partial.failures) == 1
@@ -395,7 +426,7 @@ def test_a_partial_file_cannot_claim_to_be_complete():
 
 def test_without_keep_going_a_failure_stops_the_evaluation():
     with pytest.raises(AgentError) as caught:
-        evaluate(FAILING, envs=PART, config={"fail_on": "icl/NumberLine-v0"}, progress=False)
+        evaluate(FAILING, CHEAP, envs=PART, config={"fail_on": "icl/NumberLine-v0"}, progress=False)
     assert not isinstance(caught.value, PartialEvaluation)
     assert "NumberLine" in str(caught.value) and "seed 10000" in str(caught.value)
 
@@ -433,7 +464,8 @@ def test_cli_refuses_bad_pool_options_before_playing():
 
 
 def test_a_local_run_imports_no_dask(tmp_path):
-    """Without --workers or --scheduler nothing changes: one process, and Dask is never imported."""
+    """Without --workers or --scheduler nothing changes: one process, and Dask is never imported,
+    by an evaluation or by a dataset collection."""
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
@@ -441,10 +473,14 @@ def test_a_local_run_imports_no_dask(tmp_path):
         f"result = CliRunner().invoke(app, ['evaluate', '--agent', {RANDOM!r}, '--envs', 'NumberLine', "
         f"'--no-store', '--out', {str(tmp_path / 'r.json')!r}])\n"
         "assert result.exit_code == 0, result.output\n"
+        "result = CliRunner().invoke(app, ['collect', 'NumberLine', '--policy', 'mixed', '--episodes', '20', "
+        "'--block-episodes', '8'])\n"
+        "assert result.exit_code == 0 and '20 episodes' in result.output, result.output\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] in ('dask', 'distributed')))\n"
     )
     environment = {key: value for key, value in os.environ.items() if key != SCHEDULER_ENV}
     environment["PYTHONPATH"] = str(ROOT)
+    environment["MINARI_DATASETS_PATH"] = str(tmp_path / "datasets")
     finished = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120
     )
