@@ -14,9 +14,12 @@ import fcntl
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baselines.classic.random_agent import RandomAgent
-from baselines.offline.collect import SeedBlock, collect_block
+
+if TYPE_CHECKING:
+    from baselines.offline.collect import SeedBlock
 
 
 class SlowRandomAgent(RandomAgent):
@@ -70,6 +73,10 @@ def held_collect_block(task: tuple[SeedBlock, str, int]):
     """``collect_block(block)`` for ``(block, log, hold_first)``, after writing ``PID FIRST`` to
     ``log``; the block starting at episode ``hold_first`` waits (up to a minute) the first time it
     is played, for a test to kill its worker."""
+    from baselines.offline.collect import (
+        collect_block,  # lazy: minari, which the agents' workers need not import
+    )
+
     block, log, hold_first = task
     log = Path(log)
     first_time = not log.exists() or f" {block.first}\n" not in log.read_text()

@@ -208,6 +208,25 @@ def cluster_scenario(out: str) -> dict:
         ).to_json()
 
         phase("failing")
+
+        # --isolate on the pool: each worker plays the agent in a child process of its own, which
+        # logs its own PID; the file is the local (in-process) run's.
+        log = folder / "isolated.log"
+        logging = ("distributed_agents:SlowRandomAgent", CHEAP)
+        config = {"log": str(log), "delay": 0.0}
+        local = evaluate(*logging, envs=["NumberLine"], config=config, progress=False)
+        played_locally = len(log.read_text().splitlines())
+        pooled = evaluate(
+            *logging, envs=["NumberLine"], config=config, progress=False, scheduler=address, isolate=True
+        )
+        lines = log.read_text().splitlines()[played_locally:]
+        found["isolated"] = {
+            "files": [json.loads(local.to_json()), json.loads(pooled.to_json())],
+            "pids": sorted({int(line.split()[0]) for line in lines}),
+            "workers": sorted(client.run(os.getpid).values()),
+            "here": os.getpid(),
+        }
+        phase("isolated")
         found["collect"] = collect_scenario(client, address, folder)
         phase("collect")
 
@@ -369,6 +388,15 @@ def test_keep_going_writes_a_partial_file_of_the_other_entries(scenario):
     assert differences(local, json.loads(partial["results"])) == []
 
 
+def test_isolate_on_the_pool_plays_each_agent_in_a_process_of_its_own(scenario):
+    isolated = scenario["isolated"]
+    local, pooled = isolated["files"]
+    assert differences(local, pooled) == []
+    assert pooled["hardware"]["dask_workers"] == 2
+    # The agent acted in processes that are neither the workers nor this one.
+    assert isolated["pids"] and not set(isolated["pids"]) & {*isolated["workers"], isolated["here"]}, isolated
+
+
 def test_a_worker_killed_mid_shard_changes_nothing(scenario):
     killed = scenario["killed"]
     assert killed["played_locally"] == killed["shards"] == 5
@@ -459,8 +487,11 @@ def test_cli_refuses_bad_pool_options_before_playing():
     assert both.exit_code == 2 and "give only one" in both.output
     bad = runner.invoke(app, ["run", "--workers", "0"])
     assert bad.exit_code == 2 and "--workers" in bad.output
-    isolated = runner.invoke(app, ["run", "--workers", "2", "--isolate"])
-    assert isolated.exit_code == 2 and "--isolate" in isolated.output
+    limit = runner.invoke(
+        app,
+        ["evaluate", "--agent", RANDOM, "--no-store", "--workers", "2", "--isolate", "--step-timeout", "-1"],
+    )
+    assert limit.exit_code == 1 and "step_timeout must be a positive" in limit.output  # before any cluster
 
 
 def test_a_local_run_imports_no_dask(tmp_path):
