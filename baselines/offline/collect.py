@@ -298,21 +298,13 @@ def collect_block(block: SeedBlock) -> tuple[list[Any], gym.Space]:
 
 
 def collect_episodes(
-    env_id: str,
-    env_kwargs: Mapping[str, Any],
-    behaviour: Behaviour,
-    episodes: int,
-    seed: int,
-    num_envs: int = DEFAULT_NUM_ENVS,
-    block_episodes: int = DEFAULT_BLOCK_EPISODES,
-    *,
-    client: Any = None,
+    *block_arguments: Any, client: Any = None, **block_options: Any
 ) -> tuple[list[Any], gym.Space]:
-    """Play ``episodes`` episodes (episode ``j`` from ``reset(seed=seed + j)``) block by block, here or
-    on ``client``'s Dask workers (one shard per block); returns Minari ``EpisodeBuffer``s in episode
-    order and the stored observation space: the same whichever way the blocks were played."""
-    blocks = seed_blocks(env_id, env_kwargs, behaviour, episodes, seed, num_envs, block_episodes)
-    return merge_blocks(play_blocks(blocks, client))
+    """Play the seed blocks :func:`seed_blocks` makes of the same arguments (episode ``j`` from
+    ``reset(seed=seed + j)``), here or on ``client``'s Dask workers (one shard per block); returns
+    Minari ``EpisodeBuffer``s in episode order and the stored observation space: the same whichever
+    way the blocks were played."""
+    return merge_blocks(play_blocks(seed_blocks(*block_arguments, **block_options), client))
 
 
 def play_blocks(
@@ -568,30 +560,14 @@ def collect(
     policy: str,
     episodes: int,
     *,
-    obs_mode: str = "symbolic",
-    env_kwargs: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    num_envs: int = DEFAULT_NUM_ENVS,
-    block_episodes: int = DEFAULT_BLOCK_EPISODES,
-    dataset_id: str | None = None,
-    overwrite: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    **options: Any,
 ) -> MinariDataset:
-    """Collect and write one dataset (see :func:`plan_collection` and :func:`collect_all`): the same
-    dataset, to its content hash, whether its blocks were played here or on any number of workers.
-    What ``icl-bench collect ENV`` runs."""
-    plan = plan_collection(
-        env,
-        policy,
-        episodes,
-        obs_mode=obs_mode,
-        env_kwargs=env_kwargs,
-        seed=seed,
-        num_envs=num_envs,
-        block_episodes=block_episodes,
-        dataset_id=dataset_id,
-        overwrite=overwrite,
-    )
+    """Collect and write one dataset: ``options`` are :func:`plan_collection`'s (obs_mode,
+    env_kwargs, seed, num_envs, block_episodes, dataset_id, overwrite), ``workers``/``scheduler``
+    :func:`collect_all`'s. The same dataset, to its content hash, whether its blocks were played
+    here or on any number of workers. What ``icl-bench collect ENV`` runs."""
+    plan = plan_collection(env, policy, episodes, **options)
     (dataset,) = collect_all([plan], workers=workers, scheduler=scheduler)
     return dataset

@@ -48,6 +48,11 @@ def _env_kwargs(text: str | None) -> dict:
     return value
 
 
+def _unset(help: str) -> typer.models.OptionInfo:
+    """An option whose absence (None) means something else than any value: no default shown."""
+    return typer.Option(help=help, show_default=False)
+
+
 def _list_standard() -> None:
     table = Table(title=f"standard offline datasets (under {datasets_root()})")
     for column in ("name", "dataset id", "episodes", "seed", "built"):
@@ -78,23 +83,18 @@ def collect_command(
     ] = None,
     block_episodes: Annotated[
         int | None,
-        typer.Option(
-            help=f"episodes per seed block: one vector env, one Dask shard [default: {DEFAULT_BLOCK_EPISODES}]",
-            show_default=False,
+        _unset(
+            f"episodes per seed block: one vector env, one Dask shard [default: {DEFAULT_BLOCK_EPISODES}]"
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing dataset")] = False,
     workers: Annotated[
-        int | None,
-        typer.Option(
-            help="play the seed blocks on a local Dask cluster of this many processes", show_default=False
-        ),
+        int | None, _unset("play the seed blocks on a local Dask cluster of this many processes")
     ] = None,
     scheduler: Annotated[
         str | None,
-        typer.Option(
-            help=f"play the seed blocks on the Dask cluster of this scheduler, tcp://HOST:PORT (or ${SCHEDULER_ENV})",
-            show_default=False,
+        _unset(
+            f"play the seed blocks on the Dask cluster of this scheduler, tcp://HOST:PORT (or ${SCHEDULER_ENV})"
         ),
     ] = None,
     standard: Annotated[bool, typer.Option(help="build the standard datasets (those not built yet)")] = False,
