@@ -227,8 +227,6 @@ def cluster_scenario(out: str) -> dict:
             "here": os.getpid(),
         }
         phase("isolated")
-        found["collect"] = collect_scenario(client, address, folder)
-        phase("collect")
 
         log = folder / "slow.log"
         slow = ("distributed_agents:SlowRandomAgent", CHEAP)
@@ -255,6 +253,10 @@ def cluster_scenario(out: str) -> dict:
             "files": [json.loads(local.to_json()), json.loads(pooled.to_json())],
         }
         phase("killed")
+
+        # Last: its own killed worker restarts cold, and no evaluation after it waits on that.
+        found["collect"] = collect_scenario(client, address, folder)
+        phase("collect")
     return found
 
 
