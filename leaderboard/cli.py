@@ -345,9 +345,6 @@ def run_command(
     from leaderboard.run_all import run_all
 
     pool = _pool_options(workers, scheduler)
-    if isolate and any(pool.values()):
-        _error("error", "--isolate cannot be combined with --workers or --scheduler yet")
-        raise typer.Exit(2)
     _open_store(db).close()  # a bad --db fails here, before any baseline runs
     try:
         summary = run_all(out_dir=out, db=db, console=console, isolate=isolate, **pool)

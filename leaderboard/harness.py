@@ -47,7 +47,7 @@ from leaderboard.distributed import (
     run_shards,
     worker_address,
 )
-from leaderboard.isolation import DEFAULT_ENTRY_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S, IsolatedAgent
+from leaderboard.isolation import DEFAULT_ENTRY_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S, IsolatedAgent, time_limits
 from leaderboard.loading import load_agent, load_config, load_object  # noqa: F401
 from leaderboard.protocol import Suite, SuiteEntry, get_suite
 from leaderboard.provenance import hardware, package_versions
@@ -450,6 +450,9 @@ class SeedShard:
     #: ``(env_id, kwargs)`` of every shard of the evaluation, in that order: the resets an agent
     #: built on a worker replays before ``index`` so that it is in the state a local run leaves it.
     resets: tuple[tuple[str, Mapping[str, Any]], ...]
+    #: ``(step_timeout, entry_timeout)`` to play the agent in a process of its own on the worker
+    #: (:class:`~leaderboard.isolation.IsolatedAgent`, ``--isolate``); None builds it in the worker.
+    isolation: tuple[float, float] | None = None
 
     def __reduce__(self):
         # SuiteEntry holds a read-only mapping, which pickle refuses: travel as plain data.
@@ -464,6 +467,7 @@ class SeedShard:
             self.seed,
             self.index,
             resets,
+            self.isolation,
         )
         return _rebuild_shard, fields
 
@@ -472,11 +476,11 @@ class SeedShard:
         return f"{self.suite.name} · {self.entry.label} · seed {self.seed}"
 
 
-def _rebuild_shard(evaluation, reference, config, suite, entry, seed, index, resets) -> SeedShard:
+def _rebuild_shard(evaluation, reference, config, suite, entry, seed, index, resets, isolation) -> SeedShard:
     name, description, actions = suite
     entry = SuiteEntry(**{**entry, "seeds": tuple(entry["seeds"])})
     suite = Suite(name, description, (entry,), actions=actions, published=False)
-    return SeedShard(evaluation, reference, config, suite, entry, seed, index, resets)
+    return SeedShard(evaluation, reference, config, suite, entry, seed, index, resets, isolation)
 
 
 @dataclass
@@ -509,8 +513,20 @@ def _shard_agent(shard: SeedShard) -> Any:
     cached = _WORKER_AGENTS.pop(shard.evaluation, None)
     independent = cached is not None and getattr(cached[0], "independent_resets", False) is True
     if cached is None or (cached[1] > shard.index and not independent):
-        agent = load_agent(shard.reference, shard.config)
-        check_suite_supported(agent, shard.suite, shard.reference)
+        if cached is not None:
+            _discard(cached[0])
+        if shard.isolation is None:
+            agent = load_agent(shard.reference, shard.config)
+        else:
+            step_timeout, entry_timeout = shard.isolation
+            agent = IsolatedAgent(
+                shard.reference, shard.config, step_timeout=step_timeout, entry_timeout=entry_timeout
+            )
+        try:
+            check_suite_supported(agent, shard.suite, shard.reference)
+        except BaseException:
+            _discard(agent)
+            raise
         cached = (agent, 0)
     agent, resets_made = cached
     if getattr(agent, "independent_resets", False) is not True:
@@ -522,22 +538,36 @@ def _shard_agent(shard: SeedShard) -> Any:
     return agent
 
 
+def _discard(agent: Any) -> None:
+    """Drop a worker's agent: an isolated one's process is ended now, not when it is collected."""
+    if isinstance(agent, IsolatedAgent):
+        agent.close()
+
+
 def play_shard(shard: SeedShard) -> ShardRun:
     """Play one (entry, seed) on a worker: build (or reuse) the agent, play the seed, probe provenance."""
     agent = _shard_agent(shard)
     text_actions = shard.suite.actions == "text"
-    env = make_vector_env(shard.entry, text_actions)
     try:
-        run = play_seed(
-            agent, env, shard.entry, shard.seed, agent_name=shard.reference, text_actions=text_actions
-        )
-    finally:
-        env.close()
-    # Kept only once the seed played: a failed agent is built anew for the next shard.
+        env = make_vector_env(shard.entry, text_actions)
+        try:
+            run = play_seed(
+                agent, env, shard.entry, shard.seed, agent_name=shard.reference, text_actions=text_actions
+            )
+        finally:
+            env.close()
+        # Probed after playing, as a local run does (an isolated agent's child adds its frameworks).
+        if isinstance(agent, IsolatedAgent):
+            versions, machine = agent.provenance(shard.reference)
+        else:
+            versions, machine = package_versions(shard.reference), hardware()
+    except BaseException:
+        _discard(agent)  # a failed agent is built anew for the next shard
+        raise
     _WORKER_AGENTS[shard.evaluation] = (agent, shard.index + 1)
     while len(_WORKER_AGENTS) > _WORKER_AGENTS_KEPT:
-        _WORKER_AGENTS.popitem(last=False)
-    return ShardRun(run, package_versions(shard.reference), hardware(), worker_address())
+        _discard(_WORKER_AGENTS.popitem(last=False)[1][0])
+    return ShardRun(run, versions, machine, worker_address())
 
 
 @dataclass
@@ -549,12 +579,16 @@ class Evaluation:
     suite: Suite
     entries: Sequence[SuiteEntry]
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: ``(step_timeout, entry_timeout)`` for an agent played isolated on the workers, or None.
+    isolation: tuple[float, float] | None = None
 
     def shards(self) -> list[SeedShard]:
         pairs = [(entry, seed) for entry in self.entries for seed in entry.seeds]
         resets = tuple((entry.env_id, entry.kwargs) for entry, _ in pairs)
         return [
-            SeedShard(self.id, self.reference, self.config, self.suite, entry, seed, index, resets)
+            SeedShard(
+                self.id, self.reference, self.config, self.suite, entry, seed, index, resets, self.isolation
+            )
             for index, (entry, seed) in enumerate(pairs)
         ]
 
@@ -763,7 +797,9 @@ def evaluate(
     ``entry_timeout`` seconds per entry (:class:`~leaderboard.isolation.IsolatedAgent`).
     ``workers=N`` plays the (entry, seed) shards on a local Dask cluster of N processes,
     ``scheduler="tcp://HOST:PORT"`` on an existing one (``leaderboard.distributed``); the results file
-    is the same as a local run's but for wall times and hardware.
+    is the same as a local run's but for wall times and hardware. With ``isolate`` each worker plays
+    the agent in a process of its own, kept for the worker's next shards of the evaluation (the
+    entry limit then counts the seeds a worker plays, not all the entry's seeds).
     ``keep_going=True``: an entry whose agent fails is left out and the others are played; if any
     failed, :class:`PartialEvaluation` is raised carrying the partial results file.
     Raises :class:`AgentError` if the agent misbehaves, ``ValueError`` for a bad reference, suite or env.
@@ -771,10 +807,8 @@ def evaluate(
     evaluation = plan_evaluation(reference, suite, envs=envs, config=config, secret=secret)
     workers, scheduler = pool_options(workers, scheduler, environ={})
     if workers is not None or scheduler is not None:
-        if isolate:
-            raise ValueError(
-                "isolate: not with workers or a scheduler yet (each worker builds the agent itself)"
-            )
+        if isolate:  # each worker plays the agent in a process of its own
+            evaluation.isolation = time_limits(step_timeout, entry_timeout)
         if agent is not None:
             raise ValueError("agent: a built agent cannot travel to workers; pass its reference")
         with open_pool(workers, scheduler) as client:

@@ -287,6 +287,12 @@ class IsolatedAgent(Agent):
         return header, array
 
 
+def time_limits(step_timeout: Any, entry_timeout: Any) -> tuple[float, float]:
+    """``(step_timeout, entry_timeout)`` checked as :class:`IsolatedAgent` checks them: before a pool
+    carries them to its workers, so that a bad one fails here and not once per shard."""
+    return _positive_seconds("step_timeout", step_timeout), _positive_seconds("entry_timeout", entry_timeout)
+
+
 def _positive_seconds(name: str, value: Any) -> float:
     seconds = check_float(name, value)
     if seconds <= 0:

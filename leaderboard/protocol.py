@@ -154,11 +154,32 @@ def _names(entry: SuiteEntry) -> set[str]:
     return {entry.env_id, entry.env_id.split("/")[-1], entry.label, entry.key}
 
 
+#: The card and number games: their episodes are won or lost, and a positive return is a win (a
+#: hand won, a correct formula, the target reached). Results show their success rate, the metric the
+#: card-game literature reports (Zhai et al. 2024). Elsewhere a positive return is no win (a
+#: bandit's pulls, a Dark Room's goal rewards), and no success rate is shown.
+GAME_ENV_IDS = tuple(f"icl/{name}-v0" for name in ("NumberLine", "EZPoints", "Points24", "Blackjack"))
+_WON_BY_A_POSITIVE_RETURN = set(GAME_ENV_IDS)
+
+
+def register_game(env_id: str) -> None:
+    """Count an unpublished env's episodes as won when their return is positive (tests, private
+    suites): its entries then show a success rate, as the card games' do."""
+    _WON_BY_A_POSITIVE_RETURN.add(env_id)
+
+
+def is_game(env_id: str) -> bool:
+    """Whether a positive return wins an episode of ``env_id`` (the card games, and registered ones)."""
+    return env_id in _WON_BY_A_POSITIVE_RETURN
+
+
 def _games(obs_mode: str, episodes: dict[str, int]) -> tuple[SuiteEntry, ...]:
     """The four card and number games in one observation mode, gym-cards defaults otherwise."""
     return tuple(
-        SuiteEntry(f"icl/{name}-v0", {"obs_mode": obs_mode}, episodes[name], DEV_SEEDS_V0)
-        for name in ("NumberLine", "EZPoints", "Points24", "Blackjack")
+        SuiteEntry(
+            env_id, {"obs_mode": obs_mode}, episodes[env_id.split("/")[1][: -len("-v0")]], DEV_SEEDS_V0
+        )
+        for env_id in GAME_ENV_IDS
     )
 
 

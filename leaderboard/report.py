@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from leaderboard.protocol import get_suite, suites
+from leaderboard.protocol import get_suite, is_game, suites
 from leaderboard.results import ResultsFile, agent_label
 from leaderboard.untrusted import for_matplotlib, plain
 
@@ -89,8 +89,11 @@ def _table(suite_name: str, group: Sequence[ResultsFile]) -> tuple[list[str], li
     columns = _columns(suite_name, group)
     total = len(get_suite(suite_name).entries) if suite_name in suites() else len(columns)
     # Suites with card games show the success rate (share of episodes with return > 0) beside the
-    # normalized score: the metric RL4VLM and the card-game literature report.
-    games = any(r.success_rate is not None for r in group)
+    # normalized score: the metric RL4VLM and the card-game literature report. The suite decides
+    # (the results' own entries, for a suite this process does not know), as on the server.
+    known = suite_name in suites()
+    entries = get_suite(suite_name).entries if known else [e for r in group for e in r.entries]
+    games = any(is_game(entry.env_id) for entry in entries)
     header = ["agent", "IQM [95% CI]", *(["success"] if games else []), "envs", *columns]
     rows = [
         [

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import icl_envs  # noqa: F401  (registers the icl/ ids, whose episode bounds are checked)
 from icl_envs.bounds import EpisodeBounds
 from leaderboard import scoring
-from leaderboard.protocol import Suite, SuiteEntry, entry_key, get_suite, sha256_of
+from leaderboard.protocol import Suite, SuiteEntry, entry_key, get_suite, is_game, sha256_of
 from leaderboard.references import REFERENCES_VERSION, reference_for
 from leaderboard.seed_sets import DEV, TEST, TEST_SET_ID, seeds_for, test_set_id
 from leaderboard.untrusted import first_control_character
@@ -131,10 +131,10 @@ class EntryResult(_Strict):
     @property
     def success_rate(self) -> float | None:
         """Share of this entry's episodes won (return > 0), the metric the card-game literature
-        reports (Zhai et al. 2024); None for an in-context prediction entry (it records an error
-        curve, and its returns are never positive). Derived from the returns, so every results file,
-        old or new, has it."""
-        if self.errors_by_context is not None:
+        reports (Zhai et al. 2024); None for an env whose episodes are not won or lost (the
+        in-context prediction and RL envs: ``leaderboard.protocol.is_game``). Derived from the
+        returns, so every results file, old or new, has it."""
+        if not is_game(self.env_id):
             return None
         return float(np.mean(np.asarray(self.returns) > 0))
 
@@ -196,8 +196,7 @@ class ResultsFile(_Strict):
     @property
     def success_rate(self) -> float | None:
         """Share of the game episodes won (return > 0: a hand won, a correct formula, the target
-        reached), averaged over the game entries; None without games. Game entries are those
-        without an error curve (the in-context prediction envs record one)."""
+        reached), averaged over the game entries; None without games (``protocol.is_game``)."""
         games = [e.success_rate for e in self.entries if e.success_rate is not None]
         return float(np.mean(games)) if games else None
 

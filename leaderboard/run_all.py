@@ -23,6 +23,7 @@ from rich.text import Text
 
 from leaderboard.distributed import open_pool, pool_options
 from leaderboard.harness import AgentError, Evaluation, evaluate, plan_evaluation, play_on_pool, results_of
+from leaderboard.isolation import DEFAULT_ENTRY_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S
 from leaderboard.report import agent_label, leaderboard_tables, print_tables, write_html_report
 from leaderboard.results import ResultsFile
 from leaderboard.store import ResultsStore
@@ -124,7 +125,8 @@ def run_all(
 ) -> RunSummary:
     """Evaluate, store and report every baseline; failures are collected, not raised.
 
-    ``isolate=True`` plays each baseline in a process of its own (see ``leaderboard.isolation``).
+    ``isolate=True`` plays each baseline in a process of its own (see ``leaderboard.isolation``), on
+    a pool one per worker and baseline.
     ``workers=N`` (a local Dask cluster) or ``scheduler="tcp://HOST:PORT"`` (an existing one) plays
     every (baseline, entry, seed) shard in one pool, with one progress bar over the shards; each
     results file is the local run's but for wall times and hardware.
@@ -132,8 +134,6 @@ def run_all(
     console = console or Console()
     start = time.perf_counter()
     workers, scheduler = pool_options(workers, scheduler, environ={})
-    if isolate and (workers is not None or scheduler is not None):
-        raise ValueError("isolate: not with workers or a scheduler yet (each worker builds the agent itself)")
     store = ResultsStore(db)
     out_dir = Path(out_dir)
     (out_dir / "results").mkdir(parents=True, exist_ok=True)
@@ -180,7 +180,7 @@ def run_all(
                 continue
             record(baseline, results)
     else:
-        for baseline, outcome in _play_pooled(baselines, workers, scheduler, progress):
+        for baseline, outcome in _play_pooled(baselines, workers, scheduler, progress, isolate):
             if isinstance(outcome, ResultsFile):
                 record(baseline, outcome)
             else:
@@ -206,9 +206,10 @@ def run_all(
 
 
 def _play_pooled(
-    baselines: Sequence[Baseline], workers: int | None, scheduler: str | None, progress: bool
+    baselines: Sequence[Baseline], workers: int | None, scheduler: str | None, progress: bool, isolate: bool
 ) -> list[tuple[Baseline, ResultsFile | str]]:
-    """Every baseline's shards in one pool; per baseline, in order, its results file or why it has none."""
+    """Every baseline's shards in one pool (each agent isolated on its worker with ``isolate``); per
+    baseline, in order, its results file or why it has none."""
     outcomes: dict[int, ResultsFile | str] = {}
     planned: list[tuple[int, Evaluation]] = []
     for i, baseline in enumerate(baselines):
@@ -219,6 +220,8 @@ def _play_pooled(
         except ValueError as error:
             outcomes[i] = str(error)
             continue
+        if isolate:
+            evaluation.isolation = (DEFAULT_STEP_TIMEOUT_S, DEFAULT_ENTRY_TIMEOUT_S)
         planned.append((i, evaluation))
     with open_pool(workers, scheduler) as client:
         played = play_on_pool(

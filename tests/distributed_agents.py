@@ -4,15 +4,22 @@
   pausing at the first action of each seed and logging it, so that a test can kill a worker while a
   shard is under way and count how many shards were started.
 - :class:`FailingRandomAgent` is the random agent raising at the first action on one env.
+- :func:`held_collect_block` plays a seed block of a dataset as ``collect`` does, logging its start
+  and holding one block until a test kills its worker.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baselines.classic.random_agent import RandomAgent
+
+if TYPE_CHECKING:
+    from baselines.offline.collect import SeedBlock
 
 
 class SlowRandomAgent(RandomAgent):
@@ -31,10 +38,15 @@ class SlowRandomAgent(RandomAgent):
 
     def act_batch(self, obs_batch):
         if self._env_id is not None:
-            with self.log.open("a") as log:
+            with self.log.open("a+") as log:
+                # Locked from the write to the count: two workers starting shards together must not
+                # both count the line of the later one (both would hold, one for a whole minute).
+                fcntl.flock(log, fcntl.LOCK_EX)
                 log.write(f"{os.getpid()} {self._env_id}\n")
+                log.flush()
+                log.seek(0)
+                held = len(log.read().splitlines()) == self.hold_at
             self._env_id = None
-            held = len(self.log.read_text().splitlines()) == self.hold_at
             time.sleep(60 if held else self.delay)
         return super().act_batch(obs_batch)
 
@@ -55,3 +67,21 @@ class FailingRandomAgent(RandomAgent):
         if self._env_id == self.fail_on:
             raise RuntimeError(f"deliberate failure on {self.fail_on}")
         return super().act_batch(obs_batch)
+
+
+def held_collect_block(task: tuple[SeedBlock, str, int]):
+    """``collect_block(block)`` for ``(block, log, hold_first)``, after writing ``PID FIRST`` to
+    ``log``; the block starting at episode ``hold_first`` waits (up to a minute) the first time it
+    is played, for a test to kill its worker."""
+    from baselines.offline.collect import (
+        collect_block,  # lazy: minari, which the agents' workers need not import
+    )
+
+    block, log, hold_first = task
+    log = Path(log)
+    first_time = not log.exists() or f" {block.first}\n" not in log.read_text()
+    with log.open("a") as file:
+        file.write(f"{os.getpid()} {block.first}\n")
+    if block.first == hold_first and first_time:
+        time.sleep(60)
+    return collect_block(block)

@@ -16,7 +16,7 @@ import numpy as np
 
 from icl_envs.bounds import EpisodeBounds
 from leaderboard.agent import Agent
-from leaderboard.protocol import Suite, SuiteEntry, register_suite
+from leaderboard.protocol import Suite, SuiteEntry, register_game, register_suite
 from leaderboard.references import Reference, register_reference
 
 
@@ -94,6 +94,8 @@ TINY_SUITE = Suite(
     published=False,
 )
 register_suite(TINY_SUITE)
+# Guess is won or lost like the card games: its entries show a success rate (as the server tests expect).
+register_game("icltest/Guess-v0")
 # Zero predictor: E[y²] = d per step; Bayes (noise 0): error max(d - t, 0) at step t, so -(2 + 1).
 register_reference(TINY_SUITE.entries[0].key, Reference(r_random=-8.0, r_reference=-3.0))
 # Guessing in order 0, 1, 2 always hits: return 1. Uniform random guesses hit with 1 - (2/3)^3.

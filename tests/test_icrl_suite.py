@@ -12,9 +12,10 @@ from leaderboard.harness import evaluate, play_entry
 from leaderboard.loading import load_agent
 from leaderboard.protocol import SuiteEntry, get_suite
 from leaderboard.references import reference_for
-from leaderboard.report import plot_learning_curves
+from leaderboard.report import leaderboard_tables, markdown_tables, plot_learning_curves
 from leaderboard.results import ResultsValidationError, validate_results
 from leaderboard.server.pages import _curves
+from leaderboard.server.tables import columns
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,20 @@ def test_references_span_random_to_the_best_known():
     assert (default.r_random, default.r_reference) == (50.0, pytest.approx(100 * 5 / 6))
     room = reference_for(suite.select(["DarkRoom"])[0])
     assert room.r_random == pytest.approx(200 / 81)
+
+
+def test_no_success_rate_without_card_games(explorer_results):
+    """A positive return in Dark Room is a goal reward, not a game won: no success rate, in the
+    results, the report's tables or the server's columns; a suite with card games keeps it."""
+    assert explorer_results.entries[0].success_rate is None and explorer_results.success_rate is None
+    (table,) = leaderboard_tables([explorer_results])
+    assert "success" not in [str(column.header) for column in table.columns]
+    assert "| success |" not in markdown_tables([explorer_results])
+    assert "success" not in [column.id for column in columns(get_suite("icrl-v0"), [])]
+    assert "success" in [column.id for column in columns(get_suite("core-v0"), [])]
+    games = evaluate(
+        "baselines.classic.random_agent:RandomAgent", "text-v0", envs=["NumberLine"], progress=False
+    )
+    assert 0 < games.entries[0].success_rate < 1
+    (table,) = leaderboard_tables([games])
+    assert "success" in [str(column.header) for column in table.columns]

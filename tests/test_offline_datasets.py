@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -14,7 +15,16 @@ from typer.testing import CliRunner
 pytest.importorskip("minari")
 
 from baselines.offline import standard  # noqa: E402
-from baselines.offline.collect import collect, parse_policy  # noqa: E402
+from baselines.offline.collect import (  # noqa: E402
+    DEFAULT_BLOCK_EPISODES,
+    buffers_hash,
+    collect,
+    collect_block,
+    collect_episodes,
+    merge_blocks,
+    parse_policy,
+    seed_blocks,
+)
 from baselines.offline.datasets import (  # noqa: E402
     DatasetError,
     check_dataset_id,
@@ -316,6 +326,23 @@ def test_cli_collect(datasets_dir):
         ),
         (["--standard", "--policy", "random"], "--standard datasets are fixed"),
         (["--standard", "nope"], "unknown standard dataset"),
+        (["--standard", "--block-episodes", "8"], "--block-episodes cannot be given"),
+        (["NumberLine", "--policy", "random", "--episodes", "2", "--workers", "0"], "--workers must be"),
+        (
+            [
+                "NumberLine",
+                "--policy",
+                "random",
+                "--episodes",
+                "2",
+                "--workers",
+                "2",
+                "--scheduler",
+                "tcp://h:1",
+            ],
+            "give only one",
+        ),
+        (["NumberLine", "--policy", "random", "--episodes", "2", "--scheduler", "h:1"], "--scheduler"),
     ],
 )
 def test_cli_errors(arguments, message):
@@ -342,3 +369,49 @@ def test_cli_standard_builds_and_keeps(monkeypatch, datasets_dir):
     assert dataset_info(load_offline_dataset(tiny[0].dataset_id))["content_hash"] == hashes[0]
     listing = runner.invoke(app, ["collect", "--list"])
     assert "blackjack-image-mixed" in listing.output
+
+
+# ----------------------------------------------------------------------------------------------
+# Seed blocks: what lets a Dask pool play a dataset (tests/test_distributed.py plays them there)
+
+
+def test_blocks_in_any_order_merge_to_the_same_dataset():
+    """A block depends on its own arguments only: played in reverse order and merged in block order,
+    the blocks give the episodes (and the hash) of the sequential collection."""
+    behaviour = parse_policy("eps-optimal:0.3")
+    blocks = seed_blocks("icl/NumberLine-v0", {"obs_mode": "symbolic"}, behaviour, 50, 9, 4, 16)
+    assert [(b.first, b.episodes) for b in blocks] == [(0, 16), (16, 16), (32, 16), (48, 2)]
+    reversed_outcomes = [collect_block(block) for block in reversed(blocks)][::-1]
+    merged, _ = merge_blocks(reversed_outcomes)
+    sequential, _ = collect_episodes("icl/NumberLine-v0", {"obs_mode": "symbolic"}, behaviour, 50, 9, 4, 16)
+    assert [b.id for b in merged] == [b.seed - 9 for b in merged] == list(range(50))
+    digest = buffers_hash("icl/NumberLine-v0", {"obs_mode": "symbolic"}, merged)
+    assert digest == buffers_hash("icl/NumberLine-v0", {"obs_mode": "symbolic"}, sequential)
+    # The block size is part of the dataset: other blocks, other policy draws, another hash.
+    one_block, _ = collect_episodes("icl/NumberLine-v0", {"obs_mode": "symbolic"}, behaviour, 50, 9, 4, 64)
+    assert buffers_hash("icl/NumberLine-v0", {"obs_mode": "symbolic"}, one_block) != digest
+    # The first block is the dataset of its episodes alone: its draws are seeded by the dataset seed.
+    first, _ = collect_episodes("icl/NumberLine-v0", {"obs_mode": "symbolic"}, behaviour, 16, 9, 4)
+    assert buffers_hash("icl/NumberLine-v0", {"obs_mode": "symbolic"}, first) == buffers_hash(
+        "icl/NumberLine-v0", {"obs_mode": "symbolic"}, merged[:16]
+    )
+
+
+def test_standard_datasets_are_one_block_with_their_recorded_hash():
+    """Blocks changed no standard dataset: each is one block, and a cheap one gives the content hash
+    recorded in docs/data/offline_datasets.json before blocks existed."""
+    assert all(d.episodes <= DEFAULT_BLOCK_EPISODES for d in standard.STANDARD_DATASETS)
+    recorded = json.loads((Path(__file__).parents[1] / "docs/data/offline_datasets.json").read_text())
+    (entry,) = [d for d in recorded["standard"] if d["name"] == "numberline-symbolic-random"]
+    plan = standard.select_standard([entry["name"]])[0].plan()
+    assert len(plan.blocks) == 1
+    buffers, _ = merge_blocks([collect_block(plan.blocks[0])])
+    assert buffers_hash(plan.env_id, plan.env_kwargs, buffers) == entry["content_hash"]
+
+
+def test_block_metadata_and_bad_block_size():
+    dataset = collect("NumberLine", "mixed", 10, seed=2, num_envs=3, block_episodes=4)
+    info = dataset_info(dataset)
+    assert (info["episodes"], info["num_envs"], info["block_episodes"]) == (10, 3, 4)
+    with pytest.raises(ValueError, match="block_episodes"):
+        collect("NumberLine", "mixed", 10, block_episodes=0, overwrite=True)

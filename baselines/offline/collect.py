@@ -7,12 +7,18 @@ Behaviour policies (``--policy``), all built on the exact solvers of ``baselines
 - ``eps-optimal:EPS``: at each step a uniform action with probability EPS, else the optimal one;
 - ``mixed``: half the episodes random, half optimal (episode ``j`` is optimal when ``j`` is odd).
 
-Episode ``j`` of a dataset collected with seed ``S`` starts with ``reset(seed=S + j)``: the vector
-env resets each finished sub-env with the next episode's seed (a masked reset), so every episode
-can be replayed on its own from its stored seed, and exactly episodes ``0..N-1`` are kept (no bias
-towards short episodes). The policies' own draws come from one generator seeded with ``S``, so a
-dataset is a function of (env, kwargs, policy, N, S, num_envs): the same arguments give the same
-content hash.
+Episode ``j`` of a dataset collected with seed ``S`` starts with ``reset(seed=S + j)``. Episodes
+are played in seed blocks of ``block_episodes`` (default 4,096): block ``k`` holds episodes
+``k·B .. min((k+1)·B, N) - 1`` and is played by one native vector env, which resets each finished
+sub-env with the block's next episode seed (a masked reset), so every episode can be replayed on
+its own from its stored seed, and exactly the block's episodes are kept (no bias towards short
+episodes). The policies' own draws in a block come from a generator seeded with the block's first
+episode seed ``S + k·B``. A block is thus a function of its own arguments only: blocks can be
+played in any order, in any process (``--workers``/``--scheduler``: one Dask shard per block,
+:mod:`leaderboard.distributed`), and concatenated in block order they give the same dataset and
+the same content hash. A dataset is a function of (env, kwargs, policy, N, S, num_envs,
+block_episodes). A dataset of at most one block (every standard dataset) is what the collector
+gave before blocks existed: one vector env, draws seeded with ``S``.
 
 Episodes go into Minari ``EpisodeBuffer``s written by ``minari.create_dataset_from_buffers``
 (Minari's ``DataCollector`` steps one env at a time and needs jax). Image datasets run the
@@ -23,9 +29,10 @@ symbolic vector env, which the policies read, and store each step's frame state
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +64,16 @@ from baselines.offline.datasets import (
 from baselines.offline.frames import frame_state
 from icl_envs.checks import check_int
 from leaderboard.agent import Agent
+from leaderboard.distributed import ShardError, open_pool, pool_options, run_shards
 from leaderboard.protocol import entry_key
 from leaderboard.references import published_references
 
 #: Sub-envs stepped together (recorded with the dataset: the policies' draws depend on it).
 DEFAULT_NUM_ENVS = 256
+#: Episodes per seed block (recorded with the dataset: each block seeds its own draws). Large
+#: enough that every standard dataset is one block, small enough that a big collection splits
+#: into shards of a few seconds each.
+DEFAULT_BLOCK_EPISODES = 4096
 POLICY_KINDS = ("random", "optimal", "eps-optimal", "mixed")
 POLICY_HELP = "random | optimal | eps-optimal:EPS (0 < EPS < 1) | mixed"
 
@@ -184,39 +196,75 @@ class _Episode:
     truncations: list[bool] = dataclasses.field(default_factory=list)
 
 
-def collect_episodes(
+@dataclass(frozen=True)
+class SeedBlock:
+    """One seed block of a dataset: episodes ``first .. first + episodes - 1`` (episode ``j`` from
+    ``reset(seed=seed + j)``), played by one vector env of ``min(num_envs, episodes)`` sub-envs with
+    the policy's draws seeded by ``seed + first``. Picklable: a Dask shard."""
+
+    env_id: str
+    env_kwargs: Mapping[str, Any]
+    behaviour: Behaviour
+    seed: int
+    first: int
+    episodes: int
+    num_envs: int
+
+    @property
+    def label(self) -> str:
+        return f"{game_name(self.env_id)} episodes {self.first}..{self.first + self.episodes - 1}"
+
+
+def seed_blocks(
     env_id: str,
     env_kwargs: Mapping[str, Any],
     behaviour: Behaviour,
     episodes: int,
     seed: int,
     num_envs: int = DEFAULT_NUM_ENVS,
-) -> tuple[list[Any], gym.Space]:
-    """Play ``episodes`` episodes (episode ``j`` from ``reset(seed=seed + j)``) on the native vector
-    env; returns Minari ``EpisodeBuffer``s in episode order and the stored observation space."""
-    from minari.data_collector import EpisodeBuffer  # lazy: minari is the optional `offline` extra
-
+    block_episodes: int = DEFAULT_BLOCK_EPISODES,
+) -> list[SeedBlock]:
+    """The seed blocks of a dataset of ``episodes`` episodes, in episode order."""
     episodes = check_int("episodes", episodes, minimum=1)
     seed = check_int("seed", seed, minimum=0)
-    num_envs = min(check_int("num_envs", num_envs, minimum=1), episodes)
+    num_envs = check_int("num_envs", num_envs, minimum=1)
+    block_episodes = check_int("block_episodes", block_episodes, minimum=1)
+    return [
+        SeedBlock(
+            env_id, dict(env_kwargs), behaviour, seed, first, min(block_episodes, episodes - first), num_envs
+        )
+        for first in range(0, episodes, block_episodes)
+    ]
+
+
+def collect_block(block: SeedBlock) -> tuple[list[Any], gym.Space]:
+    """Play one seed block; returns its Minari ``EpisodeBuffer``s in episode order and the stored
+    observation space. Module-level so that a Dask worker can run it by reference."""
+    from minari.data_collector import EpisodeBuffer  # lazy: minari is the optional `offline` extra
+
+    env_id, env_kwargs, seed = block.env_id, block.env_kwargs, block.seed
+    num_envs = min(block.num_envs, block.episodes)
+    end = block.first + block.episodes
     images = check_obs_mode(env_kwargs.get("obs_mode", "symbolic")) == "image"
     frames = frame_state(env_id) if images else None
     vector_kwargs = {**env_kwargs, "obs_mode": "symbolic", **(frames.vector_kwargs if frames else {})}
     env = gym.make_vec(env_id, num_envs, vectorization_mode="vector_entry_point", **vector_kwargs)
     symbolic_space = env.single_observation_space
     stored_space = frames.space(symbolic_space) if frames else symbolic_space
-    policy = BehaviourPolicy(behaviour, env_id, env_kwargs, int(env.single_action_space.n), seed)
+    policy = BehaviourPolicy(
+        block.behaviour, env_id, env_kwargs, int(env.single_action_space.n), seed + block.first
+    )
 
     def stored(obs: Any) -> list[np.ndarray]:
         return _rows(stored_space, frames.capture(env, obs) if frames else obs)
 
-    running: list[_Episode | None] = [_Episode(i) for i in range(num_envs)]
-    buffers: list[Any] = [None] * episodes
-    obs, _ = env.reset(seed=[seed + i for i in range(num_envs)])
+    running: list[_Episode | None] = [_Episode(block.first + i) for i in range(num_envs)]
+    buffers: list[Any] = [None] * block.episodes
+    obs, _ = env.reset(seed=[seed + episode.index for episode in running])
     rows = stored(obs)
     for i, episode in enumerate(running):
         episode.observations.append([row[i] for row in rows])
-    next_episode = num_envs
+    next_episode = block.first + num_envs
     try:
         while any(episode is not None for episode in running):
             indices = np.array([-1 if e is None else e.index for e in running])
@@ -234,9 +282,9 @@ def collect_episodes(
                 episode.terminations.append(bool(terminated[i]))
                 episode.truncations.append(bool(truncated[i]))
                 if terminated[i] or truncated[i]:
-                    buffers[episode.index] = _buffer(EpisodeBuffer, episode, stored_space, seed)
+                    buffers[episode.index - block.first] = _buffer(EpisodeBuffer, episode, stored_space, seed)
                     running[i] = None
-                    if next_episode < episodes:
+                    if next_episode < end:
                         running[i] = _Episode(next_episode)
                         restart[i], reset_seeds[i] = True, seed + next_episode
                         next_episode += 1
@@ -248,6 +296,55 @@ def collect_episodes(
     finally:
         env.close()
     return buffers, stored_space
+
+
+def collect_episodes(
+    *block_arguments: Any, client: Any = None, **block_options: Any
+) -> tuple[list[Any], gym.Space]:
+    """Play the seed blocks :func:`seed_blocks` makes of the same arguments (episode ``j`` from
+    ``reset(seed=seed + j)``), here or on ``client``'s Dask workers (one shard per block); returns
+    Minari ``EpisodeBuffer``s in episode order and the stored observation space: the same whichever
+    way the blocks were played."""
+    return merge_blocks(play_blocks(seed_blocks(*block_arguments, **block_options), client))
+
+
+def packed_block(block: SeedBlock) -> bytes:
+    """:func:`collect_block`'s outcome as one pickle, what a Dask worker sends back: Dask's own
+    serialization would send each episode's every array as a frame of its own (about 28,000 frames
+    for a block of 4,096 Points24 episodes), and one bytes object travels as one."""
+    return pickle.dumps(collect_block(block), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def play_blocks(
+    blocks: Sequence[SeedBlock], client: Any = None, on_done: Callable[[int], None] | None = None
+) -> list[Any]:
+    """Each block's ``(buffers, space)`` in block order, played here (``client`` None) or as one Dask
+    shard per block; a block that fails raises ``ValueError`` naming it. ``on_done(i)`` is called
+    as block ``i`` finishes."""
+    if client is None:
+        outcomes = []
+        for i, block in enumerate(blocks):
+            outcomes.append(collect_block(block))
+            if on_done is not None:
+                on_done(i)
+        return outcomes
+    try:
+        packed = run_shards(
+            client,
+            packed_block,
+            blocks,
+            [block.label for block in blocks],
+            stop_on_failure=True,
+            on_done=on_done,
+        )
+    except ShardError as error:
+        raise ValueError(f"collecting {error}") from None
+    return [pickle.loads(outcome) for outcome in packed]
+
+
+def merge_blocks(outcomes: list[tuple[list[Any], gym.Space]]) -> tuple[list[Any], gym.Space]:
+    """The blocks' episodes concatenated in block order, with the (common) stored space."""
+    return [buffer for buffers, _ in outcomes for buffer in buffers], outcomes[0][1]
 
 
 def _buffer(episode_buffer: type, episode: _Episode, space: gym.Space, seed: int) -> Any:
@@ -284,32 +381,82 @@ def reference_scores(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[float,
     return values["random"], values["optimal"]
 
 
-def write_dataset(
-    dataset_id: str,
-    buffers: list[Any],
-    stored_space: gym.Space,
-    env_id: str,
-    env_kwargs: Mapping[str, Any],
-    behaviour: Behaviour,
-    seed: int,
-    num_envs: int,
-    *,
-    overwrite: bool = False,
-) -> MinariDataset:
-    """Write the episodes as a Minari dataset with the env spec, references and the suite's metadata."""
-    import minari  # lazy: the optional `offline` extra
+@dataclass(frozen=True)
+class Collection:
+    """One dataset to collect, checked before any work: where it goes and its seed blocks."""
 
-    path = dataset_path(dataset_id)
-    if path.exists():
-        if not overwrite:
-            raise DatasetError(
-                f"dataset {dataset_id!r} already exists at {path}; pass overwrite (--overwrite) to replace it"
-            )
-        shutil.rmtree(path)
-    spec = gym.spec(env_id)
-    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
-    ref_min, ref_max = reference_scores(env_id, env_kwargs)
-    digest = content_hash(
+    dataset_id: str
+    env_id: str
+    env_kwargs: Mapping[str, Any]
+    behaviour: Behaviour
+    episodes: int
+    seed: int
+    num_envs: int
+    block_episodes: int
+    overwrite: bool = False
+
+    @property
+    def blocks(self) -> list[SeedBlock]:
+        return seed_blocks(
+            self.env_id,
+            self.env_kwargs,
+            self.behaviour,
+            self.episodes,
+            self.seed,
+            self.num_envs,
+            self.block_episodes,
+        )
+
+
+def plan_collection(
+    env: str,
+    policy: str,
+    episodes: int,
+    *,
+    obs_mode: str = "symbolic",
+    env_kwargs: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    num_envs: int = DEFAULT_NUM_ENVS,
+    block_episodes: int = DEFAULT_BLOCK_EPISODES,
+    dataset_id: str | None = None,
+    overwrite: bool = False,
+) -> Collection:
+    """Check every argument of a collection (``ValueError``/``DatasetError`` naming the bad one) and
+    return its plan; ``dataset_id`` defaults to :func:`baselines.offline.datasets.dataset_id`."""
+    require_minari()
+    env_id = game_env_id(env)
+    behaviour = parse_policy(policy)
+    env_kwargs = dict(env_kwargs or {})
+    if "obs_mode" in env_kwargs and env_kwargs["obs_mode"] != obs_mode:
+        raise ValueError(
+            f"obs_mode is given twice: {obs_mode!r} and env_kwargs obs_mode={env_kwargs['obs_mode']!r}"
+        )
+    env_kwargs["obs_mode"] = check_obs_mode(obs_mode)
+    resolved_kwargs(env_id, env_kwargs)  # unknown arguments fail here, before any work
+    if obs_mode == "image":
+        frame_state(env_id)
+    dataset_id = dataset_id or default_dataset_id(env_id, env_kwargs, behaviour.name)
+    if dataset_path(dataset_id).exists() and not overwrite:
+        raise DatasetError(
+            f"dataset {dataset_id!r} already exists at {dataset_path(dataset_id)}; pass overwrite (--overwrite) to replace it"
+        )
+    plan = Collection(
+        dataset_id,
+        env_id,
+        env_kwargs,
+        behaviour,
+        check_int("episodes", episodes, minimum=1),
+        check_int("seed", seed, minimum=0),
+        check_int("num_envs", num_envs, minimum=1),
+        check_int("block_episodes", block_episodes, minimum=1),
+        overwrite,
+    )
+    return plan
+
+
+def buffers_hash(env_id: str, env_kwargs: Mapping[str, Any], buffers: Sequence[Any]) -> str:
+    """The content hash of a dataset of these ``EpisodeBuffer``s (what its metadata records)."""
+    return content_hash(
         env_id,
         env_kwargs,
         (
@@ -317,6 +464,31 @@ def write_dataset(
             for b in buffers
         ),
     )
+
+
+def write_dataset(plan: Collection, buffers: list[Any], stored_space: gym.Space) -> MinariDataset:
+    """Write a collection's episodes as a Minari dataset with the env spec, references and the
+    suite's metadata."""
+    import minari  # lazy: the optional `offline` extra
+
+    dataset_id, env_id, env_kwargs, behaviour, seed = (
+        plan.dataset_id,
+        plan.env_id,
+        plan.env_kwargs,
+        plan.behaviour,
+        plan.seed,
+    )
+    path = dataset_path(dataset_id)
+    if path.exists():
+        if not plan.overwrite:
+            raise DatasetError(
+                f"dataset {dataset_id!r} already exists at {path}; pass overwrite (--overwrite) to replace it"
+            )
+        shutil.rmtree(path)
+    spec = gym.spec(env_id)
+    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
+    ref_min, ref_max = reference_scores(env_id, env_kwargs)
+    digest = buffers_hash(env_id, env_kwargs, buffers)
     obs_mode = env_kwargs.get("obs_mode", "symbolic")
     with minari_root(), warnings.catch_warnings():
         # Minari asks for a code permalink and an author email, which a local collection has not.
@@ -354,7 +526,8 @@ def write_dataset(
                     "behaviour": behaviour.description,
                     "seed": seed,
                     "episodes": len(buffers),
-                    "num_envs": num_envs,
+                    "num_envs": min(plan.num_envs, plan.episodes),
+                    "block_episodes": min(plan.block_episodes, plan.episodes),
                     "observations": "frame-state" if obs_mode == "image" else "symbolic",
                     "content_hash": digest,
                 }
@@ -363,46 +536,47 @@ def write_dataset(
     return dataset
 
 
+def collect_all(
+    plans: Sequence[Collection],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_written: Callable[[Collection, MinariDataset], None] | None = None,
+) -> list[MinariDataset]:
+    """Collect and write several datasets: their blocks played here, or all in one Dask pool
+    (``workers=N``: a local cluster, ``scheduler="tcp://HOST:PORT"``: an existing one), each dataset
+    written here from its blocks in block order. ``on_written`` is called after each write."""
+    workers, scheduler = pool_options(workers, scheduler, environ={})
+    blocks = [plan.blocks for plan in plans]
+    if workers is None and scheduler is None:
+        played = (play_blocks(plan_blocks) for plan_blocks in blocks)  # one dataset at a time
+    else:
+        with open_pool(workers, scheduler) as client:
+            outcomes = play_blocks([block for plan_blocks in blocks for block in plan_blocks], client)
+        sizes = np.cumsum([0] + [len(plan_blocks) for plan_blocks in blocks])
+        played = [outcomes[start:end] for start, end in zip(sizes[:-1], sizes[1:])]
+    datasets = []
+    for plan, outcomes in zip(plans, played):
+        dataset = write_dataset(plan, *merge_blocks(outcomes))
+        if on_written is not None:
+            on_written(plan, dataset)
+        datasets.append(dataset)
+    return datasets
+
+
 def collect(
     env: str,
     policy: str,
     episodes: int,
     *,
-    obs_mode: str = "symbolic",
-    env_kwargs: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    num_envs: int = DEFAULT_NUM_ENVS,
-    dataset_id: str | None = None,
-    overwrite: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    **options: Any,
 ) -> MinariDataset:
-    """Collect and write one dataset; ``dataset_id`` defaults to the scheme of
-    :func:`baselines.offline.datasets.dataset_id`. What ``icl-bench collect ENV`` runs."""
-    require_minari()
-    env_id = game_env_id(env)
-    behaviour = parse_policy(policy)
-    env_kwargs = dict(env_kwargs or {})
-    if "obs_mode" in env_kwargs and env_kwargs["obs_mode"] != obs_mode:
-        raise ValueError(
-            f"obs_mode is given twice: {obs_mode!r} and env_kwargs obs_mode={env_kwargs['obs_mode']!r}"
-        )
-    env_kwargs["obs_mode"] = check_obs_mode(obs_mode)
-    resolved_kwargs(env_id, env_kwargs)  # unknown arguments fail here, before any work
-    if obs_mode == "image":
-        frame_state(env_id)
-    dataset_id = dataset_id or default_dataset_id(env_id, env_kwargs, behaviour.name)
-    if dataset_path(dataset_id).exists() and not overwrite:
-        raise DatasetError(
-            f"dataset {dataset_id!r} already exists at {dataset_path(dataset_id)}; pass overwrite (--overwrite) to replace it"
-        )
-    buffers, space = collect_episodes(env_id, env_kwargs, behaviour, episodes, seed, num_envs)
-    return write_dataset(
-        dataset_id,
-        buffers,
-        space,
-        env_id,
-        env_kwargs,
-        behaviour,
-        seed,
-        min(num_envs, episodes),
-        overwrite=overwrite,
-    )
+    """Collect and write one dataset: ``options`` are :func:`plan_collection`'s (obs_mode,
+    env_kwargs, seed, num_envs, block_episodes, dataset_id, overwrite), ``workers``/``scheduler``
+    :func:`collect_all`'s. The same dataset, to its content hash, whether its blocks were played
+    here or on any number of workers. What ``icl-bench collect ENV`` runs."""
+    plan = plan_collection(env, policy, episodes, **options)
+    (dataset,) = collect_all([plan], workers=workers, scheduler=scheduler)
+    return dataset

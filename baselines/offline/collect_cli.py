@@ -5,6 +5,8 @@ leaderboard imports no baselines module.
 
     icl-bench collect NumberLine --policy mixed --episodes 1000 [--obs-mode image] [--seed 0]
     icl-bench collect --standard [NAME ...]     # all standard datasets, or the named ones
+    icl-bench collect ... --workers 4           # seed blocks on a local Dask cluster (same dataset)
+    icl-bench collect ... --scheduler tcp://HOST:PORT   # or on an existing one ($ICL_BENCH_SCHEDULER)
     icl-bench collect --list                    # the standard datasets and whether they exist
 """
 
@@ -17,9 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from baselines.offline.collect import DEFAULT_NUM_ENVS, POLICY_HELP, collect
+from baselines.offline.collect import DEFAULT_BLOCK_EPISODES, DEFAULT_NUM_ENVS, POLICY_HELP, collect
 from baselines.offline.datasets import GAMES, OBS_MODES, dataset_info, dataset_path, datasets_root
 from baselines.offline.standard import STANDARD_DATASETS, build_standard
+from leaderboard.distributed import SCHEDULER_ENV, pool_options
 from leaderboard.untrusted import plain
 
 console = Console()
@@ -43,6 +46,11 @@ def _env_kwargs(text: str | None) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {text!r}")
     return value
+
+
+def _unset(help: str) -> typer.models.OptionInfo:
+    """An option whose absence (None) means something else than any value: no default shown."""
+    return typer.Option(help=help, show_default=False)
 
 
 def _list_standard() -> None:
@@ -73,22 +81,46 @@ def collect_command(
     dataset_id: Annotated[
         str | None, typer.Option(help="the id (default: icl/<game>-<obs>/<policy>-v0)")
     ] = None,
+    block_episodes: Annotated[
+        int | None,
+        _unset(
+            f"episodes per seed block: one vector env, one Dask shard [default: {DEFAULT_BLOCK_EPISODES}]"
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing dataset")] = False,
+    workers: Annotated[
+        int | None, _unset("play the seed blocks on a local Dask cluster of this many processes")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        _unset(
+            f"play the seed blocks on the Dask cluster of this scheduler, tcp://HOST:PORT (or ${SCHEDULER_ENV})"
+        ),
+    ] = None,
     standard: Annotated[bool, typer.Option(help="build the standard datasets (those not built yet)")] = False,
     list_: Annotated[bool, typer.Option("--list", help="list the standard datasets")] = False,
 ) -> None:
     """Write a Minari dataset of a game played by a behaviour policy (or the standard datasets)."""
     targets = list(targets or [])
     try:
+        workers, scheduler = pool_options(workers, scheduler)  # $ICL_BENCH_SCHEDULER when neither
         if list_:
             _list_standard()
         elif standard:
             given = [
-                name for name, value in (("--policy", policy), ("--episodes", episodes)) if value is not None
+                name
+                for name, value in (
+                    ("--policy", policy),
+                    ("--episodes", episodes),
+                    ("--block-episodes", block_episodes),
+                )
+                if value is not None
             ]
             if given:
                 raise ValueError(f"--standard datasets are fixed; {', '.join(given)} cannot be given with it")
-            build_standard(targets, overwrite=overwrite, progress=_report_standard)
+            build_standard(
+                targets, overwrite=overwrite, progress=_report_standard, workers=workers, scheduler=scheduler
+            )
         else:
             if len(targets) != 1 or policy is None or episodes is None:
                 raise ValueError(
@@ -103,8 +135,11 @@ def collect_command(
                 env_kwargs=_env_kwargs(env_kwargs),
                 seed=seed,
                 num_envs=num_envs,
+                block_episodes=DEFAULT_BLOCK_EPISODES if block_episodes is None else block_episodes,
                 dataset_id=dataset_id,
                 overwrite=overwrite,
+                workers=workers,
+                scheduler=scheduler,
             )
             _report(dataset)
     except (ValueError, ImportError) as error:

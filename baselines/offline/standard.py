@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from baselines.offline.collect import DEFAULT_NUM_ENVS, collect
+from baselines.offline.collect import (
+    DEFAULT_BLOCK_EPISODES,
+    DEFAULT_NUM_ENVS,
+    Collection,
+    collect_all,
+    plan_collection,
+)
 from baselines.offline.datasets import GAMES, MinariDataset, dataset_id, dataset_path, game_env_id
 
 
@@ -33,6 +39,19 @@ class StandardDataset:
     @property
     def dataset_id(self) -> str:
         return dataset_id(game_env_id(self.game), {"obs_mode": self.obs_mode}, self.policy)
+
+    def plan(self, overwrite: bool = False) -> Collection:
+        """What ``collect`` is called with, checked (:func:`baselines.offline.collect.plan_collection`)."""
+        return plan_collection(
+            self.game,
+            self.policy,
+            self.episodes,
+            obs_mode=self.obs_mode,
+            seed=self.seed,
+            num_envs=self.num_envs,
+            block_episodes=DEFAULT_BLOCK_EPISODES,
+            overwrite=overwrite,
+        )
 
     @property
     def name(self) -> str:
@@ -84,27 +103,29 @@ def build_standard(
     *,
     overwrite: bool = False,
     progress: Callable[[StandardDataset, MinariDataset | None, float], None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> list[MinariDataset]:
     """Collect the selected standard datasets (see :func:`select_standard`) that do not exist yet
-    (all of them with ``overwrite``); ``progress`` is called after each with its definition, the
-    dataset (None when it existed and was kept) and the seconds it took."""
-    built = []
+    (all of them with ``overwrite``), here or with their blocks on a Dask pool (``workers``,
+    ``scheduler``: :func:`baselines.offline.collect.collect_all`); ``progress`` is called after each
+    with its definition, the dataset (None when it existed and was kept) and the seconds since the
+    previous one."""
+    plans, selected = [], {}
     for standard in select_standard(names):
-        start = time.perf_counter()
         if dataset_path(standard.dataset_id).exists() and not overwrite:
             if progress is not None:
                 progress(standard, None, 0.0)
             continue
-        dataset = collect(
-            standard.game,
-            standard.policy,
-            standard.episodes,
-            obs_mode=standard.obs_mode,
-            seed=standard.seed,
-            num_envs=standard.num_envs,
-            overwrite=overwrite,
-        )
+        selected[standard.dataset_id] = standard
+        plans.append(standard.plan(overwrite=overwrite))
+    last = time.perf_counter()
+
+    def written(plan: Collection, dataset: MinariDataset) -> None:
+        nonlocal last
+        now = time.perf_counter()
         if progress is not None:
-            progress(standard, dataset, time.perf_counter() - start)
-        built.append(dataset)
-    return built
+            progress(selected[plan.dataset_id], dataset, now - last)
+        last = now
+
+    return collect_all(plans, workers=workers, scheduler=scheduler, on_written=written)

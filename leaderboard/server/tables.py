@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leaderboard.protocol import Suite
+from leaderboard.protocol import Suite, is_game
 from leaderboard.store import LeaderboardRow
 
 #: Rows per page of the HTML leaderboard, and the API's default and largest ``limit``.
@@ -50,13 +50,15 @@ def _score(label: str) -> Callable[[Ranked], float | None]:
 
 
 def columns(suite: Suite, rows: Sequence[LeaderboardRow]) -> list[Column]:
-    """The sortable columns of ``suite``'s table; success rate only where a row has games."""
+    """The sortable columns of ``suite``'s table; success rate only for a suite with card games
+    (``protocol.is_game``: decided by the suite, not by the rows, which may have been stored by an
+    older version that gave every entry without an error curve one)."""
     found = [
         Column("rank", "#", False, lambda r: r.rank),
         Column("agent", "agent", False, lambda r: r.row.agent_label.casefold()),
         Column("iqm", "IQM [95% CI]", True, lambda r: r.row.iqm[0]),
     ]
-    if any(row.success_rate is not None for row in rows):
+    if any(is_game(entry.env_id) for entry in suite.entries):
         found.append(Column("success", "success rate", True, lambda r: r.row.success_rate))
     found.append(Column("envs", "envs", True, lambda r: len(r.row.scores)))
     found += [
