@@ -9,8 +9,10 @@
   action of the query state after every prefix of the context. Deployed online, its context is its
   own transitions in the trial so far, and it samples its actions.
 
-A run folder (``TrainConfig.out``) holds ``config.json``, ``histories.npz`` (the training data,
-collected once, so a resumed run trains on the same data), ``model.safetensors`` and
+The training data is a Minari dataset (``TrainConfig.dataset``, by default named after the env,
+the source, the number of tasks and the seed: :func:`baselines.icrl.data.histories_id`), collected
+once and read back checked, so a resumed run, or another run with the same data, trains on the
+same trials. A run folder (``TrainConfig.out``) holds ``config.json``, ``model.safetensors`` and
 ``optimizer.safetensors``, ``state.json``, ``metrics.jsonl`` and ``agent.json`` (the harness loads
 the folder as the agent ``run:DIR`` through :func:`baselines.icrl.agent.load_run_agent`). Batches of
 step s come from a generator seeded with (seed, s), so a resumed run is the unbroken run.
@@ -51,13 +53,13 @@ from baselines.icl.train import (
 from baselines.icrl.data import (
     TrialSpec,
     check_dpt_env,
-    collect_histories,
-    load_histories,
+    histories,
+    histories_id,
     optimal_actions,
-    save_histories,
     trial_spec,
 )
 from baselines.icrl.model import ModelConfig, Tokens, TrialTransformer, action_loss
+from baselines.offline.datasets import check_dataset_id
 
 METHODS = ("ad", "dpt")
 RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds", "out")
@@ -76,6 +78,9 @@ class TrainConfig:
     """The env's keyword arguments as a JSON object, e.g. '{"arms": 2, "horizon": 20}'."""
     tasks: int = 2000
     """Training tasks: one source learning history (AD) or one random-policy context (DPT) each."""
+    dataset: str = ""
+    """The Minari dataset of those trials, collected into it when missing; empty: the default id
+    icl/icrl-<env>[-<kwargs digest>]/<source>-<tasks>-s<seed>-v0."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The network."""
     steps: int = 2000
@@ -148,16 +153,28 @@ def validate(config: TrainConfig) -> TrialSpec:
             fail(name, f"must be a finite number >= 0, got {value!r}")
     if config.device == "cuda" and not torch.cuda.is_available():
         fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
+    if config.dataset:
+        check_dataset_id(config.dataset)
     if config.method == "dpt":
         check_dpt_env(config.env)
     return trial_spec(config.env, kwargs)
 
 
-def source_agent(config: TrainConfig, spec: TrialSpec) -> TrialAgent:
-    """Whose trials make the data: AD's source algorithm, or DPT's uniformly random context policy."""
+def source_agent(config: TrainConfig, spec: TrialSpec) -> tuple[str, TrialAgent]:
+    """Whose trials make the data, by name: AD's source algorithm, or DPT's uniformly random
+    context policy."""
     if config.method == "dpt":
-        return RandomAgent(seed=config.seed)
-    return ThompsonSampling(seed=config.seed) if spec.room is None else QLearner(seed=config.seed)
+        return "random", RandomAgent(seed=config.seed)
+    if spec.room is None:
+        return "thompson", ThompsonSampling(seed=config.seed)
+    return "qlearner", QLearner(seed=config.seed)
+
+
+def training_data(config: TrainConfig, spec: TrialSpec) -> dict[str, np.ndarray]:
+    """The run's trials as arrays, from its dataset (collected first when missing)."""
+    source, agent = source_agent(config, spec)
+    dataset_id = config.dataset or histories_id(spec, source, config.tasks, config.seed)
+    return histories(dataset_id, spec, agent, source, config.tasks, config.seed)
 
 
 def build_model(config: TrainConfig, spec: TrialSpec) -> TrialTransformer:
@@ -267,8 +284,7 @@ def _open(config: TrainConfig, spec: TrialSpec) -> tuple[Path, int, float]:
             f"out={str(run_dir)!r} exists and is not a run folder; choose an empty or new folder"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("metrics.jsonl", "histories.npz"):
-        (run_dir / stale).unlink(missing_ok=True)
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     return run_dir, 0, 0.0
 
 
@@ -303,19 +319,17 @@ def train(config: TrainConfig) -> Path:
 
 def _train(config: TrainConfig, spec: TrialSpec, rank: int, local: int, world: int) -> Path:
     run_dir, start, elapsed = Path(config.out), 0, 0.0
-    histories = run_dir / "histories.npz"
     if rank == 0:
         run_dir, start, elapsed = _open(config, spec)
         (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
         (run_dir / "agent.json").write_text(json.dumps({"loader": RUN_AGENT_LOADER}))
-        if not histories.is_file():
-            data = collect_histories(spec, source_agent(config, spec), config.tasks, config.seed)
-            save_histories(histories, data)
-    if world > 1:  # the other processes wait for process 0's folder and data
+        data = training_data(config, spec)
+    if world > 1:  # the other processes wait for process 0's folder and dataset
         shared = [start, elapsed]
         dist.broadcast_object_list(shared, src=0)
         start, elapsed = shared
-    data = load_histories(histories)
+    if rank > 0:
+        data = training_data(config, spec)
 
     device = resolve_device(config.device)
     if device.type == "cuda" and world > 1:

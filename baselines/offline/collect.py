@@ -296,7 +296,57 @@ def write_dataset(
     *,
     overwrite: bool = False,
 ) -> MinariDataset:
-    """Write the episodes as a Minari dataset with the env spec, references and the suite's metadata."""
+    """Write a game's episodes as a Minari dataset with the env spec, references and the suite's metadata."""
+    obs_mode = env_kwargs.get("obs_mode", "symbolic")
+    return write_checked_dataset(
+        dataset_id,
+        buffers,
+        stored_space,
+        env_id,
+        env_kwargs,
+        author="icl-bench collect",
+        algorithm_name=behaviour.name,
+        description=(
+            f"{game_name(env_id)} with {obs_mode} observations: {len(buffers)} episodes of "
+            f"{behaviour.description}; episode j starts from reset(seed={seed} + j). "
+            + (
+                "Observations are stored as frame states; baselines.offline.datasets.iter_episode_arrays "
+                "draws the exact frames."
+                if obs_mode == "image"
+                else ""
+            )
+        ),
+        reference=reference_scores(env_id, env_kwargs),
+        info={
+            "policy": behaviour.name,
+            "behaviour": behaviour.description,
+            "seed": seed,
+            "num_envs": num_envs,
+            "observations": "frame-state" if obs_mode == "image" else "symbolic",
+        },
+        overwrite=overwrite,
+    )
+
+
+def write_checked_dataset(
+    dataset_id: str,
+    buffers: list[Any],
+    stored_space: gym.Space,
+    env_id: str,
+    env_kwargs: Mapping[str, Any],
+    *,
+    author: str,
+    algorithm_name: str,
+    description: str,
+    reference: tuple[float, float] | None,
+    info: Mapping[str, Any],
+    overwrite: bool = False,
+) -> MinariDataset:
+    """Write episode buffers as a Minari dataset that :func:`baselines.offline.datasets.load_offline_dataset`
+    reads back checked: the env spec with its kwargs, the (random, reference) scores when given, and
+    under :data:`METADATA_KEY` the env, the episode count, the content hash and ``info`` (which must
+    say ``observations``: ``symbolic`` or ``frame-state``). Every writer of the project's datasets
+    (the games' collection, the in-context RL histories) comes through here."""
     import minari  # lazy: the optional `offline` extra
 
     path = dataset_path(dataset_id)
@@ -308,7 +358,6 @@ def write_dataset(
         shutil.rmtree(path)
     spec = gym.spec(env_id)
     spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
-    ref_min, ref_max = reference_scores(env_id, env_kwargs)
     digest = content_hash(
         env_id,
         env_kwargs,
@@ -317,7 +366,12 @@ def write_dataset(
             for b in buffers
         ),
     )
-    obs_mode = env_kwargs.get("obs_mode", "symbolic")
+    # Minari drops ref_min_score unless ref_max_score is given too: both or neither.
+    scores = (
+        {}
+        if reference is None
+        else {"ref_min_score": float(reference[0]), "ref_max_score": float(reference[1])}
+    )
     with minari_root(), warnings.catch_warnings():
         # Minari asks for a code permalink and an author email, which a local collection has not.
         warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
@@ -326,23 +380,12 @@ def write_dataset(
             buffers,
             env=spec,
             eval_env=spec,
-            author="icl-bench collect",
-            algorithm_name=behaviour.name,
+            author=author,
+            algorithm_name=algorithm_name,
             observation_space=stored_space,
-            # Minari drops ref_min_score unless ref_max_score is given too; both are given.
-            ref_min_score=float(ref_min),
-            ref_max_score=float(ref_max),
-            description=(
-                f"{game_name(env_id)} with {obs_mode} observations: {len(buffers)} episodes of "
-                f"{behaviour.description}; episode j starts from reset(seed={seed} + j). "
-                + (
-                    "Observations are stored as frame states; baselines.offline.datasets.iter_episode_arrays "
-                    "draws the exact frames."
-                    if obs_mode == "image"
-                    else ""
-                )
-            ),
+            description=description,
             jpeg_encoding=False,
+            **scores,
         )
         dataset.storage.update_metadata(
             {
@@ -350,12 +393,8 @@ def write_dataset(
                     "format": METADATA_FORMAT,
                     "env_id": env_id,
                     "env_kwargs": dict(env_kwargs),
-                    "policy": behaviour.name,
-                    "behaviour": behaviour.description,
-                    "seed": seed,
+                    **info,
                     "episodes": len(buffers),
-                    "num_envs": num_envs,
-                    "observations": "frame-state" if obs_mode == "image" else "symbolic",
                     "content_hash": digest,
                 }
             }
