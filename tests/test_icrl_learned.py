@@ -114,6 +114,10 @@ def test_rooms_train_and_play(tmp_path):
         (["dpt", "--env", "icl/KeyToDoor-v0"], "DPT needs the optimal action"),
         (["ad", "--env-kwargs", "{arms: 2}"], "env_kwargs must be a JSON object"),
         (["ad", "--env", "icl/Blackjack-v0"], "env must be an in-context RL trial env"),
+        (
+            ["ad", "--env", "icl/DarkRoom-v0", "--env-kwargs", '{"obs_mode": "image"}'],
+            "obs_mode='image' is not supported",
+        ),
         (["ad", "--env-kwargs", '{"arms": 1}'], "arms must be >= 2"),
         (["ad", "--width", "30", "--heads", "4"], "width must be a multiple of heads"),
     ],

@@ -74,6 +74,11 @@ def trial_spec(env_id: str, kwargs: dict[str, Any]) -> TrialSpec:
         raise ValueError(f"env {env_id!r} cannot be built: {error}") from None
     if not isinstance(env, TrialEnv):
         raise ValueError(f"env must be an in-context RL trial env (icl/Bandit-v0, ...), got {env_id!r}")
+    if "state" not in env.observation_space.spaces:
+        raise ValueError(
+            f"env_kwargs: AD and DPT read the state's number; obs_mode={getattr(env, 'obs_mode', None)!r} "
+            "is not supported (use the default obs_mode='symbolic')"
+        )
     length = env.horizon * env.episodes_per_trial
     if length > MAX_TRIAL_LENGTH:
         raise ValueError(
