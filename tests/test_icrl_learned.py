@@ -120,6 +120,8 @@ def test_rooms_train_and_play(tmp_path):
         ),
         (["ad", "--env-kwargs", '{"arms": 1}'], "arms must be >= 2"),
         (["ad", "--width", "30", "--heads", "4"], "width must be a multiple of heads"),
+        (["ad", "--source", "sweep"], "source 'sweep' does not play icl/Bandit-v0"),
+        (["ad", "--source", "a3c"], "source must be one of 'auto'"),
     ],
 )
 def test_bad_configs_are_refused_by_name(arguments, message, tmp_path):

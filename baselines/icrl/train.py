@@ -32,9 +32,9 @@ import torch
 from torch import distributed as dist
 
 from baselines import training
-from baselines.classic.bandits import ThompsonSampling
+from baselines.classic.bandits import UCB1, ThompsonSampling
 from baselines.classic.random_agent import RandomAgent
-from baselines.classic.rooms import QLearner
+from baselines.classic.rooms import QLearner, SweepExplorer
 from baselines.classic.trial_agent import TrialAgent
 from baselines.configs import check_choice, check_types, fail, from_dict, values_by_path
 from baselines.icrl.data import (
@@ -51,6 +51,16 @@ from baselines.offline.datasets import check_dataset_id
 METHODS = ("ad", "dpt")
 RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds", "out")
 RUN_AGENT_LOADER = "baselines.icrl.agent:load_run_agent"
+#: The agents whose trials can make the data, by name (``TrainConfig.source``).
+SOURCES: dict[str, type] = {
+    "thompson": ThompsonSampling,
+    "ucb1": UCB1,
+    "qlearner": QLearner,
+    "sweep": SweepExplorer,
+    "random": RandomAgent,
+}
+BANDIT_SOURCES = ("thompson", "ucb1", "random")
+ROOM_SOURCES = ("qlearner", "sweep", "random")
 
 
 @dataclass
@@ -65,6 +75,9 @@ class TrainConfig:
     """The env's keyword arguments as a JSON object, e.g. '{"arms": 2, "horizon": 20}'."""
     tasks: int = 2000
     """Training tasks: one source learning history (AD) or one random-policy context (DPT) each."""
+    source: str = "auto"
+    """Whose trials the model learns from: ``auto`` (AD: thompson on the bandit, qlearner in the
+    rooms; DPT: random), or thompson, ucb1, random (bandit), qlearner, sweep, random (rooms)."""
     dataset: str = ""
     """The Minari dataset of those trials, collected into it when missing; empty: the default id
     icl/icrl-<env>[-<kwargs digest>]/<source>-<tasks>-s<seed>-v0."""
@@ -144,17 +157,28 @@ def validate(config: TrainConfig) -> TrialSpec:
         check_dataset_id(config.dataset)
     if config.method == "dpt":
         check_dpt_env(config.env)
-    return trial_spec(config.env, kwargs)
+    spec = trial_spec(config.env, kwargs)
+    check_choice("source", config.source, ("auto", *SOURCES))
+    fits = BANDIT_SOURCES if spec.room is None else ROOM_SOURCES
+    if config.source not in ("auto", *fits):
+        fail("source", f"{config.source!r} does not play {config.env}; choose one of auto, {', '.join(fits)}")
+    return spec
+
+
+def source_name(config: TrainConfig, spec: TrialSpec) -> str:
+    """The source's name with ``auto`` resolved: Thompson sampling (bandit) or the Q-learner (rooms)
+    for AD, the uniformly random policy for DPT."""
+    if config.source != "auto":
+        return config.source
+    if config.method == "dpt":
+        return "random"
+    return "thompson" if spec.room is None else "qlearner"
 
 
 def source_agent(config: TrainConfig, spec: TrialSpec) -> tuple[str, TrialAgent]:
-    """Whose trials make the data, by name: AD's source algorithm, or DPT's uniformly random
-    context policy."""
-    if config.method == "dpt":
-        return "random", RandomAgent(seed=config.seed)
-    if spec.room is None:
-        return "thompson", ThompsonSampling(seed=config.seed)
-    return "qlearner", QLearner(seed=config.seed)
+    """Whose trials make the data, by name: AD's source algorithm, or DPT's context policy."""
+    name = source_name(config, spec)
+    return name, SOURCES[name](seed=config.seed)
 
 
 def training_data(config: TrainConfig, spec: TrialSpec) -> dict[str, np.ndarray]:
