@@ -36,6 +36,8 @@ from baselines.classic.random_agent import RandomAgent  # noqa: E402
 from baselines.classic.rooms import QLearner, SweepExplorer, oracle_return  # noqa: E402
 from benchmarks import data_record  # noqa: E402
 from icl_envs.icrl.bandit import BanditTask  # noqa: E402
+from leaderboard.harness import play_entry  # noqa: E402
+from leaderboard.protocol import SuiteEntry  # noqa: E402
 
 DATA = ROOT / "docs" / "data" / "icrl_paper_settings.json"
 SEED = 778_000  # tasks no training run of the page saw
@@ -89,19 +91,9 @@ def bandit_regret(agent, trials: int) -> dict:
 
 
 def room_returns(agent, kwargs: dict, trials: int) -> list[float]:
-    """Mean return of each sub-episode over ``trials`` tasks."""
-    env = gym.make_vec("icl/DarkRoom-v0", trials, episodes_per_trial=EPISODES, **kwargs)
-    agent.reset("icl/DarkRoom-v0", {**kwargs, "episodes_per_trial": EPISODES})
-    obs, _ = env.reset(seed=SEED)
-    by_episode = np.zeros((trials, EPISODES))
-    done = np.zeros(trials, dtype=bool)
-    while not done.all():
-        episode = obs["episode"]
-        obs, reward, terminated, _, _ = env.step(agent.act_batch(obs))
-        live = np.flatnonzero(~done)
-        np.add.at(by_episode, (live, episode[live]), reward[live])
-        done |= terminated
-    return by_episode.mean(axis=0).tolist()
+    """Mean return of each sub-episode over ``trials`` tasks, played by the leaderboard's harness."""
+    entry = SuiteEntry("icl/DarkRoom-v0", {**kwargs, "episodes_per_trial": EPISODES}, trials, (SEED,))
+    return play_entry(agent, entry, agent_name=type(agent).__name__).returns_by_episode.tolist()
 
 
 def measure(trials: int) -> dict:
