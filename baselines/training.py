@@ -328,10 +328,11 @@ def optimizer_update(
 def global_mean(value: torch.Tensor, processes: Processes) -> float:
     """The mean over the processes of a value each computed on its share (a collective: every
     process calls it)."""
+    value = value.detach()
     if processes.world > 1:
         import torch.distributed as dist
 
-        value = value.detach().clone()
+        value = value.clone()
         dist.all_reduce(value)
         value /= processes.world
     return float(value)
