@@ -26,7 +26,6 @@ import numpy as np
 import icl_envs  # noqa: F401  (registers the ids)
 from baselines.classic.rooms import step_towards
 from baselines.classic.trial_agent import TrialAgent
-from baselines.offline.collect import write_checked_dataset
 from baselines.offline.datasets import (
     DatasetError,
     check_dataset_id,
@@ -34,6 +33,7 @@ from baselines.offline.datasets import (
     dataset_path,
     load_episode_arrays,
     require_minari,
+    write_checked_dataset,
 )
 from icl_envs.icrl.bandit import BanditEnv
 from icl_envs.icrl.darkroom import DarkRoomEnv

@@ -23,8 +23,6 @@ symbolic vector env, which the policies read, and store each step's frame state
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,19 +35,15 @@ from baselines.classic import number_games
 from baselines.classic.blackjack import OptimalBlackjackAgent
 from baselines.classic.number_games import NumberLineOptimalAgent, PointsOptimalAgent
 from baselines.offline.datasets import (
-    METADATA_FORMAT,
-    METADATA_KEY,
     DatasetError,
     MinariDataset,
     check_obs_mode,
-    content_hash,
     dataset_path,
-    episode_digest,
     game_env_id,
     game_name,
-    minari_root,
     require_minari,
     resolved_kwargs,
+    write_checked_dataset,
 )
 from baselines.offline.datasets import (
     dataset_id as default_dataset_id,
@@ -326,80 +320,6 @@ def write_dataset(
         },
         overwrite=overwrite,
     )
-
-
-def write_checked_dataset(
-    dataset_id: str,
-    buffers: list[Any],
-    stored_space: gym.Space,
-    env_id: str,
-    env_kwargs: Mapping[str, Any],
-    *,
-    author: str,
-    algorithm_name: str,
-    description: str,
-    reference: tuple[float, float] | None,
-    info: Mapping[str, Any],
-    overwrite: bool = False,
-) -> MinariDataset:
-    """Write episode buffers as a Minari dataset that :func:`baselines.offline.datasets.load_offline_dataset`
-    reads back checked: the env spec with its kwargs, the (random, reference) scores when given, and
-    under :data:`METADATA_KEY` the env, the episode count, the content hash and ``info`` (which must
-    say ``observations``: ``symbolic`` or ``frame-state``). Every writer of the project's datasets
-    (the games' collection, the in-context RL histories) comes through here."""
-    import minari  # lazy: the optional `offline` extra
-
-    path = dataset_path(dataset_id)
-    if path.exists():
-        if not overwrite:
-            raise DatasetError(
-                f"dataset {dataset_id!r} already exists at {path}; pass overwrite (--overwrite) to replace it"
-            )
-        shutil.rmtree(path)
-    spec = gym.spec(env_id)
-    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
-    digest = content_hash(
-        env_id,
-        env_kwargs,
-        (
-            episode_digest(b.seed, b.observations, b.actions, b.rewards, b.terminations, b.truncations)
-            for b in buffers
-        ),
-    )
-    # Minari drops ref_min_score unless ref_max_score is given too: both or neither.
-    scores = (
-        {}
-        if reference is None
-        else {"ref_min_score": float(reference[0]), "ref_max_score": float(reference[1])}
-    )
-    with minari_root(), warnings.catch_warnings():
-        # Minari asks for a code permalink and an author email, which a local collection has not.
-        warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
-        dataset = minari.create_dataset_from_buffers(
-            dataset_id,
-            buffers,
-            env=spec,
-            eval_env=spec,
-            author=author,
-            algorithm_name=algorithm_name,
-            observation_space=stored_space,
-            description=description,
-            jpeg_encoding=False,
-            **scores,
-        )
-        dataset.storage.update_metadata(
-            {
-                METADATA_KEY: {
-                    "format": METADATA_FORMAT,
-                    "env_id": env_id,
-                    "env_kwargs": dict(env_kwargs),
-                    **info,
-                    "episodes": len(buffers),
-                    "content_hash": digest,
-                }
-            }
-        )
-    return dataset
 
 
 def collect(
