@@ -287,6 +287,7 @@ def test_distributed_scaling_table_is_its_data_file():
         ("plot_mrp", "envs/mrp.md"),
         ("icrl_curves", "envs/icrl.md"),
         ("icrl_paper_settings", "envs/icrl.md"),
+        ("icrl_ad_sources", "envs/icrl.md"),
     ],
 )
 def test_error_tables_are_their_data_files(name, page_name):
