@@ -296,7 +296,13 @@ def test_distributed_scaling_table_is_its_data_file():
 
 @pytest.mark.parametrize(
     "name, page_name",
-    [("plot_regression", "envs/regression.md"), ("plot_mrp", "envs/mrp.md"), ("icrl_curves", "envs/icrl.md")],
+    [
+        ("plot_regression", "envs/regression.md"),
+        ("plot_mrp", "envs/mrp.md"),
+        ("icrl_curves", "envs/icrl.md"),
+        ("icrl_paper_settings", "envs/icrl.md"),
+        ("icrl_ad_sources", "envs/icrl.md"),
+    ],
 )
 def test_error_tables_are_their_data_files(name, page_name):
     module = script(name)

@@ -239,6 +239,13 @@ def test_make_vec_equals_sync_vector_env_with_frames(env_id):
     _compare_with_sync(env_id, IMAGE, num_envs=2, steps=8)
 
 
+@pytest.mark.parametrize("env_id", ["icl/DarkRoom-v0", "icl/KeyToDoor-v0"])
+def test_room_frames_vector_equals_sync_vector_env_and_pass_check_env(env_id):
+    kwargs = {**FAST[env_id], "obs_mode": "image", "image_size": 24}
+    _compare_with_sync(env_id, kwargs, num_envs=3, steps=12)
+    check_env(gym.make(env_id, **kwargs).unwrapped, skip_render_check=True)
+
+
 @pytest.mark.parametrize("env_id", IDS)
 def test_vector_env_rejects_bad_calls(env_id):
     envs = gym.make_vec(env_id, 3, **FAST[env_id])

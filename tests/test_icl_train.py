@@ -256,14 +256,14 @@ def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
 
 
 def test_time_capped_runs_decay_the_learning_rate_by_the_clock():
-    from baselines.icl.train import learning_rate
+    from baselines.training import warmup_cosine
 
     config = TrainConfig(steps=1000, warmup_steps=10, lr=1e-3, lr_final=1e-4, max_seconds=10.0)
-    assert learning_rate(config, 100, elapsed=10.0) == pytest.approx(1e-4)  # time is up: lr_final
-    assert learning_rate(config, 100, elapsed=5.0) == pytest.approx(5.5e-4)  # half the time: midway
-    assert learning_rate(config, 999, elapsed=0.0) == pytest.approx(1e-4, rel=1e-3)  # steps ran out
+    assert warmup_cosine(config, 100, elapsed=10.0) == pytest.approx(1e-4)  # time is up: lr_final
+    assert warmup_cosine(config, 100, elapsed=5.0) == pytest.approx(5.5e-4)  # half the time: midway
+    assert warmup_cosine(config, 999, elapsed=0.0) == pytest.approx(1e-4, rel=1e-3)  # steps ran out
     uncapped = dataclasses.replace(config, max_seconds=0.0)
-    assert learning_rate(uncapped, 100, elapsed=1e6) > 9e-4  # without a cap the clock is ignored
+    assert warmup_cosine(uncapped, 100, elapsed=1e6) > 9e-4  # without a cap the clock is ignored
 
 
 def test_gpu_script_smoke_runs_on_cpu_without_gymnasium(tmp_path):

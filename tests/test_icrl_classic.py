@@ -179,3 +179,10 @@ def test_agents_refuse_envs_they_cannot_play():
         EpsilonGreedy(epsilon=2.0)
     with pytest.raises(ValueError, match="reset"):
         UCB1().act_batch({"state": np.zeros(1)})
+
+
+def test_agents_that_read_the_state_refuse_frames():
+    from baselines.classic.rooms import QLearner
+
+    with pytest.raises(ValueError, match="QLearner reads the state's number: obs_mode='image'"):
+        QLearner().reset("icl/DarkRoom-v0", {"obs_mode": "image"})

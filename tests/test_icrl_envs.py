@@ -120,6 +120,13 @@ def test_room_moves_stop_at_walls_and_starts():
         ("icl/KeyToDoor-v0", {"episodes_per_trial": 0}, "episodes_per_trial must be >= 1"),
         ("icl/KeyToDoor-v0", {"render_mode": "human"}, "render_mode must be None"),
         ("icl/KeyToDoor-v0", {"generator": object()}, "generator must have a sample"),
+        ("icl/DarkRoom-v0", {"obs_mode": "pixels"}, "obs_mode must be one of 'symbolic', 'image'"),
+        (
+            "icl/DarkRoom-v0",
+            {"obs_mode": "image", "image_size": 30},
+            r"image_size must be >= 4 pixels per cell \(36",
+        ),
+        ("icl/KeyToDoor-v0", {"obs_mode": "image", "image_size": 2000}, "image_size must be <= 1024"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(env_id, kwargs, message):
@@ -139,3 +146,29 @@ def test_bad_arguments_are_refused_by_name(env_id, kwargs, message):
 def test_a_generator_s_bad_task_is_refused(env, task):
     with pytest.raises(ValueError, match="generator produced an invalid task"):
         env(Fixed(task)).reset(seed=0)
+
+
+def test_room_frames_show_the_agent_s_cell_and_nothing_hidden():
+    """A frame is the empty room with the agent's disc on its cell: drawn the same for the same
+    cell whatever the goal (or key and door), and different for another cell."""
+    from icl_envs.icrl.room_view import room_frames, room_pictures
+
+    size, image_size = 4, 40
+    env = DarkRoomEnv(size=size, horizon=3, start="corner", obs_mode="image", image_size=image_size)
+    assert "state" not in env.observation_space.spaces
+    frames = {}
+    for goal in (5, 15):
+        env.generator = Fixed(DarkRoomTask(goal=goal))
+        observations, _, _, _ = play(env, [3, 1])  # right, then down: cells 0, 1, 5
+        frames[goal] = np.stack([obs["image"] for obs in observations])
+        assert observations[1]["step"] == 1 and observations[0]["last_reward"][0] == 0.0
+    np.testing.assert_array_equal(frames[5], frames[15])
+    np.testing.assert_array_equal(frames[5], room_frames(np.array([0, 1, 5]), size, image_size))
+    empty, agent, cell, margin = room_pictures(size, image_size)
+    assert cell == 10 and margin == 0 and not (agent == empty[:cell, :cell]).all()
+    # only the agent's cell differs from the empty room
+    changed = np.argwhere((frames[5][2] != empty).any(axis=-1))
+    assert changed.min(axis=0).tolist() >= [10, 10] and changed.max(axis=0).tolist() <= [19, 19]
+    key_room = KeyToDoorEnv(size=size, start="corner", obs_mode="image", image_size=image_size)
+    key_room.generator = Fixed(KeyToDoorTask(key=1, door=2))
+    np.testing.assert_array_equal(key_room.reset(seed=0)[0]["image"], frames[5][0])

@@ -21,6 +21,14 @@ from leaderboard.protocol import SuiteEntry
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see tests/conftest.py
 
+
+@pytest.fixture(autouse=True)
+def datasets_root(tmp_path, monkeypatch):
+    """The runs' Minari datasets go to a folder of the test's own."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    return tmp_path / "datasets"
+
+
 BANDIT = {"arms": 2, "horizon": 20}
 
 
@@ -74,7 +82,7 @@ def test_run_folder_is_a_resumable_harness_agent(tmp_path):
     assert json.loads((run_dir / "agent.json").read_text()) == {
         "loader": "baselines.icrl.agent:load_run_agent"
     }
-    assert {"config.json", "histories.npz", "model.safetensors", "optimizer.safetensors", "state.json"} <= {
+    assert {"config.json", "model.safetensors", "optimizer.safetensors", "state.json"} <= {
         p.name for p in run_dir.iterdir()
     }
     train(tiny("ad", tmp_path / "run", steps=30, tasks=64, log_every=10, checkpoint_every=10))
@@ -106,8 +114,14 @@ def test_rooms_train_and_play(tmp_path):
         (["dpt", "--env", "icl/KeyToDoor-v0"], "DPT needs the optimal action"),
         (["ad", "--env-kwargs", "{arms: 2}"], "env_kwargs must be a JSON object"),
         (["ad", "--env", "icl/Blackjack-v0"], "env must be an in-context RL trial env"),
+        (
+            ["ad", "--env", "icl/DarkRoom-v0", "--env-kwargs", '{"obs_mode": "image"}'],
+            "obs_mode='image' is not supported",
+        ),
         (["ad", "--env-kwargs", '{"arms": 1}'], "arms must be >= 2"),
         (["ad", "--width", "30", "--heads", "4"], "width must be a multiple of heads"),
+        (["ad", "--source", "sweep"], "source 'sweep' does not play icl/Bandit-v0"),
+        (["ad", "--source", "a3c"], "source must be one of 'auto'"),
     ],
 )
 def test_bad_configs_are_refused_by_name(arguments, message, tmp_path):

@@ -17,7 +17,6 @@ pytest.importorskip("minari")
 from baselines.offline import standard  # noqa: E402
 from baselines.offline.collect import (  # noqa: E402
     DEFAULT_BLOCK_EPISODES,
-    buffers_hash,
     collect,
     collect_block,
     collect_episodes,
@@ -27,6 +26,7 @@ from baselines.offline.collect import (  # noqa: E402
 )
 from baselines.offline.datasets import (  # noqa: E402
     DatasetError,
+    buffers_hash,
     check_dataset_id,
     dataset_info,
     dataset_path,

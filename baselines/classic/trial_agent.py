@@ -47,14 +47,23 @@ class TrialAgent(Agent):
             env = gym.make(env_id, **dict(env_kwargs or {}))
             self.env = env.unwrapped
             env.close()
+        self._check_observations()
         self._configure()
 
     def configure(self, env: gym.Env) -> TrialAgent:
         """Use the arguments of ``env`` (a built trial env) instead of ``reset(env_id, kwargs)``."""
         self.env = env.unwrapped
         self.size = 0
+        self._check_observations()
         self._configure()
         return self
+
+    def _check_observations(self) -> None:
+        if self.env is not None and "state" not in self.env.observation_space.spaces:
+            raise ValueError(
+                f"{type(self).__name__} reads the state's number: obs_mode={getattr(self.env, 'obs_mode', None)!r} "
+                "is not supported (use the default obs_mode='symbolic')"
+            )
 
     def act(self, obs: Mapping[str, Any]) -> int:
         return int(self.act_batch({key: np.asarray(value)[None] for key, value in obs.items()})[0])

@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,16 @@ from baselines.icl.samplers import (
     RecallSampler,
     RegressionSampler,
     make_sampler,
+)
+from baselines.training import (
+    StepLoss,
+    check_new_run_folder,
+    cosine_loop,
+    resolve_device,
+    restore_checkpoint,
+    resume_point,
+    step_seed,
+    train_steps,
 )
 
 #: Fields a resumed run may change: they do not affect what is learned (``out`` may be spelled
@@ -177,12 +186,6 @@ def make_model(config: TrainConfig) -> InContextModel | RecallModel:
     return build_model(config.model, sampler.context_dim, sampler.query_dim, max_steps=config.prompts.n + 1)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def prompt_loss(model: InContextModel, prompts: Prompts, loss_on: str) -> torch.Tensor:
     """Mean squared error on the last query (after n examples) or on every prefix."""
     if loss_on == "last":
@@ -238,55 +241,6 @@ def make_loss(config: TrainConfig, compile: bool = False):
     return functools.partial(torch.compile(function) if compile else function, **keywords), num_steps
 
 
-def step_seed(seed: int, step: int) -> int:
-    """The data seed of one step, so a resumed run draws exactly the same prompts."""
-    return (seed * 1_000_003 + step) % (2**63 - 1)
-
-
-def learning_rate(config: TrainConfig, step: int, elapsed: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay over the steps left, or over the time left (``max_seconds``)
-    when that runs out sooner; ``elapsed`` is the training time spent so far."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    span = max(config.steps - config.warmup_steps, 1)
-    progress = min((step - config.warmup_steps) / span, 1.0)
-    if config.max_seconds:
-        progress = max(progress, min(elapsed / config.max_seconds, 1.0))
-    return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * progress))
-
-
-# ---- checkpoints ------------------------------------------------------------------------------
-
-
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    tensors = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            tensors[f"{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    return tensors
-
-
-def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    state_dict = optimizer.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    state_dict["state"] = state
-    optimizer.load_state_dict(state_dict)
-
-
-def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer, step: int, elapsed: float) -> None:
-    from safetensors.torch import save_file
-
-    weights = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    for name, tensors in (("model", weights), ("optimizer", _optimizer_tensors(optimizer))):
-        tmp = run_dir / f"{name}.safetensors.tmp"
-        save_file(tensors, str(tmp))
-        tmp.replace(run_dir / f"{name}.safetensors")
-    (run_dir / "state.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
-
-
 def load_config(run_dir: str | Path) -> TrainConfig:
     """The config of a run folder (nested, or flat as folders written before the nesting hold it)."""
     path = Path(run_dir) / "config.json"
@@ -308,49 +262,6 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
     return model.to(device).eval(), config
 
 
-# ---- the loop ---------------------------------------------------------------------------------
-
-
-def _drop_metrics_after(path: Path, step: int) -> None:
-    """Keep the metrics lines up to the checkpoint's step: a run stopped between a log line and the
-    next checkpoint logged steps it will now train again."""
-    if not path.is_file():
-        return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
-
-
-def _progress(enabled: bool, total: int, start: int):
-    """A rich progress bar (a no-op when disabled or rich is missing)."""
-    try:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    except ImportError:
-        enabled = False
-    if not enabled:
-
-        class _Silent:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def update(self, *args, **kwargs):
-                pass
-
-            def add_task(self, *args, **kwargs):
-                return 0
-
-        return _Silent()
-    return Progress(
-        TextColumn("[bold]training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeRemainingColumn(),
-    )
-
-
 @dataclass
 class Run:
     """A run folder opened for training: the model and optimizer at the step it reached."""
@@ -364,26 +275,6 @@ class Run:
     """Steps done (0 for a new run)."""
     elapsed: float
     """Training seconds spent in the steps done."""
-
-
-def resume_point(run_dir: Path, differing: list[str], how_not: str) -> tuple[int, float]:
-    """(steps done, training seconds spent) of the checkpoint in ``run_dir``; a ``ValueError`` if the
-    config differs from the run's in the fields ``differing`` (``how_not``: how to start afresh)."""
-    if differing:
-        raise ValueError(
-            f"cannot resume {run_dir}: its config differs in {', '.join(differing)}; "
-            f"use another --out or {how_not}"
-        )
-    state = json.loads((run_dir / "state.json").read_text())
-    return int(state["step"]), float(state["elapsed_s"])
-
-
-def check_new_run_folder(run_dir: Path) -> None:
-    """Refuse to train into a folder that holds something other than a run."""
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.json").is_file():
-        raise ValueError(
-            f"out={str(run_dir)!r} exists and is not a run folder; choose an empty or new folder"
-        )
 
 
 def open_run(config: TrainConfig) -> Run:
@@ -409,70 +300,26 @@ def open_run(config: TrainConfig) -> Run:
     torch.manual_seed(config.seed)
     model = make_model(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if start_step:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-        _load_optimizer_tensors(optimizer, load_file(str(run_dir / "optimizer.safetensors")))
-        _drop_metrics_after(run_dir / "metrics.jsonl", start_step)
-    elif (run_dir / "metrics.jsonl").exists():
-        (run_dir / "metrics.jsonl").unlink()
+    restore_checkpoint(run_dir, model, optimizer, start_step)
     return Run(run_dir, config, device, model, optimizer, start_step, elapsed)
 
 
 def train_loop(run: Run) -> None:
     """Train ``run`` up to ``config.steps`` (or ``max_seconds``): log metrics, save checkpoints."""
-    config, device, model, optimizer = run.config, run.device, run.model, run.optimizer
+    config, device, model = run.config, run.device, run.model
     sampler = make_sampler(config.prompts)
     loss_fn, num_steps = make_loss(config, compile=config.compile and device.type == "cuda")
     autocast = device.type == "cuda" and config.bf16
     generator = torch.Generator(device=device)
-    metrics = (run.folder / "metrics.jsonl").open("a")
-    window_start, window_prompts = time.perf_counter(), 0
-    run_start = time.perf_counter() - run.elapsed
-    loss_value = float("nan")
-    with _progress(config.progress, config.steps, run.step) as bar:
-        task = bar.add_task("train", total=config.steps, completed=run.step, loss="-")
-        for step in range(run.step, config.steps):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step, time.perf_counter() - run_start)
-            generator.manual_seed(step_seed(config.seed, step))
-            prompts = sampler.sample(config.batch_size, generator, num_steps=num_steps, device=device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss = loss_fn(model, prompts)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at step {step}; lower lr (now {config.lr})"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            window_prompts += config.batch_size
-            done = step + 1
-            if done % config.log_every == 0 or done == config.steps:
-                loss_value = loss.item()
-                now = time.perf_counter()
-                record = {
-                    "step": done,
-                    "loss": loss_value,
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "prompts_per_s": window_prompts / max(now - window_start, 1e-9),
-                    "elapsed_s": now - run_start,
-                }
-                metrics.write(json.dumps(record) + "\n")
-                metrics.flush()
-                window_start, window_prompts = now, 0
-            if done % config.checkpoint_every == 0 or done == config.steps:
-                save_checkpoint(run.folder, model, optimizer, done, time.perf_counter() - run_start)
-            bar.update(task, completed=done, loss=f"{loss_value:.4f}")
-            if config.max_seconds and time.perf_counter() - run_start > config.max_seconds:
-                save_checkpoint(run.folder, model, optimizer, done, time.perf_counter() - run_start)
-                break
-    metrics.close()
-    if config.steps == run.step and not (run.folder / "model.safetensors").exists():
-        save_checkpoint(run.folder, model, optimizer, run.step, run.elapsed)
+
+    def step_loss(step: int) -> StepLoss:
+        generator.manual_seed(step_seed(config.seed, step))
+        prompts = sampler.sample(config.batch_size, generator, num_steps=num_steps, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            return StepLoss(loss_fn(model, prompts), config.batch_size)
+
+    loop = cosine_loop(config, run.folder, model, run.optimizer, run.step, run.elapsed, step_loss)
+    train_steps(dataclasses.replace(loop, rate_name="prompts_per_s"))
 
 
 def train(config: TrainConfig) -> Path:
@@ -525,7 +372,6 @@ __all__ = [
     "Run",
     "TrainConfig",
     "evaluate_prefixes",
-    "learning_rate",
     "load_config",
     "load_model",
     "make_loss",

@@ -9,8 +9,10 @@
   action of the query state after every prefix of the context. Deployed online, its context is its
   own transitions in the trial so far, and it samples its actions.
 
-A run folder (``TrainConfig.out``) holds ``config.json``, ``histories.npz`` (the training data,
-collected once, so a resumed run trains on the same data), ``model.safetensors`` and
+The training data is a Minari dataset (``TrainConfig.dataset``, by default named after the env,
+the source, the number of tasks and the seed: :func:`baselines.icrl.data.histories_id`), collected
+once and read back checked, so a resumed run, or another run with the same data, trains on the
+same trials. A run folder (``TrainConfig.out``) holds ``config.json``, ``model.safetensors`` and
 ``optimizer.safetensors``, ``state.json``, ``metrics.jsonl`` and ``agent.json`` (the harness loads
 the folder as the agent ``run:DIR`` through :func:`baselines.icrl.agent.load_run_agent`). Batches of
 step s come from a generator seeded with (seed, s), so a resumed run is the unbroken run.
@@ -21,8 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,38 +30,37 @@ from typing import Any
 import numpy as np
 import torch
 from torch import distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 
-from baselines.classic.bandits import ThompsonSampling
+from baselines import training
+from baselines.classic.bandits import UCB1, ThompsonSampling
 from baselines.classic.random_agent import RandomAgent
-from baselines.classic.rooms import QLearner
+from baselines.classic.rooms import QLearner, SweepExplorer
 from baselines.classic.trial_agent import TrialAgent
 from baselines.configs import check_choice, check_types, fail, from_dict, values_by_path
-
-# The checkpoint, schedule and progress plumbing of the in-context transformers' trainer, reused.
-from baselines.icl.train import (
-    _drop_metrics_after,
-    _load_optimizer_tensors,
-    _progress,
-    learning_rate,
-    resolve_device,
-    save_checkpoint,
-    step_seed,
-)
 from baselines.icrl.data import (
     TrialSpec,
     check_dpt_env,
-    collect_histories,
-    load_histories,
+    histories,
+    histories_id,
     optimal_actions,
-    save_histories,
     trial_spec,
 )
 from baselines.icrl.model import ModelConfig, Tokens, TrialTransformer, action_loss
+from baselines.offline.datasets import check_dataset_id
 
 METHODS = ("ad", "dpt")
 RESUMABLE_CHANGES = ("steps", "progress", "resume", "log_every", "checkpoint_every", "max_seconds", "out")
 RUN_AGENT_LOADER = "baselines.icrl.agent:load_run_agent"
+#: The agents whose trials can make the data, by name (``TrainConfig.source``).
+SOURCES: dict[str, type] = {
+    "thompson": ThompsonSampling,
+    "ucb1": UCB1,
+    "qlearner": QLearner,
+    "sweep": SweepExplorer,
+    "random": RandomAgent,
+}
+BANDIT_SOURCES = ("thompson", "ucb1", "random")
+ROOM_SOURCES = ("qlearner", "sweep", "random")
 
 
 @dataclass
@@ -76,6 +75,12 @@ class TrainConfig:
     """The env's keyword arguments as a JSON object, e.g. '{"arms": 2, "horizon": 20}'."""
     tasks: int = 2000
     """Training tasks: one source learning history (AD) or one random-policy context (DPT) each."""
+    source: str = "auto"
+    """Whose trials the model learns from: ``auto`` (AD: thompson on the bandit, qlearner in the
+    rooms; DPT: random), or thompson, ucb1, random (bandit), qlearner, sweep, random (rooms)."""
+    dataset: str = ""
+    """The Minari dataset of those trials, collected into it when missing; empty: the default id
+    icl/icrl-<env>[-<kwargs digest>]/<source>-<tasks>-s<seed>-v0."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The network."""
     steps: int = 2000
@@ -148,16 +153,39 @@ def validate(config: TrainConfig) -> TrialSpec:
             fail(name, f"must be a finite number >= 0, got {value!r}")
     if config.device == "cuda" and not torch.cuda.is_available():
         fail("device", "is 'cuda' but no CUDA device is available; use --device cpu")
+    if config.dataset:
+        check_dataset_id(config.dataset)
     if config.method == "dpt":
         check_dpt_env(config.env)
-    return trial_spec(config.env, kwargs)
+    spec = trial_spec(config.env, kwargs)
+    check_choice("source", config.source, ("auto", *SOURCES))
+    fits = BANDIT_SOURCES if spec.room is None else ROOM_SOURCES
+    if config.source not in ("auto", *fits):
+        fail("source", f"{config.source!r} does not play {config.env}; choose one of auto, {', '.join(fits)}")
+    return spec
 
 
-def source_agent(config: TrainConfig, spec: TrialSpec) -> TrialAgent:
-    """Whose trials make the data: AD's source algorithm, or DPT's uniformly random context policy."""
+def source_name(config: TrainConfig, spec: TrialSpec) -> str:
+    """The source's name with ``auto`` resolved: Thompson sampling (bandit) or the Q-learner (rooms)
+    for AD, the uniformly random policy for DPT."""
+    if config.source != "auto":
+        return config.source
     if config.method == "dpt":
-        return RandomAgent(seed=config.seed)
-    return ThompsonSampling(seed=config.seed) if spec.room is None else QLearner(seed=config.seed)
+        return "random"
+    return "thompson" if spec.room is None else "qlearner"
+
+
+def source_agent(config: TrainConfig, spec: TrialSpec) -> tuple[str, TrialAgent]:
+    """Whose trials make the data, by name: AD's source algorithm, or DPT's context policy."""
+    name = source_name(config, spec)
+    return name, SOURCES[name](seed=config.seed)
+
+
+def training_data(config: TrainConfig, spec: TrialSpec) -> dict[str, np.ndarray]:
+    """The run's trials as arrays, from its dataset (collected first when missing)."""
+    source, agent = source_agent(config, spec)
+    dataset_id = config.dataset or histories_id(spec, source, config.tasks, config.seed)
+    return histories(dataset_id, spec, agent, source, config.tasks, config.seed)
 
 
 def build_model(config: TrainConfig, spec: TrialSpec) -> TrialTransformer:
@@ -250,142 +278,73 @@ def load_model(
     return model.to(device).eval(), config, spec
 
 
-def _open(config: TrainConfig, spec: TrialSpec) -> tuple[Path, int, float]:
-    """The run folder (checked for a resumable config) and the step and time it reached."""
+def open_run(config: TrainConfig) -> tuple[Path, int, float]:
+    """The run folder (checked: a resumed run's config must agree) and the step and time it reached;
+    ``config.json`` and ``agent.json`` written."""
     run_dir = Path(config.out)
+    start, elapsed = 0, 0.0
     if (run_dir / "state.json").is_file() and config.resume:
         saved, wanted = values_by_path(load_config(run_dir)), values_by_path(config)
         differing = [p for p in wanted if p not in RESUMABLE_CHANGES and saved[p] != wanted[p]]
-        if differing:
-            raise ValueError(
-                f"cannot resume {run_dir}: its config differs in {', '.join(differing)}; use another --out or resume=False"
-            )
-        state = json.loads((run_dir / "state.json").read_text())
-        return run_dir, int(state["step"]), float(state["elapsed_s"])
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.json").is_file():
-        raise ValueError(
-            f"out={str(run_dir)!r} exists and is not a run folder; choose an empty or new folder"
-        )
+        start, elapsed = training.resume_point(run_dir, differing, "resume=False")
+    else:
+        training.check_new_run_folder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("metrics.jsonl", "histories.npz"):
-        (run_dir / stale).unlink(missing_ok=True)
-    return run_dir, 0, 0.0
-
-
-def _distributed(config: TrainConfig) -> tuple[int, int, int]:
-    """(rank, local rank, world size): under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is
-    set up here, NCCL on CUDA and gloo on CPU; (0, 0, 1) otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 0, 1
-    if config.batch_size % world:
-        fail("batch_size", f"must be a multiple of the {world} torchrun processes, got {config.batch_size}")
-    cuda = resolve_device(config.device).type == "cuda"
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if cuda:
-        torch.cuda.set_device(local)
-    dist.init_process_group("nccl" if cuda else "gloo")
-    return dist.get_rank(), local, world
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    (run_dir / "agent.json").write_text(json.dumps({"loader": RUN_AGENT_LOADER}))
+    return run_dir, start, elapsed
 
 
 def train(config: TrainConfig) -> Path:
     """Train (or resume) the run in ``config.out``; returns the run folder. Under ``torchrun`` every
     process takes its share of each step's batch (the same batch as one process: DDP averages the
-    gradients) and process 0 alone writes the run folder."""
+    gradients) and process 0 alone writes the run folder and the dataset."""
     spec = validate(config)
-    rank, local, world = _distributed(config)
+    device = training.process_device(config.device)
+    processes = training.start_processes(device)
     try:
-        return _train(config, spec, rank, local, world)
+        if config.batch_size % processes.world:
+            fail(
+                "batch_size",
+                f"must be a multiple of the {processes.world} torchrun processes, got {config.batch_size}",
+            )
+        return _train(config, spec, device, processes)
     finally:
-        if world > 1:
-            dist.destroy_process_group()
+        training.finish_processes(processes)
 
 
-def _train(config: TrainConfig, spec: TrialSpec, rank: int, local: int, world: int) -> Path:
+def _train(config: TrainConfig, spec: TrialSpec, device: torch.device, processes: training.Processes) -> Path:
     run_dir, start, elapsed = Path(config.out), 0, 0.0
-    histories = run_dir / "histories.npz"
-    if rank == 0:
-        run_dir, start, elapsed = _open(config, spec)
-        (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-        (run_dir / "agent.json").write_text(json.dumps({"loader": RUN_AGENT_LOADER}))
-        if not histories.is_file():
-            data = collect_histories(spec, source_agent(config, spec), config.tasks, config.seed)
-            save_histories(histories, data)
-    if world > 1:  # the other processes wait for process 0's folder and data
+    if processes.main:
+        run_dir, start, elapsed = open_run(config)
+        data = training_data(config, spec)
+    if processes.world > 1:  # the other processes wait for process 0's folder and dataset
         shared = [start, elapsed]
         dist.broadcast_object_list(shared, src=0)
         start, elapsed = shared
-    data = load_histories(histories)
+    if not processes.main:
+        data = training_data(config, spec)
 
-    device = resolve_device(config.device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", local)
     torch.manual_seed(config.seed)
     model = build_model(config, spec).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if start:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-        _load_optimizer_tensors(optimizer, load_file(str(run_dir / "optimizer.safetensors")))
-        if rank == 0:
-            _drop_metrics_after(run_dir / "metrics.jsonl", start)
-    wrapped = DistributedDataParallel(model) if world > 1 else model
-    forward = torch.compile(wrapped) if config.compile and device.type == "cuda" else wrapped
-    autocast = device.type == "cuda" and config.bf16
-    metrics = (run_dir / "metrics.jsonl").open("a") if rank == 0 else None
-    run_start = time.perf_counter() - elapsed
-    window_start, window_tokens, loss_value = time.perf_counter(), 0, float("nan")
+    training.restore_checkpoint(run_dir, model, optimizer, start, processes.main)
+    forward = training.distribute(model, device, processes, config.compile)
     model.train()
-    with _progress(config.progress and rank == 0, config.steps, start) as bar:
-        task = bar.add_task("train", total=config.steps, completed=start, loss="-")
-        for step in range(start, config.steps):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step, time.perf_counter() - run_start)
-            batch = training_batch(config, spec, data, np.random.default_rng(step_seed(config.seed, step)))
-            tokens, targets, weights = (share(part, rank, world) for part in batch)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = forward(tokens.to(device))
-            loss = action_loss(logits, targets.to(device), weights.to(device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at step {step}; lower lr (now {config.lr})"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            window_tokens += int(weights.sum()) * world
-            done = step + 1
-            if metrics is not None and (done % config.log_every == 0 or done == config.steps):
-                loss_value, now = loss.item(), time.perf_counter()
-                record = {
-                    "step": done,
-                    "loss": loss_value,
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
-                    "elapsed_s": now - run_start,
-                }
-                metrics.write(json.dumps(record) + "\n")
-                metrics.flush()
-                window_start, window_tokens = now, 0
-            stop = bool(config.max_seconds) and time.perf_counter() - run_start > config.max_seconds
-            if config.max_seconds and world > 1:  # one clock decides for all, or a process would hang
-                flag = torch.tensor(float(stop), device=device)
-                dist.broadcast(flag, src=0)
-                stop = bool(flag)
-            if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps or stop):
-                save_checkpoint(run_dir, model, optimizer, done, time.perf_counter() - run_start)
-            bar.update(task, completed=done, loss=f"{loss_value:.4f}")
-            if stop:
-                break
-    if metrics is not None:
-        metrics.close()
-        if not (run_dir / "model.safetensors").exists():
-            save_checkpoint(run_dir, model, optimizer, start, elapsed)
-    if world > 1:
-        dist.barrier()  # the checkpoint is written before any process returns
+
+    def step_loss(step: int) -> training.StepLoss:
+        seed = training.step_seed(config.seed, step)
+        batch = training_batch(config, spec, data, np.random.default_rng(seed))
+        tokens, targets, weights = (share(part, processes.rank, processes.world) for part in batch)
+        with training.bf16_autocast(device, config.bf16):
+            logits = forward(tokens.to(device))
+        loss = action_loss(logits, targets.to(device), weights.to(device))
+        return training.StepLoss(loss, int(weights.sum()))
+
+    loop = training.cosine_loop(
+        config, run_dir, model, optimizer, start, elapsed, step_loss, processes=processes
+    )
+    training.train_steps(loop)
     return run_dir
 
 

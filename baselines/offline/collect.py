@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-import shutil
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,19 +42,15 @@ from baselines.classic import number_games
 from baselines.classic.blackjack import OptimalBlackjackAgent
 from baselines.classic.number_games import NumberLineOptimalAgent, PointsOptimalAgent
 from baselines.offline.datasets import (
-    METADATA_FORMAT,
-    METADATA_KEY,
     DatasetError,
     MinariDataset,
     check_obs_mode,
-    content_hash,
     dataset_path,
-    episode_digest,
     game_env_id,
     game_name,
-    minari_root,
     require_minari,
     resolved_kwargs,
+    write_checked_dataset,
 )
 from baselines.offline.datasets import (
     dataset_id as default_dataset_id,
@@ -454,86 +448,39 @@ def plan_collection(
     return plan
 
 
-def buffers_hash(env_id: str, env_kwargs: Mapping[str, Any], buffers: Sequence[Any]) -> str:
-    """The content hash of a dataset of these ``EpisodeBuffer``s (what its metadata records)."""
-    return content_hash(
-        env_id,
-        env_kwargs,
-        (
-            episode_digest(b.seed, b.observations, b.actions, b.rewards, b.terminations, b.truncations)
-            for b in buffers
-        ),
-    )
-
-
 def write_dataset(plan: Collection, buffers: list[Any], stored_space: gym.Space) -> MinariDataset:
     """Write a collection's episodes as a Minari dataset with the env spec, references and the
     suite's metadata."""
-    import minari  # lazy: the optional `offline` extra
-
-    dataset_id, env_id, env_kwargs, behaviour, seed = (
+    obs_mode = plan.env_kwargs.get("obs_mode", "symbolic")
+    return write_checked_dataset(
         plan.dataset_id,
+        buffers,
+        stored_space,
         plan.env_id,
         plan.env_kwargs,
-        plan.behaviour,
-        plan.seed,
-    )
-    path = dataset_path(dataset_id)
-    if path.exists():
-        if not plan.overwrite:
-            raise DatasetError(
-                f"dataset {dataset_id!r} already exists at {path}; pass overwrite (--overwrite) to replace it"
+        author="icl-bench collect",
+        algorithm_name=plan.behaviour.name,
+        description=(
+            f"{game_name(plan.env_id)} with {obs_mode} observations: {len(buffers)} episodes of "
+            f"{plan.behaviour.description}; episode j starts from reset(seed={plan.seed} + j). "
+            + (
+                "Observations are stored as frame states; baselines.offline.datasets.iter_episode_arrays "
+                "draws the exact frames."
+                if obs_mode == "image"
+                else ""
             )
-        shutil.rmtree(path)
-    spec = gym.spec(env_id)
-    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
-    ref_min, ref_max = reference_scores(env_id, env_kwargs)
-    digest = buffers_hash(env_id, env_kwargs, buffers)
-    obs_mode = env_kwargs.get("obs_mode", "symbolic")
-    with minari_root(), warnings.catch_warnings():
-        # Minari asks for a code permalink and an author email, which a local collection has not.
-        warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
-        dataset = minari.create_dataset_from_buffers(
-            dataset_id,
-            buffers,
-            env=spec,
-            eval_env=spec,
-            author="icl-bench collect",
-            algorithm_name=behaviour.name,
-            observation_space=stored_space,
-            # Minari drops ref_min_score unless ref_max_score is given too; both are given.
-            ref_min_score=float(ref_min),
-            ref_max_score=float(ref_max),
-            description=(
-                f"{game_name(env_id)} with {obs_mode} observations: {len(buffers)} episodes of "
-                f"{behaviour.description}; episode j starts from reset(seed={seed} + j). "
-                + (
-                    "Observations are stored as frame states; baselines.offline.datasets.iter_episode_arrays "
-                    "draws the exact frames."
-                    if obs_mode == "image"
-                    else ""
-                )
-            ),
-            jpeg_encoding=False,
-        )
-        dataset.storage.update_metadata(
-            {
-                METADATA_KEY: {
-                    "format": METADATA_FORMAT,
-                    "env_id": env_id,
-                    "env_kwargs": dict(env_kwargs),
-                    "policy": behaviour.name,
-                    "behaviour": behaviour.description,
-                    "seed": seed,
-                    "episodes": len(buffers),
-                    "num_envs": min(plan.num_envs, plan.episodes),
-                    "block_episodes": min(plan.block_episodes, plan.episodes),
-                    "observations": "frame-state" if obs_mode == "image" else "symbolic",
-                    "content_hash": digest,
-                }
-            }
-        )
-    return dataset
+        ),
+        reference=reference_scores(plan.env_id, plan.env_kwargs),
+        info={
+            "policy": plan.behaviour.name,
+            "behaviour": plan.behaviour.description,
+            "seed": plan.seed,
+            "num_envs": min(plan.num_envs, plan.episodes),
+            "block_episodes": min(plan.block_episodes, plan.episodes),
+            "observations": "frame-state" if obs_mode == "image" else "symbolic",
+        },
+        overwrite=plan.overwrite,
+    )
 
 
 def collect_all(

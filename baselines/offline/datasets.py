@@ -10,6 +10,8 @@ what the suite needs around it:
   8-hex digest of them to the namespace (``icl/numberline-symbolic-1a2b3c4d/random-v0``);
 - **where**: ``$MINARI_DATASETS_PATH`` if set, else ``<user data dir>/icl-bench/datasets`` (the
   results store's folder, from ``platformdirs``) rather than Minari's ``~/.minari``;
+- **writing** (:func:`write_checked_dataset`): episode buffers with the env spec, the content hash
+  and the suite's metadata, for every writer of the project's datasets;
 - **loading** (:func:`load_offline_dataset`): a missing, unreadable or altered dataset (its content
   hash is checked), or one collected on another env id, version or kwargs than the one asked for,
   raises :class:`DatasetError` naming the problem, never an h5py traceback;
@@ -23,12 +25,15 @@ The suite's own fields live in the dataset's metadata under ``"icl_bench"`` (:da
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import shutil
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,6 +220,88 @@ def content_hash(env_id: str, env_kwargs: Mapping[str, Any], episode_digests: It
     for part in episode_digests:
         digest.update(part)
     return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+
+
+def buffers_hash(env_id: str, env_kwargs: Mapping[str, Any], buffers: Sequence[Any]) -> str:
+    """The content hash of a dataset of these ``EpisodeBuffer``s (what its metadata records)."""
+    return content_hash(
+        env_id,
+        env_kwargs,
+        (
+            episode_digest(b.seed, b.observations, b.actions, b.rewards, b.terminations, b.truncations)
+            for b in buffers
+        ),
+    )
+
+
+def write_checked_dataset(
+    dataset_id: str,
+    buffers: list[Any],
+    stored_space: gym.Space,
+    env_id: str,
+    env_kwargs: Mapping[str, Any],
+    *,
+    author: str,
+    algorithm_name: str,
+    description: str,
+    reference: tuple[float, float] | None,
+    info: Mapping[str, Any],
+    overwrite: bool = False,
+) -> MinariDataset:
+    """Write episode buffers as a Minari dataset that :func:`baselines.offline.datasets.load_offline_dataset`
+    reads back checked: the env spec with its kwargs, the (random, reference) scores when given, and
+    under :data:`METADATA_KEY` the env, the episode count, the content hash and ``info`` (which must
+    say ``observations``: ``symbolic`` or ``frame-state``). Every writer of the project's datasets
+    (the games' collection, the in-context RL histories) comes through here."""
+    require_minari()
+    path = dataset_path(dataset_id)
+    if path.exists():
+        if not overwrite:
+            raise DatasetError(
+                f"dataset {dataset_id!r} already exists at {path}; pass overwrite (--overwrite) to replace it"
+            )
+        shutil.rmtree(path)
+    spec = gym.spec(env_id)
+    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
+    digest = buffers_hash(env_id, env_kwargs, buffers)
+    # Minari drops ref_min_score unless ref_max_score is given too: both or neither.
+    scores = (
+        {}
+        if reference is None
+        else {"ref_min_score": float(reference[0]), "ref_max_score": float(reference[1])}
+    )
+    with minari_root(), warnings.catch_warnings():
+        # Minari asks for a code permalink and an author email, which a local collection has not.
+        warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
+        dataset = minari.create_dataset_from_buffers(
+            dataset_id,
+            buffers,
+            env=spec,
+            eval_env=spec,
+            author=author,
+            algorithm_name=algorithm_name,
+            observation_space=stored_space,
+            description=description,
+            jpeg_encoding=False,
+            **scores,
+        )
+        dataset.storage.update_metadata(
+            {
+                METADATA_KEY: {
+                    "format": METADATA_FORMAT,
+                    "env_id": env_id,
+                    "env_kwargs": dict(env_kwargs),
+                    **info,
+                    "episodes": len(buffers),
+                    "content_hash": digest,
+                }
+            }
+        )
+    return dataset
 
 
 # ----------------------------------------------------------------------------------------------

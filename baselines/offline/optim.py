@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from baselines.configs import check_choice, fail
+from baselines.training import bf16_autocast, optimizer_update
 
 OPTIMIZERS = ("adamw", "lamb")
 
@@ -116,14 +117,9 @@ def optimizer_step(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One step on ``windows``: the algorithm's loss (bf16 autocast if ``autocast``), backward,
     gradient clipping, the optimizer's update. Returns the loss and its logged parts."""
-    device_type = windows.actions.device.type
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
+    with bf16_autocast(windows.actions.device, autocast):
         loss, parts = module.loss(model, windows, config, normalizer)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if config.optim.grad_clip > 0:
-        nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-    optimizer.step()
+    optimizer_update(model, optimizer, loss, config.optim.grad_clip)
     return loss, parts
 
 

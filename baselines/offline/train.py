@@ -1,9 +1,10 @@
-"""The training loop the offline algorithms share: data, DDP, optimizer, checkpoints, run folders.
+"""What the offline algorithms share around the common loop: data, DDP, optimizer, run folders.
 
 Each algorithm is one module (``dt.py``, ``reinformer.py``, ``bc.py``, registered in
 ``runs.ALGORITHMS``) that provides its dataclass ``Config`` (an ``OfflineConfig``: the groups
 ``model``, ``optim`` and ``run`` and fields of its own), ``build_model(config, info)`` and
-``loss(model, windows, config, normalizer)``; :func:`train` does the rest. A run folder
+``loss(model, windows, config, normalizer)``; :func:`train` does the rest, its steps through
+:func:`baselines.training.train_steps` (the loop every trainer shares). A run folder
 holds
 
 - ``config.json``: the config, nested as ``dataclasses.asdict`` writes it, plus ``"algorithm"``;
@@ -24,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,21 +33,26 @@ import torch
 from torch import nn
 
 from baselines.configs import fail, values_by_path
-from baselines.icl.train import (
-    _drop_metrics_after,
-    _load_optimizer_tensors,
-    _progress,
-    check_new_run_folder,
-    resolve_device,
-    resume_point,
-    save_checkpoint,
-    step_seed,
-)
 from baselines.offline.agent import evaluation_returns
 from baselines.offline.observations import dataset_episodes
-from baselines.offline.optim import learning_rate, make_optimizer, optimizer_step
+from baselines.offline.optim import learning_rate, make_optimizer
 from baselines.offline.runs import DatasetInfo, algorithm_module, read_run
 from baselines.offline.sequences import EpisodeTable
+from baselines.training import (
+    Loop,
+    Processes,
+    StepLoss,
+    bf16_autocast,
+    check_new_run_folder,
+    distribute,
+    finish_processes,
+    process_device,
+    restore_checkpoint,
+    resume_point,
+    start_processes,
+    step_seed,
+    train_steps,
+)
 from leaderboard.loading import RUN_AGENT_FILE
 
 #: Fields a resumed run may change: they do not change what is learned.
@@ -87,41 +92,6 @@ def load_dataset(dataset_id: str):
 
 def default_out(algorithm: str, config: Any) -> str:
     return f"runs/offline/{algorithm}-{config.dataset.replace('/', '_')}-s{config.run.seed}"
-
-
-# ---- distributed ------------------------------------------------------------------------------
-
-
-@dataclass
-class Processes:
-    """This process's place under torchrun (rank 0 of 1 without it)."""
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def start_processes(device: torch.device) -> Processes:
-    """Join torchrun's process group when launched by it (``WORLD_SIZE`` > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Processes()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Processes(dist.get_rank(), dist.get_world_size())
-
-
-def process_device(name: str) -> torch.device:
-    device = resolve_device(name)
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-        torch.cuda.set_device(device)
-    return device
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -186,15 +156,7 @@ def open_run(algorithm: str, config: Any) -> Run:
     torch.manual_seed(config.run.seed)
     model = module.build_model(config, info).to(device)
     optimizer = make_optimizer(config.optim, model.parameters())
-    if start_step:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-        _load_optimizer_tensors(optimizer, load_file(str(run_dir / "optimizer.safetensors")))
-        if processes.main:
-            _drop_metrics_after(run_dir / "metrics.jsonl", start_step)
-    elif processes.main and (run_dir / "metrics.jsonl").exists():
-        (run_dir / "metrics.jsonl").unlink()
+    restore_checkpoint(run_dir, model, optimizer, start_step, processes.main)
     return Run(
         run_dir, algorithm, config, info, table, device, processes, model, optimizer, start_step, elapsed
     )
@@ -204,84 +166,45 @@ def train_loop(run: Run) -> None:
     """Train ``run`` up to ``run.steps``: log metrics, save checkpoints, evaluate if asked."""
     config, device, module = run.config, run.device, algorithm_module(run.algorithm)
     settings, processes = config.run, run.processes
-    model: nn.Module = run.model
-    if processes.world > 1:
-        model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if settings.compile and device.type == "cuda":
-        model = torch.compile(model)
-    autocast = device.type == "cuda" and settings.bf16
+    model = distribute(run.model, device, processes, settings.compile)
     context = config.context
     share = settings.batch_size // processes.world
     mine = slice(processes.rank * share, (processes.rank + 1) * share)
-    metrics = (run.folder / "metrics.jsonl").open("a") if processes.main else None
-    window_start, window_tokens = time.perf_counter(), 0
-    run_start = time.perf_counter() - run.elapsed
-    loss_value = float("nan")
-    with _progress(settings.progress and processes.main, settings.steps, run.step) as bar:
-        task = bar.add_task("train", total=settings.steps, completed=run.step, loss="-")
-        for step in range(run.step, settings.steps):
-            for group in run.optimizer.param_groups:
-                group["lr"] = learning_rate(config.optim, step)
-            ends = run.table.sample_ends(settings.batch_size, step_seed(settings.seed, step)).to(device)
-            windows = run.table.windows(ends, context, run.info.return_scale)
-            # Every process divides by the same global count, so DDP's mean of the processes'
-            # gradients equals one process's gradient of the whole batch.
-            normalizer = windows.mask.sum().clamp(min=1) / processes.world
-            local = windows.part(mine)
-            torch.manual_seed(step_seed(settings.seed, step) + processes.rank)  # dropout
-            loss, parts = optimizer_step(model, run.optimizer, module, config, local, normalizer, autocast)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at step {step}; lower lr (now {config.optim.lr})"
-                )
-            window_tokens += share * context * module.TOKENS_PER_STEP
-            done = step + 1
-            if done % settings.log_every == 0 or done == settings.steps:
-                loss_value = loss.item()  # this process's estimate of the global mean
-                now = time.perf_counter()
-                record = {
-                    "step": done,
-                    "loss": _global_mean(loss.detach(), processes),
-                    **{name: _global_mean(value.detach(), processes) for name, value in parts.items()},
-                    "lr": run.optimizer.param_groups[0]["lr"],
-                    "tokens_per_s": window_tokens * processes.world / max(now - window_start, 1e-9),
-                    "elapsed_s": now - run_start,
-                }
-                if metrics is not None:
-                    metrics.write(json.dumps(record) + "\n")
-                    metrics.flush()
-                window_start, window_tokens = now, 0
-            if done % settings.checkpoint_every == 0 or done == settings.steps:
-                _checkpoint(run, done, time.perf_counter() - run_start, metrics)
-            bar.update(task, completed=done, loss=f"{loss_value:.4f}")
-    if metrics is not None:
-        metrics.close()
-    if run.step == settings.steps and processes.main and not (run.folder / "model.safetensors").exists():
-        save_checkpoint(run.folder, run.model, run.optimizer, run.step, run.elapsed)
 
+    def step_loss(step: int) -> StepLoss:
+        ends = run.table.sample_ends(settings.batch_size, step_seed(settings.seed, step)).to(device)
+        windows = run.table.windows(ends, context, run.info.return_scale)
+        # Every process divides by the same global count, so DDP's mean of the processes'
+        # gradients equals one process's gradient of the whole batch.
+        normalizer = windows.mask.sum().clamp(min=1) / processes.world
+        torch.manual_seed(step_seed(settings.seed, step) + processes.rank)  # dropout
+        with bf16_autocast(device, settings.bf16):
+            loss, parts = module.loss(model, windows.part(mine), config, normalizer)
+        return StepLoss(loss, share * context * module.TOKENS_PER_STEP, parts)
 
-def _global_mean(value: torch.Tensor, processes: Processes) -> float:
-    """The mean over the global batch of a loss each process computed as its sum over the global
-    count / world size (what DDP's gradient averaging differentiates)."""
-    if processes.world > 1:
-        import torch.distributed as dist
+    def evaluate(step: int) -> dict[str, Any]:
+        if not settings.eval_episodes:
+            return {}
+        return evaluation_returns(run.folder, settings.eval_episodes)
 
-        value = value.clone()
-        dist.all_reduce(value)
-        value /= processes.world
-    return float(value)
-
-
-def _checkpoint(run: Run, step: int, elapsed: float, metrics) -> None:
-    if not run.processes.main:
-        return
-    save_checkpoint(run.folder, run.model, run.optimizer, step, elapsed)
-    if run.config.run.eval_episodes and metrics is not None:
-        record = {"step": step, **evaluation_returns(run.folder, run.config.run.eval_episodes)}
-        metrics.write(json.dumps(record) + "\n")
-        metrics.flush()
+    train_steps(
+        Loop(
+            run.folder,
+            run.model,
+            run.optimizer,
+            run.step,
+            run.elapsed,
+            settings.steps,
+            step_loss,
+            lambda step, elapsed: learning_rate(config.optim, step),
+            config.optim.grad_clip,
+            settings.log_every,
+            settings.checkpoint_every,
+            settings.progress,
+            processes=processes,
+            after_checkpoint=evaluate,
+        )
+    )
 
 
 def train(algorithm: str, config: Any) -> Path:
@@ -290,16 +213,11 @@ def train(algorithm: str, config: Any) -> Path:
     try:
         train_loop(run)
     finally:
-        if run.processes.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-            dist.destroy_process_group()
+        finish_processes(run.processes)
     return run.folder
 
 
 __all__ = [
-    "Processes",
     "Run",
     "load_dataset",
     "open_run",

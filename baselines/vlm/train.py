@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from baselines.configs import check_choice, fail, from_dict, values_by_path
+from baselines.training import resolve_device
 from baselines.vlm.agent import Policy, VLMAgent, downsample
 from baselines.vlm.generate import collate, right_pad, score
 from baselines.vlm.hf import HFVLM, HFConfig, check_hf_config, load_llava
@@ -255,12 +256,6 @@ class Run:
         if self.rank == 0:
             with (self.folder / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def load_config(run_dir: str | Path) -> TrainConfig:

@@ -9,6 +9,7 @@ import numpy as np
 from icl_envs.bounds import EpisodeBounds
 from icl_envs.icrl.keytodoor.generator import KeyToDoorGenerator, check_keytodoor_task
 from icl_envs.icrl.room import RoomBatch, RoomEnv
+from icl_envs.icrl.room_view import DEFAULT_IMAGE_SIZE
 
 
 class KeyToDoorBatch(RoomBatch):
@@ -56,6 +57,10 @@ class KeyToDoorEnv(RoomEnv):
     sub-episode, the sub-episode index and the last reward (0 at the start of the trial). Whether
     the key is held is not shown: the reward history says it.
 
+    With ``obs_mode="image"``, ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), step,
+    episode, last_reward)``: the room seen from above, its grid on a dark floor and the agent's disc
+    on its cell, in place of the cell's number (the hidden cells stay hidden).
+
     ## Rewards
     1 for the step that first reaches the key in a sub-episode; 1 for the step that reaches the
     door holding the key. At most 2 per sub-episode.
@@ -72,14 +77,15 @@ class KeyToDoorEnv(RoomEnv):
     ## Arguments
     ``size=9`` (2..64), ``horizon=50``, ``episodes_per_trial=10`` (their product at most 10000),
     ``start="center"``, ``render_mode=None``, ``generator=None`` (an object with
-    ``sample(np_random) -> KeyToDoorTask``).
+    ``sample(np_random) -> KeyToDoorTask``), ``obs_mode="symbolic"`` or ``"image"``, ``image_size=84``
+    (pixels, at least 4 per cell, at most 1024).
 
     ## Vector env
     ``KeyToDoorVectorEnv`` (the ``vector_entry_point``): every trial stepped with numpy, NEXT_STEP
     autoreset, the same numbers as ``SyncVectorEnv`` for the same seeds.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version; ``obs_mode="image"`` added later (the default observations unchanged).
     """
 
     batch_class = KeyToDoorBatch
@@ -93,8 +99,12 @@ class KeyToDoorEnv(RoomEnv):
         start: str = "center",
         render_mode: str | None = None,
         generator: Any = None,
+        obs_mode: str = "symbolic",
+        image_size: int = DEFAULT_IMAGE_SIZE,
     ):
-        self._setup_room(size, horizon, episodes_per_trial, start, render_mode, generator)
+        self._setup_room(
+            size, horizon, episodes_per_trial, start, render_mode, generator, obs_mode, image_size
+        )
 
     def check_task(self, task: Any) -> None:
         check_keytodoor_task(task, self.size)
