@@ -90,37 +90,55 @@ def _cell(value: dict[str, float]) -> str:
     return f"{value['value']:.1f} [{value['low']:.1f}, {value['high']:.1f}]"
 
 
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
 def offline_table(data: dict) -> str:
     """The shipped DT, Reinformer and BC checkpoints: per game, each one's IQM beside the behaviour policy."""
-    lines = [
-        "| checkpoint | algorithm | game | normalized score, IQM [95% interval] | behaviour policy (dataset) |",
-        "|---|---|---|---|---|",
+    header = [
+        "checkpoint",
+        "algorithm",
+        "game",
+        "normalized score, IQM [95% interval]",
+        "behaviour policy (dataset)",
     ]
-    for row in data["checkpoints"]:
-        if row["behaviour"] is None:
-            continue
-        (game,) = row["entries"]
-        lines.append(
-            f"| `{row['name']}` | {row['family']} | {game} | {_cell(row['iqm'])} "
-            f"| {row['behaviour']['score']:.1f} (`{row['behaviour']['dataset']}`) |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [
+            f"`{row['name']}`",
+            row["family"],
+            *row["entries"],  # its one entry, the game
+            _cell(row["iqm"]),
+            f"{row['behaviour']['score']:.1f} (`{row['behaviour']['dataset']}`)",
+        ]
+        for row in data["checkpoints"]
+        if row["behaviour"] is not None
+    ]
+    return _markdown(header, rows)
 
 
 def icl_table(data: dict) -> str:
     """The shipped in-context transformers: IQM over their entries and seeds, and each entry's score."""
-    lines = [
-        "| checkpoint | model | normalized score, IQM [95% interval] | per entry (mean [95% interval]) |",
-        "|---|---|---|---|",
+    header = [
+        "checkpoint",
+        "model",
+        "normalized score, IQM [95% interval]",
+        "per entry (mean [95% interval])",
     ]
-    for row in data["checkpoints"]:
-        if row["behaviour"] is not None:
-            continue
-        per_entry = "; ".join(
-            f"{label}: {_cell(entry['normalized_score'])}" for label, entry in row["entries"].items()
-        )
-        lines.append(f"| `{row['name']}` | {row['family']} | {_cell(row['iqm'])} | {per_entry} |")
-    return "\n".join(lines)
+    rows = [
+        [
+            f"`{row['name']}`",
+            row["family"],
+            _cell(row["iqm"]),
+            "; ".join(
+                f"{label}: {_cell(entry['normalized_score'])}" for label, entry in row["entries"].items()
+            ),
+        ]
+        for row in data["checkpoints"]
+        if row["behaviour"] is None
+    ]
+    return _markdown(header, rows)
 
 
 def timing_note(data: dict) -> str:
