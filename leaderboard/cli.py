@@ -341,7 +341,7 @@ def run_command(
     workers: int = typer.Option(None, help=_WORKERS_HELP),
     scheduler: str = typer.Option(None, help=_SCHEDULER_HELP),
 ) -> None:
-    """The main job: score every classic and exact baseline, store the results, print and report."""
+    """The main job: score every classic and exact baseline and shipped checkpoint, store the results, print and report."""
     from leaderboard.run_all import run_all
 
     pool = _pool_options(workers, scheduler)

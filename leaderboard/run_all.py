@@ -1,4 +1,5 @@
-"""The main job, ``icl-bench run``: score every classic and exact baseline and publish the leaderboard.
+"""The main job, ``icl-bench run``: score every classic and exact baseline and every shipped trained
+checkpoint, and publish the leaderboard.
 
 It evaluates each baseline of :data:`BASELINES` on the entries of ``core-v0`` it can play (the random
 agent on all three suites), adds every results file to the store, prints the leaderboard table and
@@ -73,6 +74,17 @@ _MRP_AGENTS = (
     "MonteCarlo",
 )
 
+#: The trained checkpoints shipped in ``baselines/checkpoints`` (docs/scripts/train_checkpoints.py),
+#: by name, with the core-v0 entries each plays: Decision Transformer, Reinformer and BC on their
+#: game, the in-context transformers on the regression or MRP entries of the env they learned.
+CHECKPOINT_LOADER = "baselines.checkpoints:load_checkpoint"
+SHIPPED_CHECKPOINTS: dict[str, tuple[str, ...]] = {
+    **{f"{kind}-{game.lower()}": (game,) for game in GAMES for kind in ("dt", "reinformer", "bc")},
+    **{f"icl-linear-{layers}": ("LinReg", "LinReg σ=0.5") for layers in (1, 2, 3)},
+    "icl-softmax": ("LinReg", "LinReg σ=0.5"),
+    "icl-mrp-td": MRP,
+}
+
 #: Every baseline of the main job, in table order within its suite.
 BASELINES: tuple[Baseline, ...] = (
     *(Baseline(f"baselines.classic.regression:{name}", envs=REGRESSION) for name in _REGRESSION_AGENTS),
@@ -82,6 +94,7 @@ BASELINES: tuple[Baseline, ...] = (
     Baseline("baselines.classic.number_games:PointsOptimalAgent", {"game": "Points24"}, envs=("Points24",)),
     Baseline("baselines.classic.blackjack:OptimalBlackjackAgent", envs=("Blackjack",)),
     Baseline("baselines.classic.random_agent:RandomAgent", envs=GAMES),
+    *(Baseline(CHECKPOINT_LOADER, {"name": name}, envs=envs) for name, envs in SHIPPED_CHECKPOINTS.items()),
     Baseline("baselines.classic.random_agent:RandomAgent", suite="pixels-v0"),
     *(
         Baseline(f"baselines.classic.bandits:{name}", suite="icrl-v0", envs=BANDITS)

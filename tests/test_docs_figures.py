@@ -400,3 +400,16 @@ def test_datasets_page_is_its_data_file():
         module.measured_note(measured),
     ):
         assert_blocks_in_page(block, page("datasets.md"), "offline_datasets.json")
+
+
+def test_shipped_checkpoint_scores_are_their_data_file():
+    """The shipped checkpoints' scores on the offline and in-context pages are those of
+    docs/data/checkpoints.json (tests/test_checkpoints.py checks the file against fresh plays)."""
+    module = script("score_checkpoints")
+    measured = data("checkpoints.json")
+    assert measured["provenance"]["written_by"] == "docs/scripts/score_checkpoints.py"
+    offline = page("baselines/offline.md").split("## Shipped checkpoints", 1)[1]
+    assert_blocks_in_page(module.offline_table(measured), offline, "checkpoints.json")
+    assert_blocks_in_page(module.timing_note(measured), offline, "checkpoints.json")
+    icl = page(ICL_PAGE).split("## Shipped checkpoints", 1)[1]
+    assert_blocks_in_page(module.icl_table(measured), icl, "checkpoints.json")
