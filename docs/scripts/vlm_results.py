@@ -52,7 +52,7 @@ RL4VLM_SUCCESS = {"NumberLine": 89.4, "EZPoints": 50.0, "Points24": 2.3, "Blackj
 CHECK_EPISODES = 8
 #: What every CPU run shares: the frame is the only source of the state; the short prompt (the
 #: task description and answer format are the same at every step, and a CPU run cannot afford
-#: reading them); a ~0.8M-parameter model.
+#: reading them); a ~0.8M-parameter model; the reading stage before SFT (``sft.align_steps``).
 CPU_BASE: dict[str, Any] = {
     "state_in_prompt": False,
     "short_prompt": True,
@@ -65,8 +65,9 @@ CPU_BASE: dict[str, Any] = {
     "model.layers": 3,
     "model.heads": 4,
     "model.max_tokens": 128,
-    "sft.batch_size": 32,
-    "sft.lr": 2e-3,
+    "sft.batch_size": 16,
+    "sft.lr": 3e-3,
+    "sft.align_steps": 150,
     "ppo.num_envs": 16,
     "ppo.rollout_steps": 4,
     "ppo.minibatch_size": 32,
@@ -76,17 +77,17 @@ CPU_BASE: dict[str, Any] = {
 CARDS = {"model.image_size": 96, "model.channels": 24, "max_new_tokens": 64, "model.max_tokens": 160}
 #: Name -> (env id, run it starts from or None, config changes on top of CPU_BASE).
 RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
-    "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 300}),
+    "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
     "numberline-ppo": ("icl/NumberLine-v0", "numberline-sft", {"ppo.iterations": 10}),
     "numberline-sft-no-thoughts": (
         "icl/NumberLine-v0",
         None,
-        {"sft.episodes": 300, "sft.steps": 300, "thoughts": False},
+        {"sft.episodes": 300, "sft.steps": 400, "thoughts": False},
     ),
     "numberline-sft-hyper": (
         "icl/NumberLine-v0",
         None,
-        {"sft.episodes": 300, "sft.steps": 300, "model.projector": "hyper"},
+        {"sft.episodes": 300, "sft.steps": 400, "model.projector": "hyper"},
     ),
     "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
     "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
