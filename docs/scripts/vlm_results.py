@@ -1,7 +1,7 @@
 """Train the small VLM on each card game at CPU size, score each run on ``vl-v0``, write the data.
 
     nice -n 10 python docs/scripts/vlm_results.py --runs numberline-sft,numberline-ppo \\
-        [--work /tmp/vlm-runs] [--out docs/data/vlm_cpu_results.json] [--ship]
+        [--work /tmp/vlm-runs] [--out docs/data/vlm_cpu_results.json] [--ship numberline-ppo] [--render]
 
 Every run reads the state from the frame alone (``state_in_prompt=False``: the prompt lists every
 action of the game and says nothing of the state). A ``*-ppo`` run starts from a copy of its
@@ -11,7 +11,7 @@ the file keeps, per run: success rate (return > 0), normalized score, parse fail
 training wall time, the training curves (``metrics.jsonl``), the config changes from the
 trainer's defaults, the command that reproduces it, and the provenance (machine and load) of the
 moment it ran. Runs already in the file are kept, so the runs can be made one at a time.
-``--ship`` copies each named run's model, tokenizer and config into ``baselines/vlm/checkpoints/<game>``
+``--ship RUNS`` copies each named run's model, tokenizer and config into ``baselines/vlm/checkpoints/<game>``
 (package data: ``--agent run:baselines/vlm/checkpoints/NumberLine`` plays it without training).
 """
 
@@ -260,11 +260,16 @@ def main() -> None:
     parser.add_argument("--runs", default="", help=f"comma-separated, of: {', '.join(RUNS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/vlm-runs"), help="where run folders go")
     parser.add_argument("--out", type=Path, default=OUTPUT)
-    parser.add_argument("--ship", action="store_true", help="copy each run into baselines/vlm/checkpoints")
+    parser.add_argument(
+        "--ship",
+        default="",
+        help="comma-separated runs already made: copy each into baselines/vlm/checkpoints",
+    )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
     args = parser.parse_args()
     names = [n for n in args.runs.split(",") if n]
-    unknown = [n for n in names if n not in RUNS]
+    shipped = [n for n in args.ship.split(",") if n]
+    unknown = [n for n in names + shipped if n not in RUNS]
     if unknown:
         parser.error(f"--runs: unknown {', '.join(unknown)}; known: {', '.join(RUNS)}")
     torch.set_num_threads(1)
@@ -295,11 +300,14 @@ def main() -> None:
             name, {k: record[k] for k in ("success_rate", "normalized_score", "parameters", "train_wall_s")}
         )
         data_record.write(args.out, copy.deepcopy(started), data)
-        if args.ship:
-            record["check"] = check_play(folder, config.env)
-            data_record.write(args.out, copy.deepcopy(started), data)
-            print("shipped", ship(name, folder))
-    if args.render or names:
+    for name in shipped:
+        folder = args.work / name
+        if name not in data["runs"] or not (folder / "model.safetensors").is_file():
+            raise SystemExit(f"--ship {name}: make the run first (--runs {name}) with the same --work")
+        data["runs"][name]["check"] = check_play(folder, RUNS[name][0])
+        data_record.write(args.out, data["runs"][name]["provenance"], data)
+        print("shipped", ship(name, folder))
+    if args.render or names or shipped:
         data = data_record.read(args.out)
         print(results_table(data))
         print("wrote", plot_curves(data))
