@@ -75,6 +75,24 @@ CPU_BASE: dict[str, Any] = {
 }
 #: The card games' frames: more pixels (the ranks are small) and more channels.
 CARDS = {"model.image_size": 96, "model.channels": 24, "max_new_tokens": 64, "model.max_tokens": 160}
+#: ``--size gpu`` (pending a GPU run): on top of each run's changes, a ~25M-parameter model that
+#: reads the env's full prompt (task description and answer format, as RL4VLM's) on one GPU.
+GPU_SIZE: dict[str, Any] = {
+    "short_prompt": False,
+    "vocab_size": 1024,
+    "model.image_size": 128,
+    "model.channels": 48,
+    "model.image_tokens_side": 8,
+    "model.width": 512,
+    "model.layers": 8,
+    "model.heads": 8,
+    "model.max_tokens": 400,
+    "sft.batch_size": 64,
+    "sft.steps": 2000,
+    "ppo.num_envs": 64,
+    "device": "cuda",
+}
+SIZES = {"cpu": {}, "gpu": GPU_SIZE}
 #: Name -> (env id, run it starts from or None, config changes on top of CPU_BASE).
 RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
@@ -97,30 +115,27 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 }
 
 
-def run_config(name: str, work: Path) -> TrainConfig:
+def changed_fields(name: str, size: str = "cpu") -> dict[str, Any]:
+    """The run's config changes from the trainer's defaults (its command line)."""
     env_id, base, changes = RUNS[name]
-    values = {**CPU_BASE, "env": env_id, "out": str(work / name), "progress": False}
-    if base is not None:
-        values |= RUNS[base][2]
-    values |= changes
+    return {**CPU_BASE, "env": env_id, **(RUNS[base][2] if base else {}), **changes, **SIZES[size]}
+
+
+def run_config(name: str, work: Path, size: str = "cpu") -> TrainConfig:
+    values = {**changed_fields(name, size), "out": str(work / name), "progress": False}
     return replace_paths(TrainConfig(), values)
 
 
-def changed_fields(name: str) -> dict[str, Any]:
-    """The run's config changes from the trainer's defaults (its command line)."""
-    env_id, base, changes = RUNS[name]
-    return {**CPU_BASE, "env": env_id, **(RUNS[base][2] if base else {}), **changes}
-
-
-def command(name: str) -> str:
-    options = " ".join(f"--set {key}={value}" for key, value in changed_fields(name).items() if key != "env")
+def command(name: str, size: str = "cpu") -> str:
+    changes = changed_fields(name, size)
+    options = " ".join(f"--set {key}={value}" for key, value in changes.items() if key != "env")
     env_id, base, _ = RUNS[name]
     start = f"cp -r runs/{base} runs/{name} && " if base else ""
     return f"{start}icl-bench train vlm --env {env_id} --out runs/{name} {options}"
 
 
-def train_run(name: str, work: Path) -> Path:
-    config = run_config(name, work)
+def train_run(name: str, work: Path, size: str = "cpu") -> Path:
+    config = run_config(name, work, size)
     folder = Path(config.out)
     base = RUNS[name][1]
     if base is not None and not (folder / "state.json").is_file():
@@ -259,7 +274,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", default="", help=f"comma-separated, of: {', '.join(RUNS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/vlm-runs"), help="where run folders go")
-    parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument("--out", type=Path, default=None, help=f"default {OUTPUT.relative_to(ROOT)} (cpu)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="cpu", help="gpu: GPU_SIZE on top (pending)")
     parser.add_argument(
         "--ship",
         default="",
@@ -267,6 +283,8 @@ def main() -> None:
     )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = OUTPUT if args.size == "cpu" else OUTPUT.with_name("vlm_gpu_results.json")
     names = [n for n in args.runs.split(",") if n]
     shipped = [n for n in args.ship.split(",") if n]
     unknown = [n for n in names + shipped if n not in RUNS]
@@ -277,7 +295,7 @@ def main() -> None:
     data.pop("provenance", None)
     for name in names:
         started = data_record.provenance("docs/scripts/vlm_results.py")
-        folder = train_run(name, args.work)
+        folder = train_run(name, args.work, args.size)
         model, _, config = load_model(folder)
         state = json.loads((folder / "state.json").read_text())
         record = {
@@ -289,8 +307,8 @@ def main() -> None:
             "ppo_iterations": state["ppo_iterations"],
             "thoughts": config.thoughts,
             "projector": config.model.projector,
-            "config_changes": changed_fields(name),
-            "command": command(name),
+            "config_changes": changed_fields(name, args.size),
+            "command": command(name, args.size),
             **score(name, folder),
             "curves": curves(folder),
             "provenance": started,
