@@ -97,6 +97,11 @@ SIZES = {"cpu": {}, "gpu": GPU_SIZE}
 RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
     "numberline-ppo": ("icl/NumberLine-v0", "numberline-sft", {"ppo.iterations": 10}),
+    "numberline-ppo-lr1e-5": (
+        "icl/NumberLine-v0",
+        "numberline-sft",
+        {"ppo.iterations": 10, "ppo.lr": 1e-5},
+    ),
     "numberline-sft-no-thoughts": (
         "icl/NumberLine-v0",
         None,
@@ -109,6 +114,20 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     ),
     "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
     "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
+    "blackjack-sft-128px": (
+        "icl/Blackjack-v0",
+        None,
+        {
+            **CARDS,
+            "model.image_size": 128,
+            "model.image_tokens_side": 8,
+            "model.max_tokens": 192,
+            "sft.episodes": 1500,
+            "sft.align_steps": 400,
+            "sft.lr": 1e-3,
+            "sft.steps": 400,
+        },
+    ),
     "ezpoints-sft": ("icl/EZPoints-v0", None, {**CARDS, "sft.episodes": 400, "sft.steps": 300}),
     "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**CARDS, "ppo.iterations": 10}),
     "points24-sft": ("icl/Points24-v0", None, {**CARDS, "sft.episodes": 200, "sft.steps": 300}),
@@ -231,6 +250,11 @@ def results_table(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + note
 
 
+def commands_block(data: dict[str, Any]) -> str:
+    """The page's commands: each run's, as the file records it."""
+    return "```bash\n" + "\n".join(run["command"] for run in data["runs"].values()) + "\n```"
+
+
 def plot_curves(data: dict[str, Any], out: Path = CURVES_PLOT) -> Path:
     import matplotlib
 
@@ -327,7 +351,7 @@ def main() -> None:
         print("shipped", ship(name, folder))
     if args.render or names or shipped:
         data = data_record.read(args.out)
-        print(results_table(data))
+        print(results_table(data), commands_block(data), sep="\n\n")
         print("wrote", plot_curves(data))
 
 
