@@ -175,3 +175,22 @@ def test_bad_config_is_refused(tmp_path):
         train(_config(tmp_path, env="icl/Chess-v0"))
     with pytest.raises(ValueError, match="ppo.clip"):
         train(_config(tmp_path, ppo=PPOConfig(clip=1.5)))
+
+
+def test_the_reading_stage_teaches_the_encoder_the_visible_state(tmp_path):
+    """``sft.align_steps``: linear probes on the image tokens learn NumberLine's current and target
+    numbers from the frame (chance: a loss of log 6 = 1.79)."""
+    torch.set_num_threads(1)
+    reader = ModelConfig(
+        image_size=32, channels=8, image_tokens_side=4, width=32, layers=1, heads=2, max_tokens=64
+    )
+    config = _config(
+        tmp_path,
+        state_in_prompt=False,
+        model=reader,
+        sft=SFTConfig(episodes=60, steps=1, batch_size=32, lr=3e-3, align_steps=100),
+    )
+    run = train(config)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    align = [r["loss"] for r in records if r["phase"] == "align"]
+    assert len(align) == 2 and align[-1] < 0.3, align

@@ -10,11 +10,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
-from baselines.vlm.model import ModelConfig
 from baselines.vlm.tasks import GAMES, prompt
-from baselines.vlm.train import SFTConfig, TrainConfig, train
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent
 from leaderboard.protocol import SuiteEntry
@@ -82,25 +79,3 @@ def test_a_shipped_checkpoint_plays_as_the_results_file_says():
     entry = SuiteEntry(run["env"], {"obs_mode": "multimodal"}, check["episodes"], (check["seed"],))
     played = play_entry(load_agent(f"run:{CHECKPOINTS / game}"), entry, agent_name="vlm", text_actions=True)
     assert np.asarray(played.returns).ravel().tolist() == check["returns"]
-
-
-def test_the_reading_stage_teaches_the_encoder_the_visible_state(tmp_path):
-    """``sft.align_steps``: linear probes on the image tokens learn NumberLine's current and target
-    numbers from the frame (chance: a loss of log 6 = 1.79)."""
-    torch.set_num_threads(1)
-    config = TrainConfig(
-        out=str(tmp_path / "run"),
-        progress=False,
-        vocab_size=300,
-        state_in_prompt=False,
-        short_prompt=True,
-        thoughts=False,
-        model=ModelConfig(
-            image_size=32, channels=8, image_tokens_side=4, width=32, layers=1, heads=2, max_tokens=64
-        ),
-        sft=SFTConfig(episodes=60, steps=1, batch_size=32, lr=3e-3, align_steps=100),
-    )
-    run = train(config)
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    align = [r["loss"] for r in records if r["phase"] == "align"]
-    assert len(align) == 2 and align[-1] < 0.3, align
