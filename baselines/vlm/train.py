@@ -302,12 +302,16 @@ def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
     resuming = config.resume and (folder / "state.json").is_file()
     if resuming:
         saved = values_by_path(load_config(folder))
-        differing = [p for p, v in values_by_path(config).items() if p not in RESUMABLE and saved[p] != v]
+        state = json.loads((folder / "state.json").read_text())
+        # Before its first PPO iteration a run may still choose its PPO settings (an SFT run continued with PPO).
+        free = RESUMABLE | (
+            {p for p in saved if p.startswith("ppo.")} if state["ppo_iterations"] == 0 else set()
+        )
+        differing = [p for p, v in values_by_path(config).items() if p not in free and saved[p] != v]
         if differing:
             raise ValueError(
                 f"cannot resume {folder}: its config differs in {', '.join(differing)}; use another --out"
             )
-        state = json.loads((folder / "state.json").read_text())
     elif folder.is_dir() and any(folder.iterdir()) and not (folder / "config.json").is_file():
         raise ValueError(f"out={str(folder)!r} exists and is not a run folder; choose an empty or new folder")
     device = resolve_device(config.device)

@@ -166,14 +166,18 @@ def train_run(name: str, work: Path, size: str = "cpu") -> Path:
 
 def curves(folder: Path) -> dict[str, list]:
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    align = [r for r in records if r["phase"] == "align"]
     sft = [r for r in records if r["phase"] == "sft"]
     ppo = [r for r in records if r["phase"] == "ppo"]
     return {
+        "align_step": [r["step"] for r in align],
+        "align_loss": [r["loss"] for r in align],
         "sft_step": [r["step"] for r in sft],
         "sft_loss": [r["loss"] for r in sft],
         "ppo_iteration": [r["iteration"] for r in ppo],
         "ppo_success_rate": [r["success_rate"] for r in ppo],
         "ppo_parse_failure_rate": [r["parse_failure_rate"] for r in ppo],
+        "ppo_clip_fraction": [r["clip_fraction"] for r in ppo],
     }
 
 
@@ -306,6 +310,9 @@ def main() -> None:
         help="comma-separated runs already made: copy each into baselines/vlm/checkpoints",
     )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
+    parser.add_argument(
+        "--refresh-curves", action="store_true", help="re-read every recorded run's metrics.jsonl from --work"
+    )
     args = parser.parse_args()
     if args.out is None:
         args.out = OUTPUT if args.size == "cpu" else OUTPUT.with_name("vlm_gpu_results.json")
@@ -316,7 +323,7 @@ def main() -> None:
         parser.error(f"--runs: unknown {', '.join(unknown)}; known: {', '.join(RUNS)}")
     torch.set_num_threads(1)
     data = data_record.read(args.out) if args.out.is_file() else {"runs": {}}
-    data.pop("provenance", None)
+    top = data.pop("provenance", None)
     for name in names:
         started = data_record.provenance("docs/scripts/vlm_results.py")
         folder = train_run(name, args.work, args.size)
@@ -342,6 +349,11 @@ def main() -> None:
             name, {k: record[k] for k in ("success_rate", "normalized_score", "parameters", "train_wall_s")}
         )
         data_record.write(args.out, copy.deepcopy(started), data)
+        top = started
+    if args.refresh_curves:
+        for name, record in data["runs"].items():
+            record["curves"] = curves(args.work / name)
+        data_record.write(args.out, top, data)
     for name in shipped:
         folder = args.work / name
         if name not in data["runs"] or not (folder / "model.safetensors").is_file():
@@ -349,7 +361,7 @@ def main() -> None:
         data["runs"][name]["check"] = check_play(folder, RUNS[name][0])
         data_record.write(args.out, data["runs"][name]["provenance"], data)
         print("shipped", ship(name, folder))
-    if args.render or names or shipped:
+    if args.render or names or shipped or args.refresh_curves:
         data = data_record.read(args.out)
         print(results_table(data), commands_block(data), sep="\n\n")
         print("wrote", plot_curves(data))
