@@ -222,7 +222,11 @@ def check_play(folder: Path, env_id: str) -> dict[str, Any]:
     (entry,) = get_suite("vl-v0").select([env_id])
     small = SuiteEntry(entry.env_id, dict(entry.kwargs), CHECK_EPISODES, entry.seeds[:1])
     played = play_entry(load_agent(f"run:{folder}"), small, agent_name="vlm", text_actions=True)
-    return {"seed": entry.seeds[0], "episodes": CHECK_EPISODES, "returns": [float(r) for r in played.returns]}
+    return {
+        "seed": entry.seeds[0],
+        "episodes": CHECK_EPISODES,
+        "returns": np.asarray(played.returns, dtype=float).ravel().tolist(),
+    }
 
 
 def results_table(data: dict[str, Any]) -> str:
