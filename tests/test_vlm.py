@@ -143,13 +143,15 @@ def test_sft_alone_solves_numberline_and_ppo_updates_the_run(tmp_path):
     entry = SuiteEntry("icl/NumberLine-v0", {"obs_mode": "multimodal"}, 100, (10_000,))
     played = play_entry(load_agent(f"run:{run}"), entry, agent_name="vlm", text_actions=True)
     assert (played.returns > 0).mean() > 0.8 and played.parse_failures == 0
-    # PPO on top (resumed: more iterations): a rollout and an update, logged, the weights changed.
+    # PPO on top (resumed: more iterations, and a PPO setting chosen now, before the first
+    # iteration): a rollout and an update, logged, the weights changed.
     before = (run / "model.safetensors").read_bytes()
     train(
         _config(
-            tmp_path, ppo=PPOConfig(iterations=1, num_envs=8, rollout_steps=2, minibatch_size=16, lr=1e-3)
+            tmp_path, ppo=PPOConfig(iterations=1, num_envs=8, rollout_steps=2, minibatch_size=16, lr=5e-4)
         )
     )
+    assert json.loads((run / "config.json").read_text())["ppo"]["lr"] == 5e-4
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     ppo = [r for r in records if r["phase"] == "ppo"]
     assert len(ppo) == 1 and ppo[0]["parse_failure_rate"] < 0.5
@@ -168,6 +170,15 @@ def test_parse_failures_fall_back_and_are_counted(tmp_path):
     )
     (record,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert record["phase"] == "ppo" and record["parse_failure_rate"] == 1.0
+    # Once PPO has run, its settings are the run's: resuming with another learning rate is refused.
+    with pytest.raises(ValueError, match="differs in ppo.lr"):
+        train(
+            _config(
+                tmp_path,
+                sft=SFTConfig(episodes=2, steps=0),
+                ppo=PPOConfig(iterations=2, num_envs=4, rollout_steps=2, minibatch_size=8, lr=1e-4),
+            )
+        )
 
 
 def test_bad_config_is_refused(tmp_path):
@@ -175,3 +186,22 @@ def test_bad_config_is_refused(tmp_path):
         train(_config(tmp_path, env="icl/Chess-v0"))
     with pytest.raises(ValueError, match="ppo.clip"):
         train(_config(tmp_path, ppo=PPOConfig(clip=1.5)))
+
+
+def test_the_reading_stage_teaches_the_encoder_the_visible_state(tmp_path):
+    """``sft.align_steps``: linear probes on the image tokens learn NumberLine's current and target
+    numbers from the frame (chance: a loss of log 6 = 1.79)."""
+    torch.set_num_threads(1)
+    reader = ModelConfig(
+        image_size=32, channels=8, image_tokens_side=4, width=32, layers=1, heads=2, max_tokens=64
+    )
+    config = _config(
+        tmp_path,
+        state_in_prompt=False,
+        model=reader,
+        sft=SFTConfig(episodes=60, steps=1, batch_size=32, lr=3e-3, align_steps=100),
+    )
+    run = train(config)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    align = [r["loss"] for r in records if r["phase"] == "align"]
+    assert len(align) == 2 and align[-1] < 0.3, align

@@ -40,7 +40,13 @@ def game_env(env_id: str, **kwargs: Any) -> gym.Env:
 def prompt(env: Any, text: str, legal_mask: Any, state_in_prompt: bool, short: bool = False) -> str:
     """The env's JSON-answer prompt; ``env`` is an unwrapped card env. ``short``: only the state
     (when in the prompt) and the legal actions; the task description and the answer format, the same
-    at every step of one game, are left out (a tiny model on CPU then reads ~30 tokens, not ~170)."""
+    at every step of one game, are left out (a tiny model on CPU then reads ~30 tokens, not ~170).
+
+    Without the state in the prompt the list of actions is every action of the game, not the legal
+    ones: the legal numbers of EZPoints and Points24 are the cards held (and NumberLine's say when
+    the marker is at an end), so the mask would tell the state that the frame alone must show."""
+    if not state_in_prompt:
+        legal_mask = np.ones(len(env.action_strings), dtype=np.int8)
     if short:
         legal = np.flatnonzero(np.asarray(legal_mask))
         state = f"{text}\n" if state_in_prompt and text else ""

@@ -62,6 +62,12 @@ class SFTConfig:
     """Answers per step."""
     lr: float = 1e-3
     """AdamW learning rate (cosine decay to a tenth)."""
+    align_steps: int = 0
+    """Steps of the reading stage before SFT (0: none): the image encoder learns to tell the answer
+    fields (the visible state) from the frame through a linear probe, as LLaVA's first stage aligns
+    the image features before the instruction tuning. Runs without the state in the prompt need it:
+    a decoder trained from scratch learns the answers' text long before it finds the image tokens,
+    then answers every frame alike."""
 
 
 @dataclass
@@ -146,6 +152,7 @@ def validate(config: TrainConfig) -> None:
         ("sft.episodes", config.sft.episodes, 1),
         ("sft.steps", config.sft.steps, 0),
         ("sft.batch_size", config.sft.batch_size, 1),
+        ("sft.align_steps", config.sft.align_steps, 0),
         ("ppo.iterations", config.ppo.iterations, 0),
         ("ppo.num_envs", config.ppo.num_envs, 1),
         ("ppo.rollout_steps", config.ppo.rollout_steps, 1),
@@ -322,12 +329,16 @@ def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
     resuming = config.resume and (folder / "state.json").is_file()
     if resuming:
         saved = values_by_path(load_config(folder))
-        differing = [p for p, v in values_by_path(config).items() if p not in RESUMABLE and saved[p] != v]
+        state = json.loads((folder / "state.json").read_text())
+        # Before its first PPO iteration a run may still choose its PPO settings (an SFT run continued with PPO).
+        free = RESUMABLE | (
+            {p for p in saved if p.startswith("ppo.")} if state["ppo_iterations"] == 0 else set()
+        )
+        differing = [p for p, v in values_by_path(config).items() if p not in free and saved[p] != v]
         if differing:
             raise ValueError(
                 f"cannot resume {folder}: its config differs in {', '.join(differing)}; use another --out"
             )
-        state = json.loads((folder / "state.json").read_text())
     elif folder.is_dir() and any(folder.iterdir()) and not (folder / "config.json").is_file():
         raise ValueError(f"out={str(folder)!r} exists and is not a run folder; choose an empty or new folder")
     device = resolve_device(config.device)
@@ -394,6 +405,49 @@ def sft_loss(model: VLM, codec: TextCodec, images, prompt_ids, answer_ids, devic
     answers, mask = right_pad([ids + [codec.eos_id] for ids in answer_ids], codec.pad_id, device)
     logprobs, _ = score(model, batch, answers, mask)
     return -logprobs.sum() / mask.sum()
+
+
+def answer_fields(answer: str) -> dict[str, str]:
+    """The fields of an expert answer that state what the frame shows (not the thoughts, not the action)."""
+    return {k: v for k, v in json.loads(answer).items() if k not in ("thoughts", "action")}
+
+
+def align_encoder(run: Run, data: SFTData) -> None:
+    """The reading stage (``sft.align_steps``): per answer field, a linear probe on the flattened image
+    tokens classifies the field's value among those of the data; the encoder and projector learn
+    with it. The probes are thrown away; SFT then starts from image tokens that tell frames apart."""
+    config, model = run.config, run.model
+    if not hasattr(model, "encoder"):
+        raise ValueError(
+            "sft.align_steps trains the small VLM's image encoder; a Hugging Face LLaVA (hf.path) "
+            "brings its own aligned vision tower: set sft.align_steps=0"
+        )
+    fields = [answer_fields(a) for a in data.answers]
+    names = sorted(fields[0])
+    values = {n: sorted({f[n] for f in fields}) for n in names}
+    labels = torch.tensor([[values[n].index(f[n]) for n in names] for f in fields])
+    features = model.image_tokens * model.config.width
+    probes = torch.nn.ModuleList(torch.nn.Linear(features, len(values[n])) for n in names).to(run.device)
+    parts = list(model.encoder.parameters()) + list(model.projector.parameters())
+    optimizer = torch.optim.AdamW(parts + list(probes.parameters()), lr=config.sft.lr)
+    generator = torch.Generator().manual_seed(config.seed + 4)
+    start = time.perf_counter()
+    model.train()
+    for step in range(config.sft.align_steps):
+        rows = torch.randint(len(fields), (config.sft.batch_size,), generator=generator)
+        with _autocast(run):
+            tokens = model.image_embeddings(data.images[rows].to(run.device)).flatten(1).float()
+        target = labels[rows].to(run.device)
+        loss = sum(
+            torch.nn.functional.cross_entropy(probe(tokens), target[:, i]) for i, probe in enumerate(probes)
+        ) / len(names)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        _average_gradients(model, run.world)
+        optimizer.step()
+        if (step + 1) % 50 == 0 or step + 1 == config.sft.align_steps:
+            run.log({"phase": "align", "step": step + 1, "loss": loss.item()})
+    run.state["elapsed_s"] += time.perf_counter() - start
 
 
 def train_sft(run: Run, data: SFTData) -> None:
@@ -619,6 +673,8 @@ def train(config: TrainConfig) -> Path:
     run, data = open_run(config)
     warn_about_tokens(run)
     if data is not None and run.state["sft_steps"] < config.sft.steps:
+        if run.state["sft_steps"] == 0 and config.sft.align_steps:
+            align_encoder(run, data)
         train_sft(run, data)
     run.save()
     train_ppo(run)

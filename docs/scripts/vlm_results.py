@@ -1,0 +1,375 @@
+"""Train the small VLM on each card game at CPU size, score each run on ``vl-v0``, write the data.
+
+    nice -n 10 python docs/scripts/vlm_results.py --runs numberline-sft,numberline-ppo \\
+        [--work /tmp/vlm-runs] [--out docs/data/vlm_cpu_results.json] [--ship numberline-ppo] [--render]
+
+Every run reads the state from the frame alone (``state_in_prompt=False``: the prompt lists every
+action of the game and says nothing of the state). A ``*-ppo`` run starts from a copy of its
+``*-sft`` run folder and adds PPO iterations (the trainer resumes there), so SFT only and SFT + PPO
+share their warm start. Each run is played by the harness on its game's ``vl-v0`` entry (dev seeds);
+the file keeps, per run: success rate (return > 0), normalized score, parse failures, parameters,
+training wall time, the training curves (``metrics.jsonl``), the config changes from the
+trainer's defaults, the command that reproduces it, and the provenance (machine and load) of the
+moment it ran. Runs already in the file are kept, so the runs can be made one at a time.
+``--ship RUNS`` copies each named run's model, tokenizer and config into ``baselines/vlm/checkpoints/<game>``
+(package data: ``--agent run:baselines/vlm/checkpoints/NumberLine`` plays it without training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from baselines.classic.blackjack import blackjack_dp  # noqa: E402
+from baselines.classic.number_games import points24_solvable_share  # noqa: E402
+from baselines.configs import replace_paths  # noqa: E402
+from baselines.vlm.train import TrainConfig, load_model, train  # noqa: E402
+from benchmarks import data_record  # noqa: E402
+from leaderboard.harness import evaluate  # noqa: E402
+
+OUTPUT = ROOT / "docs" / "data" / "vlm_cpu_results.json"
+CURVES_PLOT = ROOT / "docs" / "img" / "vlm_curves.png"
+CHECKPOINTS = ROOT / "baselines" / "vlm" / "checkpoints"
+GAME_NAMES = ("NumberLine", "EZPoints", "Points24", "Blackjack")
+#: RL4VLM's success rates (%) with a 7B LLaVA after SFT + PPO (Zhai et al. 2024, gym-cards).
+RL4VLM_SUCCESS = {"NumberLine": 89.4, "EZPoints": 50.0, "Points24": 2.3, "Blackjack": 40.2}
+#: The shipped checkpoint's check: greedy play of this many episodes of the first dev seed, fast
+#: enough for a test to replay and compare (tests/test_vlm_results.py).
+CHECK_EPISODES = 8
+#: What every CPU run shares: the frame is the only source of the state; the short prompt (the
+#: task description and answer format are the same at every step, and a CPU run cannot afford
+#: reading them); a ~0.8M-parameter model; the reading stage before SFT (``sft.align_steps``).
+CPU_BASE: dict[str, Any] = {
+    "state_in_prompt": False,
+    "short_prompt": True,
+    "vocab_size": 384,
+    "max_new_tokens": 48,
+    "model.image_size": 64,
+    "model.channels": 16,
+    "model.image_tokens_side": 4,
+    "model.width": 128,
+    "model.layers": 3,
+    "model.heads": 4,
+    "model.max_tokens": 128,
+    "sft.batch_size": 16,
+    "sft.lr": 3e-3,
+    "sft.align_steps": 150,
+    "ppo.num_envs": 16,
+    "ppo.rollout_steps": 4,
+    "ppo.minibatch_size": 32,
+    "ppo.lr": 1e-4,
+}
+#: The card games' frames: more pixels (the ranks are small) and more channels.
+CARDS = {"model.image_size": 96, "model.channels": 24, "max_new_tokens": 64, "model.max_tokens": 160}
+#: ``--size gpu`` (pending a GPU run): on top of each run's changes, a ~25M-parameter model that
+#: reads the env's full prompt (task description and answer format, as RL4VLM's) on one GPU.
+GPU_SIZE: dict[str, Any] = {
+    "short_prompt": False,
+    "vocab_size": 1024,
+    "model.image_size": 128,
+    "model.channels": 48,
+    "model.image_tokens_side": 8,
+    "model.width": 512,
+    "model.layers": 8,
+    "model.heads": 8,
+    "model.max_tokens": 400,
+    "sft.batch_size": 64,
+    "sft.steps": 2000,
+    "ppo.num_envs": 64,
+    "device": "cuda",
+}
+SIZES = {"cpu": {}, "gpu": GPU_SIZE}
+#: Name -> (env id, run it starts from or None, config changes on top of CPU_BASE).
+RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
+    "numberline-ppo": ("icl/NumberLine-v0", "numberline-sft", {"ppo.iterations": 10}),
+    "numberline-ppo-lr1e-5": (
+        "icl/NumberLine-v0",
+        "numberline-sft",
+        {"ppo.iterations": 10, "ppo.lr": 1e-5},
+    ),
+    "numberline-sft-no-thoughts": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 400, "thoughts": False},
+    ),
+    "numberline-sft-hyper": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 400, "model.projector": "hyper"},
+    ),
+    "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
+    "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
+    "blackjack-sft-128px": (
+        "icl/Blackjack-v0",
+        None,
+        {
+            **CARDS,
+            "model.image_size": 128,
+            "model.image_tokens_side": 8,
+            "model.max_tokens": 192,
+            "sft.episodes": 1500,
+            "sft.align_steps": 400,
+            "sft.lr": 1e-3,
+            "sft.steps": 400,
+        },
+    ),
+    "ezpoints-sft": ("icl/EZPoints-v0", None, {**CARDS, "sft.episodes": 400, "sft.steps": 300}),
+    "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**CARDS, "ppo.iterations": 10}),
+    "points24-sft": ("icl/Points24-v0", None, {**CARDS, "sft.episodes": 200, "sft.steps": 300}),
+}
+
+
+def changed_fields(name: str, size: str = "cpu") -> dict[str, Any]:
+    """The run's config changes from the trainer's defaults (its command line)."""
+    env_id, base, changes = RUNS[name]
+    return {**CPU_BASE, "env": env_id, **(RUNS[base][2] if base else {}), **changes, **SIZES[size]}
+
+
+def run_config(name: str, work: Path, size: str = "cpu") -> TrainConfig:
+    values = {**changed_fields(name, size), "out": str(work / name), "progress": False}
+    return replace_paths(TrainConfig(), values)
+
+
+def command(name: str, size: str = "cpu") -> str:
+    changes = changed_fields(name, size)
+    options = " ".join(f"--set {key}={value}" for key, value in changes.items() if key != "env")
+    env_id, base, _ = RUNS[name]
+    start = f"cp -r runs/{base} runs/{name} && " if base else ""
+    return f"{start}icl-bench train vlm --env {env_id} --out runs/{name} {options}"
+
+
+def train_run(name: str, work: Path, size: str = "cpu") -> Path:
+    config = run_config(name, work, size)
+    folder = Path(config.out)
+    base = RUNS[name][1]
+    if base is not None and not (folder / "state.json").is_file():
+        if not (work / base / "state.json").is_file():
+            raise SystemExit(f"run {name} starts from {base}: make that run first (--runs {base},{name})")
+        shutil.copytree(work / base, folder, dirs_exist_ok=True)
+    return train(config)
+
+
+def curves(folder: Path) -> dict[str, list]:
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    align = [r for r in records if r["phase"] == "align"]
+    sft = [r for r in records if r["phase"] == "sft"]
+    ppo = [r for r in records if r["phase"] == "ppo"]
+    return {
+        "align_step": [r["step"] for r in align],
+        "align_loss": [r["loss"] for r in align],
+        "sft_step": [r["step"] for r in sft],
+        "sft_loss": [r["loss"] for r in sft],
+        "ppo_iteration": [r["iteration"] for r in ppo],
+        "ppo_success_rate": [r["success_rate"] for r in ppo],
+        "ppo_parse_failure_rate": [r["parse_failure_rate"] for r in ppo],
+        "ppo_clip_fraction": [r["clip_fraction"] for r in ppo],
+    }
+
+
+def score(name: str, folder: Path) -> dict[str, Any]:
+    env_id = RUNS[name][0]
+    start = time.perf_counter()
+    results = evaluate(f"run:{folder}", "vl-v0", envs=[env_id], progress=False)
+    (entry,) = results.entries
+    return {
+        "success_rate": 100.0 * entry.success_rate,
+        "normalized_score": entry.normalized_score.value,
+        "mean_return": float(np.mean(entry.returns)),
+        "episodes": int(np.size(entry.returns)),
+        "parse_failures": entry.parse_failures,
+        "decisions": int(np.sum(entry.episode_lengths)),
+        "eval_wall_s": time.perf_counter() - start,
+    }
+
+
+def game_of(env_id: str) -> str:
+    return env_id.split("/")[1].rsplit("-v", 1)[0]
+
+
+def best_success_rates() -> dict[str, float]:
+    """The exact optimum's success rate (%) per game on vl-v0's deals: NumberLine and EZPoints are
+    always won by the solver; a Points24 deal is won only when solvable (20876/28561 of the original
+    deals); Blackjack's best is the win-probability-maximising policy's P(win) (dynamic programming)."""
+    return {
+        "NumberLine": 100.0,
+        "EZPoints": 100.0,
+        "Points24": 100.0 * float(points24_solvable_share()),
+        "Blackjack": 100.0 * float(blackjack_dp(objective="win").win_probability),
+    }
+
+
+def check_play(folder: Path, env_id: str) -> dict[str, Any]:
+    """The check the shipped-checkpoint test replays: a few greedy episodes of the first dev seed."""
+    from leaderboard.harness import play_entry
+    from leaderboard.loading import load_agent
+    from leaderboard.protocol import SuiteEntry, get_suite
+
+    (entry,) = get_suite("vl-v0").select([env_id])
+    small = SuiteEntry(entry.env_id, dict(entry.kwargs), CHECK_EPISODES, entry.seeds[:1])
+    played = play_entry(load_agent(f"run:{folder}"), small, agent_name="vlm", text_actions=True)
+    return {
+        "seed": entry.seeds[0],
+        "episodes": CHECK_EPISODES,
+        "returns": np.asarray(played.returns, dtype=float).ravel().tolist(),
+    }
+
+
+def results_table(data: dict[str, Any]) -> str:
+    """The page's table: every run beside RL4VLM's success rate and the exact optimum's."""
+    best = best_success_rates()
+    lines = [
+        "| game | run | parameters | thoughts | projector | SFT steps | PPO iterations | success % "
+        "| normalized score | parse failures | train wall s | RL4VLM 7B success % | optimum success % |",
+        "|---|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for game in GAME_NAMES:
+        for name, run in data["runs"].items():
+            if game_of(run["env"]) != game:
+                continue
+            lines.append(
+                f"| {game} | {name} | {run['parameters']:,} | {'yes' if run['thoughts'] else 'no'} "
+                f"| {run['projector']} | {run['sft_steps']} | {run['ppo_iterations']} "
+                f"| {run['success_rate']:.1f} | {run['normalized_score']:.1f} "
+                f"| {run['parse_failures']} of {run['decisions']} | {run['train_wall_s']:.0f} "
+                f"| {RL4VLM_SUCCESS[game]} | {best[game]:.1f} |"
+            )
+    load = sorted(
+        {run["provenance"]["machine"]["load_average_1_5_15_min"][0] for run in data["runs"].values()}
+    )
+    note = (
+        f"CPU runs, one thread each, on a shared 2-core machine (load average {load[0]}-{load[-1]} when "
+        f"they started): wall times are those of a loaded machine."
+    )
+    return "\n".join(lines) + "\n\n" + note
+
+
+def commands_block(data: dict[str, Any]) -> str:
+    """The page's commands: each run's, as the file records it."""
+    return "```bash\n" + "\n".join(run["command"] for run in data["runs"].values()) + "\n```"
+
+
+def plot_curves(data: dict[str, Any], out: Path = CURVES_PLOT) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (sft, ppo) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, run in data["runs"].items():
+        curves_ = run["curves"]
+        if curves_["sft_step"] and not run["starts_from"]:
+            sft.plot(curves_["sft_step"], curves_["sft_loss"], label=name)
+        if curves_["ppo_iteration"]:
+            rates = [np.nan if r is None else 100 * r for r in curves_["ppo_success_rate"]]
+            ppo.plot(curves_["ppo_iteration"], rates, marker="o", label=name)
+    sft.set(xlabel="SFT step", ylabel="answer-token loss", yscale="log", title="Supervised warm start")
+    ppo.set(xlabel="PPO iteration", ylabel="success % (rollout episodes)", title="PPO")
+    for ax in (sft, ppo):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def ship(name: str, folder: Path) -> Path:
+    game = game_of(RUNS[name][0])
+    target = CHECKPOINTS / game
+    target.mkdir(parents=True, exist_ok=True)
+    for file in ("config.json", "tokenizer.json", "model.safetensors", "agent.json"):
+        shutil.copy2(folder / file, target / file)
+    config = json.loads((target / "config.json").read_text())
+    config["out"] = f"baselines/vlm/checkpoints/{game}"
+    (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (target / "state.json").write_text((folder / "state.json").read_text())
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", default="", help=f"comma-separated, of: {', '.join(RUNS)}")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/vlm-runs"), help="where run folders go")
+    parser.add_argument("--out", type=Path, default=None, help=f"default {OUTPUT.relative_to(ROOT)} (cpu)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="cpu", help="gpu: GPU_SIZE on top (pending)")
+    parser.add_argument(
+        "--ship",
+        default="",
+        help="comma-separated runs already made: copy each into baselines/vlm/checkpoints",
+    )
+    parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
+    parser.add_argument(
+        "--refresh-curves", action="store_true", help="re-read every recorded run's metrics.jsonl from --work"
+    )
+    args = parser.parse_args()
+    if args.out is None:
+        args.out = OUTPUT if args.size == "cpu" else OUTPUT.with_name("vlm_gpu_results.json")
+    names = [n for n in args.runs.split(",") if n]
+    shipped = [n for n in args.ship.split(",") if n]
+    unknown = [n for n in names + shipped if n not in RUNS]
+    if unknown:
+        parser.error(f"--runs: unknown {', '.join(unknown)}; known: {', '.join(RUNS)}")
+    torch.set_num_threads(1)
+    data = data_record.read(args.out) if args.out.is_file() else {"runs": {}}
+    top = data.pop("provenance", None)
+    for name in names:
+        started = data_record.provenance("docs/scripts/vlm_results.py")
+        folder = train_run(name, args.work, args.size)
+        model, _, config = load_model(folder)
+        state = json.loads((folder / "state.json").read_text())
+        record = {
+            "env": config.env,
+            "starts_from": RUNS[name][1],
+            "parameters": model.parameter_count(),
+            "train_wall_s": state["elapsed_s"],
+            "sft_steps": state["sft_steps"],
+            "ppo_iterations": state["ppo_iterations"],
+            "thoughts": config.thoughts,
+            "projector": config.model.projector,
+            "config_changes": changed_fields(name, args.size),
+            "command": command(name, args.size),
+            **score(name, folder),
+            "curves": curves(folder),
+            "provenance": started,
+        }
+        data["runs"][name] = record
+        print(
+            name, {k: record[k] for k in ("success_rate", "normalized_score", "parameters", "train_wall_s")}
+        )
+        data_record.write(args.out, copy.deepcopy(started), data)
+        top = started
+    if args.refresh_curves:
+        for name, record in data["runs"].items():
+            record["curves"] = curves(args.work / name)
+        data_record.write(args.out, top, data)
+    for name in shipped:
+        folder = args.work / name
+        if name not in data["runs"] or not (folder / "model.safetensors").is_file():
+            raise SystemExit(f"--ship {name}: make the run first (--runs {name}) with the same --work")
+        data["runs"][name]["check"] = check_play(folder, RUNS[name][0])
+        data_record.write(args.out, data["runs"][name]["provenance"], data)
+        print("shipped", ship(name, folder))
+    if args.render or names or shipped or args.refresh_curves:
+        data = data_record.read(args.out)
+        print(results_table(data), commands_block(data), sep="\n\n")
+        print("wrote", plot_curves(data))
+
+
+if __name__ == "__main__":
+    main()
