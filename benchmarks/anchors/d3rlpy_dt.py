@@ -294,6 +294,23 @@ def crosscheck_table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def crosscheck_note(data: dict[str, Any]) -> str:
+    """The conditions of the table, for the docs: size, steps, threads, the machine's load."""
+    settings, machine = data["settings"], data["provenance"]["machine"]
+    loads = [run["load_average_1_5_15_min"][moment][0] for run in data["runs"] for moment in ("before", "after")]
+    return (
+        f"Measured on `{data['dataset']}`, {settings['steps']} steps of batch {settings['batch_size']}, "
+        f"context {settings['context']}, {settings['layers']} layers of width {settings['embed_dim']}, "
+        f"{settings['heads']} head(s), d3rlpy {data['d3rlpy_version']}, one torch thread each, on "
+        f"{machine['cpu_count']} shared CPU cores (1-minute load average {min(loads):.1f} to {max(loads):.1f})."
+    )
+
+
+def quotes(data: dict[str, Any]) -> list[str]:
+    """What ``docs/baselines/offline.md`` quotes of the data file, as it must stand there."""
+    return [crosscheck_table(data), crosscheck_note(data)]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -316,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="d3rlpy-crosscheck-") as work:
         measured = measure(args.dataset, args.steps, args.seeds, args.options, args.anchor_python, Path(work))
     data_record.write(args.out, started, measured)
-    print(crosscheck_table(data_record.read(args.out)))
+    print("\n\n".join(quotes(data_record.read(args.out))))
 
 
 if __name__ == "__main__":
