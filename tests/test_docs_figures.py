@@ -299,7 +299,9 @@ def test_d3rlpy_crosscheck_is_its_data_file():
     assert measured["provenance"]["written_by"] == "benchmarks/anchors/d3rlpy_dt.py"
     assert measured["d3rlpy_version"] == "2.8.1" and measured["runs"]
     for run in measured["runs"]:  # the ratio is the two speeds' (the file is not edited by hand)
-        assert run["speed_ratio"] == pytest.approx(run["ours"]["tokens_per_s"] / run["d3rlpy"]["tokens_per_s"])
+        assert run["speed_ratio"] == pytest.approx(
+            run["ours"]["tokens_per_s"] / run["d3rlpy"]["tokens_per_s"]
+        )
     text = " ".join(page(OFFLINE_PAGE).split())
     for block in d3rlpy_crosscheck().quotes(measured):
         assert " ".join(block.split()) in text, f"{OFFLINE_PAGE} should quote {block!r}"

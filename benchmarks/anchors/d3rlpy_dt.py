@@ -297,7 +297,9 @@ def crosscheck_table(data: dict[str, Any]) -> str:
 def crosscheck_note(data: dict[str, Any]) -> str:
     """The conditions of the table, for the docs: size, steps, threads, the machine's load."""
     settings, machine = data["settings"], data["provenance"]["machine"]
-    loads = [run["load_average_1_5_15_min"][moment][0] for run in data["runs"] for moment in ("before", "after")]
+    loads = [
+        run["load_average_1_5_15_min"][moment][0] for run in data["runs"] for moment in ("before", "after")
+    ]
     return (
         f"Measured on `{data['dataset']}`, {settings['steps']} steps of batch {settings['batch_size']}, "
         f"context {settings['context']}, {settings['layers']} layers of width {settings['embed_dim']}, "
@@ -320,7 +322,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument(
-        "--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a field of our DT's config (repeatable), e.g. embed_dim=64; d3rlpy's run takes the same",
     )
     parser.add_argument("--out", type=Path, default=OUTPUT)

@@ -129,7 +129,9 @@ class BatchedPlayer:
                 # Equal up to float rounding: a batch of one and a batch of n may round differently,
                 # which flips the argmax only between logits that tie to that precision.
                 if logits[i, theirs] < logits[i].max() - 1e-4:
-                    raise RuntimeError(f"sub-env {i}: batched logits {logits[i]}, d3rlpy's wrapper chose {theirs}")
+                    raise RuntimeError(
+                        f"sub-env {i}: batched logits {logits[i]}, d3rlpy's wrapper chose {theirs}"
+                    )
         self.actions[:, -1] = actions
         self.timestep = np.minimum(self.timestep + 1, self.max_timestep)
         self.return_rest -= self.reward
