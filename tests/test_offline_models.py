@@ -319,15 +319,21 @@ def test_frames_go_through_the_cnn():
 
 
 def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
-    """Stage 1 of the by-hand d3rlpy cross-check (benchmarks/anchors/d3rlpy_dt.py), in our venv."""
+    """The by-hand d3rlpy cross-check's export (benchmarks/anchors/d3rlpy_dt.py): the episodes as
+    d3rlpy's arrays, and our DT's settings, which d3rlpy's run takes."""
     from benchmarks.anchors.d3rlpy_dt import export
 
-    export("test/numberline/mixed-v0", tmp_path / "nl.npz")
+    info, settings = export(
+        "test/numberline/mixed-v0", 10, ["context=4", "batch_size=8"], tmp_path / "nl.npz"
+    )
     data = np.load(tmp_path / "nl.npz")
     assert data["observations"].shape[1] == 12 and (data["observations"].sum(axis=1) == 2).all()
     assert len(data["actions"]) == len(data["rewards"]) == len(data["terminals"]) == len(data["observations"])
     assert data["terminals"].sum() == 40
-    assert json.loads(str(data["env"]))["id"] == "icl/NumberLine-v0"
+    assert (settings["steps"], settings["context"], settings["batch_size"]) == (10, 4, 8)
+    assert int(data["setting_context"]) == 4 and float(data["setting_target_return"]) == info.best_return
+    # Warm-up in real steps: each window holds between 1 and `context` of them.
+    assert settings["warmup_steps"] * 8 < settings["warmup_tokens"] < settings["warmup_steps"] * 8 * 4
 
 
 def test_docs_results_table_is_its_data_file():
