@@ -123,6 +123,12 @@ class Windows:
         """The windows ``rows`` of the batch (one process's share)."""
         return Windows(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))
 
+    def trimmed(self) -> Windows:
+        """The windows without the leading steps that are padding in every row (for a model that
+        masks the padding out, the same outputs on the real steps, from fewer tokens)."""
+        keep = max(int(self.mask.sum(dim=1).max()), 1)
+        return Windows(*(getattr(self, f.name)[:, -keep:] for f in dataclasses.fields(self)))
+
 
 class EpisodeTable:
     """Every step of the episodes as flat tensors on ``device``, ready for :meth:`windows`."""

@@ -230,6 +230,8 @@ def train_loop(run: Run) -> None:
             # gradients equals one process's gradient of the whole batch.
             normalizer = windows.mask.sum().clamp(min=1) / processes.world
             local = windows.part(mine)
+            if getattr(config.model, "mask_padding", False):  # BC has no transformer, nor padding
+                local = local.trimmed()
             torch.manual_seed(step_seed(settings.seed, step) + processes.rank)  # dropout
             loss, parts = optimizer_step(model, run.optimizer, module, config, local, normalizer, autocast)
             if not torch.isfinite(loss):
