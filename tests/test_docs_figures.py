@@ -215,7 +215,8 @@ REQUIREMENT = re.compile(r"(?:≥|at least|asserts|asks)\s?\d[\d.]*×")
 def _checked_texts() -> dict[str, list[str]]:
     """Per page, the texts the other tests check against data files."""
     texts: dict[str, list[str]] = {}
-    texts.setdefault(OFFLINE_PAGE, []).extend(d3rlpy_crosscheck().quotes(data("d3rlpy_crosscheck.json")))
+    for name in D3RLPY_FILES:
+        texts.setdefault(OFFLINE_PAGE, []).extend(d3rlpy_crosscheck().quotes(data(name)))
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
     texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
@@ -292,10 +293,15 @@ def d3rlpy_crosscheck():
     return module
 
 
-def test_d3rlpy_crosscheck_is_its_data_file():
-    """The offline page's cross-check table and its conditions are docs/data/d3rlpy_crosscheck.json,
-    measured at our Decision Transformer's model size as the file records it."""
-    measured = data("d3rlpy_crosscheck.json")
+#: The cross-check's runs: our DT as it is, and with its padding masked out.
+D3RLPY_FILES = ("d3rlpy_crosscheck.json", "d3rlpy_crosscheck_masked.json")
+
+
+@pytest.mark.parametrize("name", D3RLPY_FILES)
+def test_d3rlpy_crosscheck_is_its_data_file(name):
+    """The offline page's cross-check tables and their conditions are the data files of
+    benchmarks/anchors/d3rlpy_dt.py, as it renders them."""
+    measured = data(name)
     assert measured["provenance"]["written_by"] == "benchmarks/anchors/d3rlpy_dt.py"
     assert measured["d3rlpy_version"] == "2.8.1" and measured["runs"]
     for run in measured["runs"]:  # the ratio is the two speeds' (the file is not edited by hand)

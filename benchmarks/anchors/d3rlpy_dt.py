@@ -304,7 +304,8 @@ def crosscheck_note(data: dict[str, Any]) -> str:
         f"Measured on `{data['dataset']}`, {settings['steps']} steps of batch {settings['batch_size']}, "
         f"context {settings['context']}, {settings['layers']} layers of width {settings['embed_dim']}, "
         f"{settings['heads']} head(s), d3rlpy {data['d3rlpy_version']}, one torch thread each, on "
-        f"{machine['cpu_count']} shared CPU cores (1-minute load average {min(loads):.1f} to {max(loads):.1f})."
+        f"{machine['cpu_count']} shared CPU cores (1-minute load average {min(loads):.1f} to {max(loads):.1f}); "
+        f"our DT with `{' '.join('--set ' + option for option in data['options'])}`."
     )
 
 
