@@ -293,8 +293,12 @@ def d3rlpy_crosscheck():
     return module
 
 
-#: The cross-check's runs: our DT as it is, and with its padding masked out.
-D3RLPY_FILES = ("d3rlpy_crosscheck.json", "d3rlpy_crosscheck_masked.json")
+#: The cross-check's runs: our DT as it is, with its padding masked out, and at its default size.
+D3RLPY_FILES = (
+    "d3rlpy_crosscheck.json",
+    "d3rlpy_crosscheck_masked.json",
+    "d3rlpy_crosscheck_default_size.json",
+)
 
 
 @pytest.mark.parametrize("name", D3RLPY_FILES)
