@@ -305,7 +305,11 @@ def crosscheck_note(data: dict[str, Any]) -> str:
         f"context {settings['context']}, {settings['layers']} layers of width {settings['embed_dim']}, "
         f"{settings['heads']} head(s), d3rlpy {data['d3rlpy_version']}, one torch thread each, on "
         f"{machine['cpu_count']} shared CPU cores (1-minute load average {min(loads):.1f} to {max(loads):.1f}); "
-        f"our DT with `{' '.join('--set ' + option for option in data['options'])}`."
+        + (
+            f"our DT with `{' '.join('--set ' + option for option in data['options'])}`."
+            if data["options"]
+            else "our DT at its defaults."
+        )
     )
 
 
