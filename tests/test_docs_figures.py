@@ -298,6 +298,7 @@ D3RLPY_FILES = (
     "d3rlpy_crosscheck.json",
     "d3rlpy_crosscheck_masked.json",
     "d3rlpy_crosscheck_default_size.json",
+    "d3rlpy_crosscheck_default_size_unmasked.json",
 )
 
 
