@@ -215,6 +215,8 @@ REQUIREMENT = re.compile(r"(?:≥|at least|asserts|asks)\s?\d[\d.]*×")
 def _checked_texts() -> dict[str, list[str]]:
     """Per page, the texts the other tests check against data files."""
     texts: dict[str, list[str]] = {}
+    for name in D3RLPY_FILES:
+        texts.setdefault(OFFLINE_PAGE, []).extend(d3rlpy_crosscheck().quotes(data(name)))
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
     texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
@@ -289,6 +291,45 @@ def test_distributed_scaling_table_is_its_data_file():
     assert measured["provenance"]["written_by"] == "benchmarks/distributed_scaling.py"
     assert measured["same_results"] is True
     assert_blocks_in_page(scaling_table(measured), page("distributed.md"), "distributed_scaling.json")
+
+
+# ---- the d3rlpy cross-check on the offline page ----------------------------------------------------
+
+OFFLINE_PAGE = "baselines/offline.md"
+
+
+def d3rlpy_crosscheck():
+    """benchmarks/anchors/d3rlpy_dt.py, imported from its file (the anchors folder is no package)."""
+    path = ROOT / "benchmarks" / "anchors" / "d3rlpy_dt.py"
+    spec = importlib.util.spec_from_file_location("anchors_d3rlpy_dt", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The cross-check's runs: our DT as it is, with its padding masked out, and at its default size.
+D3RLPY_FILES = (
+    "d3rlpy_crosscheck.json",
+    "d3rlpy_crosscheck_masked.json",
+    "d3rlpy_crosscheck_default_size.json",
+    "d3rlpy_crosscheck_default_size_unmasked.json",
+)
+
+
+@pytest.mark.parametrize("name", D3RLPY_FILES)
+def test_d3rlpy_crosscheck_is_its_data_file(name):
+    """The offline page's cross-check tables and their conditions are the data files of
+    benchmarks/anchors/d3rlpy_dt.py, as it renders them."""
+    measured = data(name)
+    assert measured["provenance"]["written_by"] == "benchmarks/anchors/d3rlpy_dt.py"
+    assert measured["d3rlpy_version"] == "2.8.1" and measured["runs"]
+    for run in measured["runs"]:  # the ratio is the two speeds' (the file is not edited by hand)
+        assert run["speed_ratio"] == pytest.approx(
+            run["ours"]["tokens_per_s"] / run["d3rlpy"]["tokens_per_s"]
+        )
+    text = " ".join(page(OFFLINE_PAGE).split())
+    for block in d3rlpy_crosscheck().quotes(measured):
+        assert " ".join(block.split()) in text, f"{OFFLINE_PAGE} should quote {block!r}"
 
 
 # ---- the classic baselines' error tables and the results page ----------------------------------

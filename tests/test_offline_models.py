@@ -318,16 +318,68 @@ def test_frames_go_through_the_cnn():
     assert model.embed.observation.net[0].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("algorithm", ["dt", "reinformer"])
+def test_masked_padding_is_invisible_and_trimmed_away(algorithm):
+    """With ``mask_padding`` the real steps' outputs depend neither on what the padding holds nor on
+    how much of it there is (so training may cut it); without it, they do (the test can fail)."""
+    import dataclasses
+
+    from baselines.offline import dt, reinformer
+    from baselines.offline.nets import TransformerConfig
+    from baselines.offline.runs import DatasetInfo
+    from baselines.offline.sequences import Episode
+
+    module = {"dt": dt, "reinformer": reinformer}[algorithm]
+    rng = np.random.default_rng(0)
+    episodes = [
+        Episode(rng.integers(0, 6, size=(n, 2)), rng.integers(0, 2, size=n), rng.normal(size=n))
+        for n in (2, 3, 7)
+    ]
+    table = EpisodeTable(episodes)
+    info = DatasetInfo("synthetic", None, {}, "", [6, 6], None, 2, 7, 3.0, 1.0, 0.0, 3)
+    ends = torch.tensor([0, 1, 2, 3, 5])  # at most 2 real steps each: 4 of the 6 columns are padding
+
+    def outputs(mask_padding: bool, windows):
+        torch.manual_seed(0)
+        config = dataclasses.replace(
+            module.Config(dataset="synthetic"), model=TransformerConfig(6, 16, 2, 2, 0.0, mask_padding)
+        )
+        model = module.build_model(config, info).eval()
+        result = model(windows)
+        return result[-1] if isinstance(result, tuple) else result  # the action logits
+
+    windows = table.windows(ends, 6, 3.0)
+    scrambled = dataclasses.replace(
+        windows,
+        observations=torch.where(windows.mask[..., None], windows.observations, 5),
+        actions=torch.where(windows.mask, windows.actions, 1),
+        returns_to_go=torch.where(windows.mask, windows.returns_to_go, 9.0),
+    )
+    trimmed = windows.trimmed()
+    assert trimmed.mask.shape == (5, 2) and bool(trimmed.mask.any(dim=0).all())
+    real = windows.mask
+    reference = outputs(True, windows)[real]
+    torch.testing.assert_close(outputs(True, scrambled)[real], reference)
+    torch.testing.assert_close(outputs(True, trimmed)[trimmed.mask], reference)
+    assert not torch.allclose(outputs(False, scrambled)[real], outputs(False, windows)[real])
+
+
 def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
-    """Stage 1 of the by-hand d3rlpy cross-check (benchmarks/anchors/d3rlpy_dt.py), in our venv."""
+    """The by-hand d3rlpy cross-check's export (benchmarks/anchors/d3rlpy_dt.py): the episodes as
+    d3rlpy's arrays, and our DT's settings, which d3rlpy's run takes."""
     from benchmarks.anchors.d3rlpy_dt import export
 
-    export("test/numberline/mixed-v0", tmp_path / "nl.npz")
+    info, settings = export(
+        "test/numberline/mixed-v0", 10, ["context=4", "batch_size=8"], tmp_path / "nl.npz"
+    )
     data = np.load(tmp_path / "nl.npz")
     assert data["observations"].shape[1] == 12 and (data["observations"].sum(axis=1) == 2).all()
     assert len(data["actions"]) == len(data["rewards"]) == len(data["terminals"]) == len(data["observations"])
     assert data["terminals"].sum() == 40
-    assert json.loads(str(data["env"]))["id"] == "icl/NumberLine-v0"
+    assert (settings["steps"], settings["context"], settings["batch_size"]) == (10, 4, 8)
+    assert int(data["setting_context"]) == 4 and float(data["setting_target_return"]) == info.best_return
+    # Warm-up in real steps: each window holds between 1 and `context` of them.
+    assert settings["warmup_steps"] * 8 < settings["warmup_tokens"] < settings["warmup_steps"] * 8 * 4
 
 
 def test_docs_results_table_is_its_data_file():

@@ -41,7 +41,7 @@ class DecisionTransformer(SequenceModel):
     def forward(self, windows: Windows) -> torch.Tensor:
         """Action logits (B, K, actions) of every step, read from its state token."""
         r, s, a = self.embed(windows)
-        _, states, _ = split_tokens(self.transformer(self.embed.interleave(r, s, a)), TOKENS_PER_STEP)
+        _, states, _ = split_tokens(self.attend(self.embed.interleave(r, s, a), windows), TOKENS_PER_STEP)
         return self.action_head(states)
 
     def play(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor]:

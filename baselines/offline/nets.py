@@ -35,6 +35,10 @@ class TransformerConfig:
     """Attention heads per block (must divide ``embed_dim``)."""
     dropout: float = 0.1
     """Dropout on embeddings, attention and residual branches while training."""
+    mask_padding: bool = False
+    """Mask the left padding out of attention (every token still attends to itself), so that no real
+    step sees it and training cuts each batch to its longest real history (d3rlpy's DT masks it
+    too). Off: the model sees the padding, as every checkpoint trained before this option did."""
 
     def validate(self) -> None:
         check_positive(self, ("context", "embed_dim", "layers", "heads"))
@@ -57,15 +61,17 @@ class Block(nn.Module):
         )
         self.residual_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+        """``allowed``: (B, 1, L, L) which keys each query may attend to; None: causal."""
         batch, length, dim = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, dim // self.heads).unbind(2)
         attended = F.scaled_dot_product_attention(
             q.transpose(1, 2),
             k.transpose(1, 2),
             v.transpose(1, 2),
+            attn_mask=allowed,
             dropout_p=self.dropout if self.training else 0.0,
-            is_causal=True,
+            is_causal=allowed is None,
         )
         x = x + self.residual_dropout(self.proj(attended.transpose(1, 2).reshape(batch, length, dim)))
         return x + self.mlp(self.norm2(x))
@@ -83,9 +89,16 @@ class CausalTransformer(nn.Module):
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
                 nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * layers))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """``valid``: (B, L) the tokens the others may attend to (None: all, causally)."""
+        allowed = None
+        if valid is not None:
+            length = x.shape[1]
+            causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+            itself = torch.eye(length, dtype=torch.bool, device=x.device)  # no query is left without keys
+            allowed = ((causal & valid[:, None, :]) | itself)[:, None]
         for block in self.blocks:
-            x = block(x)
+            x = block(x, allowed)
         return self.norm(x)
 
 
@@ -135,6 +148,15 @@ class SequenceModel(nn.Module):
         dim = config.embed_dim
         self.embed = StepEmbeddings(info.encoder(dim), info.n_actions, info.max_timestep, dim, config.dropout)
         self.transformer = CausalTransformer(dim, config.layers, config.heads, config.dropout)
+        self.mask_padding = config.mask_padding
+
+    def attend(self, tokens: torch.Tensor, windows: Windows) -> torch.Tensor:
+        """The transformer over the interleaved tokens of ``windows`` (the padding masked out when the
+        config says so)."""
+        if not self.mask_padding:
+            return self.transformer(tokens)
+        per_step = tokens.shape[1] // windows.mask.shape[1]
+        return self.transformer(tokens, windows.mask.repeat_interleave(per_step, dim=1))
 
 
 def split_tokens(hidden: torch.Tensor, count: int) -> list[torch.Tensor]:

@@ -70,7 +70,9 @@ class Reinformer(SequenceModel):
         """(predicted returns (B, K) from the state tokens, action logits (B, K, actions) from the
         return tokens)."""
         r, s, a = self.embed(windows)
-        states, returns, _ = split_tokens(self.transformer(self.embed.interleave(s, r, a)), TOKENS_PER_STEP)
+        states, returns, _ = split_tokens(
+            self.attend(self.embed.interleave(s, r, a), windows), TOKENS_PER_STEP
+        )
         return self.return_head(states).squeeze(-1), self.action_head(returns)
 
     def play(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor]:

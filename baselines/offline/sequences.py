@@ -6,7 +6,8 @@ action, the reward, the return-to-go R̂_t = r_t + ... + r_T and the timestep), 
 start. :meth:`EpisodeTable.windows` gathers a batch of K-step windows ending at given rows, entirely
 in torch: rows before the episode's start are padding (zeros, ``mask`` False) on the left. A window
 is always K steps, and the agent pads its history the same way at play time, so the models need no
-attention mask: they see the same left padding in training and in play.
+attention mask: they see the same left padding in training and in play (unless their config's
+``mask_padding`` masks it out; then :meth:`Windows.trimmed` may cut it).
 
 Observations arrive here as arrays (:mod:`baselines.offline.observations` turns Gymnasium's into
 them): symbolic ones as (N, C) integer components, each embedded by its own table
@@ -122,6 +123,12 @@ class Windows:
     def part(self, rows: slice) -> Windows:
         """The windows ``rows`` of the batch (one process's share)."""
         return Windows(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))
+
+    def trimmed(self) -> Windows:
+        """The windows without the leading steps that are padding in every row (for a model that
+        masks the padding out, the same outputs on the real steps, from fewer tokens)."""
+        keep = max(int(self.mask.sum(dim=1).max()), 1)
+        return Windows(*(getattr(self, f.name)[:, -keep:] for f in dataclasses.fields(self)))
 
 
 class EpisodeTable:

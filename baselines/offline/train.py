@@ -177,9 +177,12 @@ def train_loop(run: Run) -> None:
         # Every process divides by the same global count, so DDP's mean of the processes'
         # gradients equals one process's gradient of the whole batch.
         normalizer = windows.mask.sum().clamp(min=1) / processes.world
+        local = windows.part(mine)
+        if getattr(config.model, "mask_padding", False):  # BC has no transformer, nor padding
+            local = local.trimmed()
         torch.manual_seed(step_seed(settings.seed, step) + processes.rank)  # dropout
         with bf16_autocast(device, settings.bf16):
-            loss, parts = module.loss(model, windows.part(mine), config, normalizer)
+            loss, parts = module.loss(model, local, config, normalizer)
         return StepLoss(loss, share * context * module.TOKENS_PER_STEP, parts)
 
     def evaluate(step: int) -> dict[str, Any]:
