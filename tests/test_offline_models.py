@@ -14,6 +14,7 @@ from baselines.offline.observations import dataset_episodes
 from baselines.offline.reinformer import expectile_loss
 from baselines.offline.runs import load_model
 from baselines.offline.sequences import EpisodeTable, returns_to_go, top_episodes
+from baselines.offline.train import load_dataset
 from benchmarks.live import in_loopback_namespace
 from leaderboard.harness import evaluate
 
@@ -78,9 +79,7 @@ def test_lamb_scales_adam_by_the_trust_ratio():
 
 
 def test_windows_pad_on_the_left_and_returns_to_go(minari_path):
-    import minari
-
-    episodes = dataset_episodes(minari.load_dataset("test/numberline/mixed-v0"))
+    episodes = dataset_episodes(load_dataset("test/numberline/mixed-v0"))
     assert returns_to_go(np.array([0.0, -1.0, 1.0])).tolist() == [0.0, 0.0, 1.0]
     table = EpisodeTable(episodes)
     first = len(episodes[0].actions)
@@ -163,7 +162,7 @@ def test_resume_continues_exactly(minari_path, tmp_path):
         ("bc", ["top_fraction=0"], "top_fraction must lie in"),
         ("dt", ["optimizer=sgd"], "optimizer must be one of 'adamw', 'lamb'"),
         ("dt", ["dataset="], "dataset is required"),
-        ("dt", ["dataset=test/numberline/nothing-v0"], "is not in the local Minari datasets"),
+        ("dt", ["dataset=test/numberline/nothing-v0"], "no dataset 'test/numberline/nothing-v0'"),
     ],
 )
 def test_bad_configs_name_the_field(algorithm, options, message, minari_path, tmp_path):
@@ -264,7 +263,7 @@ def test_icl_bench_train_dt_command(minari_path, tmp_path):
     missing = runner.invoke(
         app, ["train", "dt", "--dataset", "test/numberline/absent-v0", "--out", str(tmp_path / "r")]
     )
-    assert missing.exit_code == 2 and "is not in the local Minari datasets" in missing.output
+    assert missing.exit_code == 2 and "no dataset 'test/numberline/absent-v0'" in missing.output
     bad = runner.invoke(
         app, ["train", "bc", "--dataset", "test/numberline/mixed-v0", "--set", "top_fraction=2"]
     )

@@ -126,7 +126,7 @@ class DatasetInfo:
 
     dataset_id: str
     env_id: str | None
-    """The env the dataset was collected on (its Minari env spec), or None when it has none."""
+    """The env the dataset was collected on (from its icl-bench metadata), or None when it has none."""
     env_kwargs: dict[str, Any]
     observation_space: str
     """Minari's JSON serialization of the observation space (what the agent flattens by)."""
@@ -149,17 +149,18 @@ class DatasetInfo:
         import gymnasium as gym
         from minari.serialization import serialize_space
 
+        from baselines.offline.datasets import dataset_env, episode_observation_space
         from baselines.offline.observations import observation_shape
 
-        space, actions = dataset.observation_space, dataset.action_space
+        space, actions = episode_observation_space(dataset), dataset.action_space
         if not isinstance(actions, gym.spaces.Discrete) or actions.start != 0:
             raise ValueError(f"dataset {dataset.id!r}: actions must be Discrete(n) from 0, got {actions}")
         sizes, frame_shape = observation_shape(space)
-        env_spec = dataset.spec.env_spec
+        env_id, env_kwargs = dataset_env(dataset)
         return cls(
             dataset_id=dataset.id,
-            env_id=None if env_spec is None else env_spec.id,
-            env_kwargs={} if env_spec is None else dict(env_spec.kwargs),
+            env_id=env_id,
+            env_kwargs=env_kwargs,
             observation_space=serialize_space(space),
             observation_sizes=sizes,
             frame_shape=frame_shape,

@@ -66,20 +66,12 @@ AGENT_LOADER = "baselines.offline.agent:load_run_agent"
 
 
 def load_dataset(dataset_id: str):
-    """The local Minari dataset ``dataset_id``; never downloads. A ``ValueError`` names a missing or
-    unreadable one."""
-    import minari  # lazy: a played run folder needs no Minari
+    """The local dataset ``dataset_id``, opened by the dataset module's loader (never downloads);
+    its content hash is checked when its episodes are read (:func:`dataset_episodes`). A missing,
+    unreadable or foreign dataset raises a ``DatasetError`` (a ``ValueError``) naming it."""
+    from baselines.offline.datasets import load_offline_dataset  # lazy: a played run needs no Minari
 
-    try:
-        return minari.load_dataset(dataset_id)
-    except FileNotFoundError as error:
-        root = os.environ.get("MINARI_DATASETS_PATH", "~/.minari/datasets")
-        raise ValueError(
-            f"dataset {dataset_id!r} is not in the local Minari datasets ({root}): {error}; "
-            "build it first (icl-bench collect)"
-        ) from None
-    except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"dataset {dataset_id!r} cannot be read: {type(error).__name__}: {error}") from None
+    return load_offline_dataset(dataset_id, verify=False)
 
 
 # ---- run folders ------------------------------------------------------------------------------
