@@ -47,7 +47,7 @@ from baselines.offline.agent import evaluation_returns
 from baselines.offline.observations import dataset_episodes
 from baselines.offline.optim import learning_rate, make_optimizer, optimizer_step
 from baselines.offline.runs import DatasetInfo, algorithm_module, read_run
-from baselines.offline.sequences import EpisodeTable
+from baselines.offline.sequences import Episode, EpisodeTable
 from leaderboard.loading import RUN_AGENT_FILE
 
 #: Fields a resumed run may change: they do not change what is learned.
@@ -72,6 +72,28 @@ def load_dataset(dataset_id: str):
     from baselines.offline.datasets import load_offline_dataset  # lazy: a played run needs no Minari
 
     return load_offline_dataset(dataset_id, verify=False)
+
+
+# The last dataset read, by the stat of its files: a sweep training many runs on one dataset
+# reads its file once (reading a 1,000-episode dataset takes seconds, mostly in h5py).
+_last_read: tuple[Any, tuple[DatasetInfo, list[Episode]]] | None = None
+
+
+def read_episodes(dataset_id: str) -> tuple[DatasetInfo, list[Episode]]:
+    """What a run keeps of the dataset and its episodes (:func:`dataset_episodes`). The last dataset
+    read stays in memory; a dataset written again since (another size or time) is read again."""
+    global _last_read
+    from baselines.offline.datasets import dataset_path  # lazy, as in load_dataset
+
+    folder = dataset_path(dataset_id) / "data"
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    key = (dataset_id, [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
+    if _last_read is None or _last_read[0] != key:
+        _last_read = None  # free the previous dataset before reading the next
+        dataset = load_dataset(dataset_id)
+        episodes = dataset_episodes(dataset)
+        _last_read = (key, (DatasetInfo.of(dataset, EpisodeTable(episodes)), episodes))
+    return _last_read[1]
 
 
 # ---- run folders ------------------------------------------------------------------------------
@@ -151,9 +173,7 @@ def open_run(algorithm: str, config: Any) -> Run:
         fail(
             "batch_size", f"must be divisible by the {processes.world} processes, got {config.run.batch_size}"
         )
-    dataset = load_dataset(config.dataset)
-    episodes = dataset_episodes(dataset)
-    info = DatasetInfo.of(dataset, EpisodeTable(episodes))
+    info, episodes = read_episodes(config.dataset)
     table = EpisodeTable(config.select_episodes(episodes), device)
 
     run_dir = Path(config.run.out)
@@ -295,6 +315,7 @@ __all__ = [
     "Run",
     "load_dataset",
     "open_run",
+    "read_episodes",
     "train",
     "train_loop",
 ]
