@@ -317,6 +317,43 @@ def test_frames_go_through_the_cnn():
     assert model.embed.observation.net[0].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("game", ["NumberLine", "Blackjack"])
+def test_image_dataset_trains_on_the_env_frames_and_plays_pixels(game, tmp_path, monkeypatch):
+    """An image dataset (states stored, frames drawn on load) trains through the CNN, on exactly the
+    env's frames, and its run folder plays the game's pixels-v0 entry."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    from baselines.offline.collect import collect
+    from baselines.offline.sequences import FrameEncoder
+    from baselines.offline.train import read_episodes
+    from leaderboard.protocol import DEV_SEEDS_V0, SuiteEntry, get_suite
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = collect(
+        game, "mixed", 6, obs_mode="image", seed=11, dataset_id=f"test/{game.lower()}-image/mixed-v0"
+    )
+    info, episodes = read_episodes(dataset.id)
+    first, _ = gym.make(f"icl/{game}-v0", obs_mode="image").reset(seed=11)  # episode 0's seed
+    assert info.frame_shape == [300, 300, 3] and np.array_equal(episodes[0].observations[0], first)
+    run = train_from_cli(
+        "dt", [*TINY, *QUIET, "context=2", "batch_size=4", "log_every=1"], dataset=dataset.id, steps=2,
+        out=str(tmp_path / "run"),
+    )  # fmt: skip
+    _, _, _, model = load_model(run)
+    encoder = model.embed.observation
+    assert isinstance(encoder, FrameEncoder) and encoder.pool == 4  # 300 px averaged to 75 px
+    assert (run / "dataset.json").stat().st_size < 5000  # the frame space is its shape, not 2.5 MB
+    entry = SuiteEntry(f"icl/{game}-v0", {"obs_mode": "image"}, 4, (DEV_SEEDS_V0[0],))
+    results = evaluate(
+        f"run:{run}", dataclasses.replace(get_suite("pixels-v0"), entries=(entry,)), progress=False
+    )
+    assert [e.env_id for e in results.entries] == [f"icl/{game}-v0"] and len(
+        results.entries[0].returns[0]
+    ) == 4
+
+
 def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
     """Stage 1 of the by-hand d3rlpy cross-check (benchmarks/anchors/d3rlpy_dt.py), in our venv."""
     from benchmarks.anchors.d3rlpy_dt import export

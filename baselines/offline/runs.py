@@ -129,7 +129,9 @@ class DatasetInfo:
     """The env the dataset was collected on (from its icl-bench metadata), or None when it has none."""
     env_kwargs: dict[str, Any]
     observation_space: str
-    """Minari's JSON serialization of the observation space (what the agent flattens by)."""
+    """Minari's JSON serialization of a symbolic observation space (what the agent flattens by);
+    empty for frames, whose space is ``frame_shape`` (Minari writes a Box's bounds pixel by pixel:
+    2.5 MB of JSON at 300 px)."""
     observation_sizes: list[int] | None
     """Symbolic observations: each component's number of values (else None)."""
     frame_shape: list[int] | None
@@ -161,7 +163,7 @@ class DatasetInfo:
             dataset_id=dataset.id,
             env_id=env_id,
             env_kwargs=env_kwargs,
-            observation_space=serialize_space(space),
+            observation_space="" if frame_shape else serialize_space(space),
             observation_sizes=sizes,
             frame_shape=frame_shape,
             n_actions=int(actions.n),
@@ -175,6 +177,10 @@ class DatasetInfo:
     @property
     def space(self):
         """The observation space (a ``gymnasium.Space``)."""
+        if self.frame_shape is not None and not self.observation_space:
+            import gymnasium as gym  # lazy, as below
+
+            return gym.spaces.Box(0, 255, tuple(self.frame_shape), np.uint8)
         from minari.serialization import deserialize_space  # lazy: only the agent needs the space
 
         return deserialize_space(self.observation_space)
