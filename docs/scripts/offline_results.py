@@ -30,13 +30,12 @@ run whose config has the field, e.g. ``--set embed_dim=64 --set context=10`` (BC
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from baselines.offline.cli import OPTIONS, train_from_cli  # noqa: E402
 from baselines.offline.runs import read_run  # noqa: E402
 from baselines.offline.standard import STANDARD_DATASETS  # noqa: E402
+from baselines.offline.train import read_episodes  # noqa: E402
 from benchmarks import data_record  # noqa: E402
 from leaderboard.harness import evaluate  # noqa: E402
 from leaderboard.protocol import get_suite  # noqa: E402
@@ -73,12 +73,17 @@ def score_run(run_dir: Path, agent_config: dict) -> tuple[float, str, float]:
     return entry.normalized_score.value, suite, time.perf_counter() - start
 
 
+def returns_score(mean_return: float, suite: str, env_id: str) -> float:
+    """A return normalized by the references of the game's entry in ``suite``."""
+    (entry,) = get_suite(suite).select([env_id])
+    reference = reference_for(entry)
+    return float(normalized_score(mean_return, reference.r_random, reference.r_reference))
+
+
 def behaviour_score(run_dir: Path, suite: str) -> float:
     """The dataset's mean episode return, normalized by the references of its game's entry."""
     _, _, info = read_run(run_dir)
-    (entry,) = get_suite(suite).select([info.env_id])
-    reference = reference_for(entry)
-    return float(normalized_score(info.mean_return, reference.r_random, reference.r_reference))
+    return returns_score(info.mean_return, suite, info.env_id)
 
 
 def applicable(algorithm: str, options: list[str]) -> list[str]:
@@ -92,8 +97,7 @@ def interval(scores: list[float]) -> dict[str, float]:
     return {"iqm": iqm.value, "low": iqm.low, "high": iqm.high}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What a group of datasets (symbolic or image) is trained with."""
 
     seeds: int
@@ -186,6 +190,7 @@ def rows_of(dataset: str, variant: str, settings: Settings, work: Path) -> list[
     if not records:
         return []
     curve = learning_curve(run_dirs)
+    _, _, info = read_run(run_dirs[0])
     return [
         {
             "dataset": dataset,
@@ -194,6 +199,8 @@ def rows_of(dataset: str, variant: str, settings: Settings, work: Path) -> list[
             "seed_scores": [record["scores"][label] for record in records],
             **interval([record["scores"][label] for record in records]),
             "behaviour_score": records[0]["behaviour_score"],
+            "best_return": info.best_return,
+            "best_return_score": returns_score(info.best_return, records[0]["suite"], info.env_id),
             "suite": records[0]["suite"],
             "steps": settings.steps,
             "options": list(settings.options),
@@ -205,6 +212,20 @@ def rows_of(dataset: str, variant: str, settings: Settings, work: Path) -> list[
     ]
 
 
+def mixed_outcomes(dataset: str) -> dict[str, float]:
+    """Of a ``mixed`` dataset (episode j optimal when j is odd): the dataset's best return and the
+    share of each half's episodes that reach it, what tells luck from skill (in Blackjack the
+    random half wins too)."""
+    _, episodes = read_episodes(dataset)
+    returns = np.asarray([episode.rewards.sum() for episode in episodes])
+    best = returns.max()
+    return {
+        "best_return": float(best),
+        "random_best": float((returns[0::2] == best).mean()),
+        "optimal_best": float((returns[1::2] == best).mean()),
+    }
+
+
 def table_data(variants: list[str], groups: dict[str, Settings], work: Path) -> dict:
     """Every standard dataset (in the registry's order) × variant that has finished runs."""
     rows = []
@@ -213,7 +234,7 @@ def table_data(variants: list[str], groups: dict[str, Settings], work: Path) -> 
         for variant in variants:
             rows += rows_of(dataset, variant, settings, work)
     return {
-        "settings": {name: dataclasses.asdict(settings) for name, settings in groups.items()},
+        "settings": {name: settings._asdict() for name, settings in groups.items()},
         "threads": torch.get_num_threads(),
         "rows": rows,
     }
@@ -260,6 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=OUTPUT)
     parser.add_argument(
+        "--table-only", action="store_true", help="train nothing: rewrite the file from the runs in --work"
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: on a shared CPU more threads ran slower)"
     )
     args = parser.parse_args(argv)
@@ -280,13 +304,20 @@ def main(argv: list[str] | None = None) -> None:
     }
     started = data_record.provenance("docs/scripts/offline_results.py", ["python", *sys.argv])
     args.work.mkdir(parents=True, exist_ok=True)
-    for dataset in datasets:
+    for dataset in [] if args.table_only else datasets:
         settings = groups["image" if is_image(dataset) else "symbolic"]
         for variant in variants:
             for seed in range(settings.seeds):
                 scored_run(dataset, variant, seed, settings, args.work)
             data_record.write(args.out, started, table_data(variants, groups, args.work))
-    print(results_table(table_data(variants, groups, args.work)))
+    data = table_data(variants, groups, args.work)
+    data["mixed_outcomes"] = {
+        dataset: mixed_outcomes(dataset)
+        for dataset in dict.fromkeys(row["dataset"] for row in data["rows"])
+        if dataset.endswith("/mixed-v0")
+    }
+    data_record.write(args.out, started, data)
+    print(results_table(data))
 
 
 if __name__ == "__main__":
