@@ -380,3 +380,19 @@ def test_datasets_page_is_its_data_file():
         module.measured_note(measured),
     ):
         assert_blocks_in_page(block, page("datasets.md"), "offline_datasets.json")
+
+
+# ---- the offline RL page ------------------------------------------------------------------------
+
+
+def test_offline_results_are_the_data_file():
+    """docs/baselines/offline.md shows the table docs/scripts/offline_results.py renders from its
+    file, and the discussion's figures on the mixed datasets are that file's."""
+    module = script("offline_results")
+    measured = data("offline_results.json")
+    assert measured["provenance"]["written_by"] == "docs/scripts/offline_results.py"
+    text = page("baselines/offline.md")
+    assert module.results_table(measured) in text
+    for game in ("NumberLine", "Blackjack"):
+        sentence = module.mixed_outcome_sentence(measured, game)
+        assert sentence in text, f"the page should say {sentence!r}"

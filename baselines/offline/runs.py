@@ -22,7 +22,7 @@ from torch import nn
 from baselines.configs import check_choice, check_types, fail, from_dict
 from baselines.offline.nets import TransformerConfig
 from baselines.offline.optim import OptimConfig
-from baselines.offline.sequences import Episode, EpisodeTable, make_encoder
+from baselines.offline.sequences import Episode, make_encoder
 
 #: The algorithms ``icl-bench train`` knows, by name: the module of each.
 ALGORITHMS = {
@@ -146,7 +146,7 @@ class DatasetInfo:
     episodes: int
 
     @classmethod
-    def of(cls, dataset, table: EpisodeTable) -> DatasetInfo:
+    def of(cls, dataset, episodes: list[Episode]) -> DatasetInfo:
         # Lazy: Gymnasium and Minari read datasets; the models (and the GPU machine) need neither.
         import gymnasium as gym
         from minari.serialization import serialize_space
@@ -159,6 +159,7 @@ class DatasetInfo:
             raise ValueError(f"dataset {dataset.id!r}: actions must be Discrete(n) from 0, got {actions}")
         sizes, frame_shape = observation_shape(space)
         env_id, env_kwargs = dataset_env(dataset)
+        returns = np.asarray([episode.rewards.sum() for episode in episodes])
         return cls(
             dataset_id=dataset.id,
             env_id=env_id,
@@ -167,11 +168,11 @@ class DatasetInfo:
             observation_sizes=sizes,
             frame_shape=frame_shape,
             n_actions=int(actions.n),
-            max_timestep=table.max_length,
-            return_scale=float(max(1.0, np.abs(table.episode_returns).max())),
-            best_return=float(table.episode_returns.max()),
-            mean_return=float(table.episode_returns.mean()),
-            episodes=len(table.episode_returns),
+            max_timestep=max(len(episode.actions) for episode in episodes),
+            return_scale=float(max(1.0, np.abs(returns).max())),
+            best_return=float(returns.max()),
+            mean_return=float(returns.mean()),
+            episodes=len(returns),
         )
 
     @property

@@ -92,7 +92,7 @@ def read_episodes(dataset_id: str) -> tuple[DatasetInfo, list[Episode]]:
         _last_read = None  # free the previous dataset before reading the next
         dataset = load_dataset(dataset_id)
         episodes = dataset_episodes(dataset)
-        _last_read = (key, (DatasetInfo.of(dataset, EpisodeTable(episodes)), episodes))
+        _last_read = (key, (DatasetInfo.of(dataset, episodes), episodes))
     return _last_read[1]
 
 
