@@ -45,7 +45,7 @@ class SymbolicEncoder(nn.Module):
 
 #: Frames are first averaged over p×p pixel blocks, p = side // FRAME_SIDE (4 at the suite's
 #: 300 px): the games draw large flat shapes (NumberLine's flag and marker stay distinct at 75 px)
-#: and the CNN's cost falls by p², 16× at 300 px, what lets a CPU train on frames at all.
+#: and the convolutions' cost falls by p² (16 at 300 px), what lets a CPU train on frames at all.
 FRAME_SIDE = 75
 
 

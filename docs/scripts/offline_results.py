@@ -241,17 +241,44 @@ def table_data(variants: list[str], groups: dict[str, Settings], work: Path) -> 
 
 
 def results_table(data: dict) -> str:
-    """The docs table: per dataset × algorithm, IQM [95% interval] over the training seeds."""
-    lines = [
-        "| dataset | algorithm | normalized score, IQM [95% interval] | seeds | behaviour policy |",
-        "|---|---|---|---|---|",
-    ]
+    """The docs table: a row per dataset, per algorithm the IQM [95% interval] over the training
+    seeds, the behaviour policy's own score beside them."""
+    labels = list(dict.fromkeys(row["algorithm"] for row in data["rows"]))
+    by_dataset: dict[str, dict[str, dict]] = {}
     for row in data["rows"]:
-        lines.append(
-            f"| `{row['dataset']}` | {row['algorithm']} | {row['iqm']:.1f} [{row['low']:.1f}, {row['high']:.1f}] "
-            f"| {row['seeds']} | {row['behaviour_score']:.1f} |"
-        )
+        by_dataset.setdefault(row["dataset"], {})[row["algorithm"]] = row
+    lines = [
+        f"| dataset | behaviour policy | {' | '.join(labels)} | seeds |",
+        "|---|" + "---|" * (len(labels) + 2),
+    ]
+    for dataset, rows in by_dataset.items():
+        cells = [
+            f"{rows[label]['iqm']:.1f} [{rows[label]['low']:.1f}, {rows[label]['high']:.1f}]"
+            if label in rows
+            else "-"
+            for label in labels
+        ]
+        seeds = "/".join(sorted({str(row["seeds"]) for row in rows.values()}))
+        behaviour = next(iter(rows.values()))["behaviour_score"]
+        lines.append(f"| `{dataset}` | {behaviour:.1f} | {' | '.join(cells)} | {seeds} |")
     return "\n".join(lines)
+
+
+def mixed_outcome_sentence(data: dict, game: str) -> str:
+    """The page's sentence on how often each half of a game's mixed dataset reaches its best return."""
+    outcome = data["mixed_outcomes"][f"icl/{game.lower()}-symbolic/mixed-v0"]
+    return (
+        f"the random half reaches the best return ({outcome['best_return']:g}) in "
+        f"{outcome['random_best']:.0%} of its episodes, the solver's half in {outcome['optimal_best']:.0%}"
+    )
+
+
+def mixed_summary(data: dict, game: str) -> str:
+    """The page's summary of a game's mixed dataset: each algorithm's IQM and the behaviour's score."""
+    dataset = f"icl/{game.lower()}-symbolic/mixed-v0"
+    rows = [row for row in data["rows"] if row["dataset"] == dataset]
+    scores = ", ".join(f"{row['algorithm']} {row['iqm']:.1f}" for row in rows)
+    return f"{scores}, against the behaviour policy's {rows[0]['behaviour_score']:.1f}"
 
 
 def main(argv: list[str] | None = None) -> None:
