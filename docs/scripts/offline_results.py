@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     data["mixed_outcomes"] = {
         dataset: mixed_outcomes(dataset)
         for dataset in dict.fromkeys(row["dataset"] for row in data["rows"])
-        if dataset.endswith("/mixed-v0")
+        if dataset.endswith("/mixed-v0") and not is_image(dataset)
     }
     data_record.write(args.out, started, data)
     print(results_table(data))
