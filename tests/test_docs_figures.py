@@ -394,6 +394,8 @@ def test_offline_results_are_the_data_file():
     text = page("baselines/offline.md")
     assert module.results_table(measured) in text
     quoted = [module.mixed_outcome_sentence(measured, game) for game in ("NumberLine", "Blackjack")]
-    quoted += [module.mixed_summary(measured, game) for game in ("NumberLine", "Blackjack", "EZPoints", "Points24")]
+    quoted += [
+        module.mixed_summary(measured, game) for game in ("NumberLine", "Blackjack", "EZPoints", "Points24")
+    ]
     for sentence in quoted:
         assert sentence in " ".join(text.split()), f"the page should say {sentence!r}"
