@@ -454,3 +454,22 @@ def test_shipped_checkpoint_scores_are_their_data_file():
     assert_blocks_in_page(module.timing_note(measured), offline, "checkpoints.json")
     icl = page(ICL_PAGE).split("## Shipped checkpoints", 1)[1]
     assert_blocks_in_page(module.icl_table(measured), icl, "checkpoints.json")
+
+
+# ---- the offline RL page ------------------------------------------------------------------------
+
+
+def test_offline_results_are_the_data_file():
+    """docs/baselines/offline.md shows the table docs/scripts/offline_results.py renders from its
+    file, and the discussion's figures on the mixed datasets are that file's."""
+    module = script("offline_results")
+    measured = data("offline_results.json")
+    assert measured["provenance"]["written_by"] == "docs/scripts/offline_results.py"
+    text = page("baselines/offline.md")
+    assert module.results_table(measured) in text
+    quoted = [module.mixed_outcome_sentence(measured, game) for game in ("NumberLine", "Blackjack")]
+    quoted += [
+        module.mixed_summary(measured, game) for game in ("NumberLine", "Blackjack", "EZPoints", "Points24")
+    ]
+    for sentence in quoted:
+        assert sentence in " ".join(text.split()), f"the page should say {sentence!r}"

@@ -14,6 +14,7 @@ from baselines.offline.observations import dataset_episodes
 from baselines.offline.reinformer import expectile_loss
 from baselines.offline.runs import load_model
 from baselines.offline.sequences import EpisodeTable, returns_to_go, top_episodes
+from baselines.offline.train import load_dataset
 from benchmarks.live import in_loopback_namespace
 from leaderboard.harness import evaluate
 
@@ -78,9 +79,7 @@ def test_lamb_scales_adam_by_the_trust_ratio():
 
 
 def test_windows_pad_on_the_left_and_returns_to_go(minari_path):
-    import minari
-
-    episodes = dataset_episodes(minari.load_dataset("test/numberline/mixed-v0"))
+    episodes = dataset_episodes(load_dataset("test/numberline/mixed-v0"))
     assert returns_to_go(np.array([0.0, -1.0, 1.0])).tolist() == [0.0, 0.0, 1.0]
     table = EpisodeTable(episodes)
     first = len(episodes[0].actions)
@@ -163,7 +162,7 @@ def test_resume_continues_exactly(minari_path, tmp_path):
         ("bc", ["top_fraction=0"], "top_fraction must lie in"),
         ("dt", ["optimizer=sgd"], "optimizer must be one of 'adamw', 'lamb'"),
         ("dt", ["dataset="], "dataset is required"),
-        ("dt", ["dataset=test/numberline/nothing-v0"], "is not in the local Minari datasets"),
+        ("dt", ["dataset=test/numberline/nothing-v0"], "no dataset 'test/numberline/nothing-v0'"),
     ],
 )
 def test_bad_configs_name_the_field(algorithm, options, message, minari_path, tmp_path):
@@ -264,7 +263,7 @@ def test_icl_bench_train_dt_command(minari_path, tmp_path):
     missing = runner.invoke(
         app, ["train", "dt", "--dataset", "test/numberline/absent-v0", "--out", str(tmp_path / "r")]
     )
-    assert missing.exit_code == 2 and "is not in the local Minari datasets" in missing.output
+    assert missing.exit_code == 2 and "no dataset 'test/numberline/absent-v0'" in missing.output
     bad = runner.invoke(
         app, ["train", "bc", "--dataset", "test/numberline/mixed-v0", "--set", "top_fraction=2"]
     )
@@ -364,6 +363,48 @@ def test_masked_padding_is_invisible_and_trimmed_away(algorithm):
     assert not torch.allclose(outputs(False, scrambled)[real], outputs(False, windows)[real])
 
 
+@pytest.mark.parametrize("game", ["NumberLine", "Blackjack"])
+def test_image_dataset_trains_on_the_env_frames_and_plays_pixels(game, tmp_path, monkeypatch):
+    """An image dataset (states stored, frames drawn on load) trains through the CNN, on exactly the
+    env's frames, and its run folder plays the game's pixels-v0 entry."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    from baselines.offline.collect import collect
+    from baselines.offline.sequences import FrameEncoder, shrink_frames
+    from baselines.offline.train import read_episodes
+    from leaderboard.protocol import DEV_SEEDS_V0, SuiteEntry, get_suite
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = collect(
+        game, "mixed", 6, obs_mode="image", seed=11, dataset_id=f"test/{game.lower()}-image/mixed-v0"
+    )
+    info, episodes = read_episodes(dataset.id)
+    first, _ = gym.make(f"icl/{game}-v0", obs_mode="image").reset(seed=11)  # episode 0's seed
+    # The training table holds the frames as the CNN reads them (averaged over 4x4 blocks, once).
+    assert info.frame_shape == [300, 300, 3]
+    assert np.array_equal(episodes[0].observations[0], shrink_frames(first, 4).numpy())
+    run = train_from_cli(
+        "dt", [*TINY, *QUIET, "context=2", "batch_size=4", "log_every=1"], dataset=dataset.id, steps=2,
+        out=str(tmp_path / "run"),
+    )  # fmt: skip
+    _, _, _, model = load_model(run)
+    encoder = model.embed.observation
+    assert isinstance(encoder, FrameEncoder) and encoder.pool == 4  # 300 px averaged to 75 px
+    raw = torch.as_tensor(np.stack([first, first]))
+    with torch.no_grad():  # the agent's raw frames and the table's shrunk ones: the same features
+        assert torch.allclose(encoder(raw), encoder(shrink_frames(raw, 4)))
+    assert (run / "dataset.json").stat().st_size < 5000  # the frame space is its shape, not 2.5 MB
+    entry = SuiteEntry(f"icl/{game}-v0", {"obs_mode": "image"}, 4, (DEV_SEEDS_V0[0],))
+    results = evaluate(
+        f"run:{run}", dataclasses.replace(get_suite("pixels-v0"), entries=(entry,)), progress=False
+    )
+    assert [e.env_id for e in results.entries] == [f"icl/{game}-v0"] and len(
+        results.entries[0].returns[0]
+    ) == 4
+
+
 def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
     """The by-hand d3rlpy cross-check's export (benchmarks/anchors/d3rlpy_dt.py): the episodes as
     d3rlpy's arrays, and our DT's settings, which d3rlpy's run takes."""
@@ -380,17 +421,3 @@ def test_d3rlpy_export_writes_one_hot_episodes(minari_path, tmp_path):
     assert int(data["setting_context"]) == 4 and float(data["setting_target_return"]) == info.best_return
     # Warm-up in real steps: each window holds between 1 and `context` of them.
     assert settings["warmup_steps"] * 8 < settings["warmup_tokens"] < settings["warmup_steps"] * 8 * 4
-
-
-def test_docs_results_table_is_its_data_file():
-    """docs/baselines/offline.md shows the table docs/scripts/offline_results.py renders from its file."""
-    import importlib.util
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("offline_results", root / "docs/scripts/offline_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    data = json.loads((root / "docs/data/offline_results.json").read_text())
-    assert data["provenance"]["written_by"] == "docs/scripts/offline_results.py"
-    assert module.results_table(data) in (root / "docs/baselines/offline.md").read_text()

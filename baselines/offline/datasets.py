@@ -473,6 +473,16 @@ def symbolic_columns(space: gym.Space, observations: Any) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+def episode_observation_space(dataset: MinariDataset) -> gym.Space:
+    """The space of :attr:`EpisodeArrays.observations`' rows: the stored space of a symbolic dataset,
+    the env's frames (``Box`` of (size, size, 3) ``uint8``) for an image dataset, whose stored
+    space is the state its frames are drawn from."""
+    if dataset_info(dataset)["observations"] != "frame-state":
+        return dataset.observation_space
+    size = int(resolved_kwargs(*dataset_env(dataset))["image_size"])
+    return gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
+
+
 def iter_episode_arrays(dataset: MinariDataset, *, check_hash: bool = False) -> Iterator[EpisodeArrays]:
     """Every episode as :class:`EpisodeArrays`, in order; an image dataset's frames are drawn from
     its stored states here, one episode at a time (a whole dataset of frames may not fit in memory).

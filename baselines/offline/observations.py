@@ -1,6 +1,7 @@
 """Gymnasium observations as the arrays the offline models read, and Minari datasets as episodes.
 
-Symbolic spaces (``Discrete``, ``MultiDiscrete``, ``Tuple`` and ``Dict`` of them) become (N, C) int64
+Datasets are read by the dataset module (:mod:`baselines.offline.datasets`), the one loader of
+the suite's offline datasets. Symbolic spaces (``Discrete``, ``MultiDiscrete``, ``Tuple`` and ``Dict`` of them) become (N, C) int64
 component values counted from 0, in one fixed component order (``Dict`` keys in the space's order,
 ``Tuple`` in order), the same for a dataset's episodes and a vector env's batch at play time; frames
 (a ``uint8`` ``Box`` of shape (H, W, C)) stay as they are.
@@ -11,23 +12,19 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from baselines.offline.sequences import Episode
+from baselines.offline.datasets import (
+    episode_observation_space,
+    iter_episode_arrays,
+    observation_components,
+    symbolic_columns,
+)
+from baselines.offline.sequences import Episode, frame_pool, shrink_frames
 
 
 def symbolic_sizes(space: gym.Space) -> list[int]:
     """The number of values of each integer component of a symbolic space, in flattening order
     (``Dict`` keys in the space's order), or a ``ValueError`` naming the space."""
-    if isinstance(space, gym.spaces.Discrete):
-        return [int(space.n)]
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return [int(n) for n in np.asarray(space.nvec).reshape(-1)]
-    if isinstance(space, gym.spaces.Tuple):
-        return [n for part in space.spaces for n in symbolic_sizes(part)]
-    if isinstance(space, gym.spaces.Dict):
-        return [n for key in space.spaces for n in symbolic_sizes(space.spaces[key])]
-    raise ValueError(
-        f"observation space {space} is not symbolic (Discrete, MultiDiscrete, Tuple or Dict of them)"
-    )
+    return list(observation_components(space))
 
 
 def _offsets(space: gym.Space) -> np.ndarray:
@@ -42,19 +39,8 @@ def _offsets(space: gym.Space) -> np.ndarray:
 
 def flatten_symbolic(space: gym.Space, obs) -> np.ndarray:
     """``obs`` (a batch: arrays with a leading axis, dicts and tuples of them) as an (N, C) int64
-    array of component values counted from 0."""
-
-    def columns(space: gym.Space, value) -> list[np.ndarray]:
-        if isinstance(space, gym.spaces.Discrete):
-            return [np.asarray(value, dtype=np.int64).reshape(-1, 1)]
-        if isinstance(space, gym.spaces.MultiDiscrete):
-            array = np.asarray(value, dtype=np.int64)
-            return [array.reshape(array.shape[0], -1)]
-        if isinstance(space, gym.spaces.Tuple):
-            return [c for part, v in zip(space.spaces, value) for c in columns(part, v)]
-        return [c for key, part in space.spaces.items() for c in columns(part, value[key])]
-
-    return np.concatenate(columns(space, obs), axis=1) - _offsets(space)
+    array of component values counted from 0 (the dataset's columns, shifted by each start)."""
+    return symbolic_columns(space, obs) - _offsets(space)
 
 
 def is_frames(space: gym.Space) -> bool:
@@ -85,14 +71,23 @@ def observation_shape(space: gym.Space) -> tuple[list[int] | None, list[int] | N
 
 
 def dataset_episodes(dataset) -> list[Episode]:
-    """The episodes of a ``MinariDataset`` (its last observation, after the final action, dropped)."""
-    space = dataset.observation_space
+    """The episodes of a dataset written by ``icl-bench collect``, read by the dataset module's
+    :func:`~baselines.offline.datasets.iter_episode_arrays` (the content hash checked on the way,
+    an image dataset's frames drawn from its stored states, then shrunk as the CNN reads them,
+    :func:`~baselines.offline.sequences.shrink_frames`), each without its last observation (the
+    one after the final action)."""
+    space = episode_observation_space(dataset)
+    frames = is_frames(space)
+    offsets = None if frames else _offsets(space)
     episodes = []
-    for data in dataset.iterate_episodes():
-        steps = len(data.rewards)
-        observations = observation_array(space, data.observations)[:steps]
-        actions = np.asarray(data.actions).reshape(steps)
-        episodes.append(Episode(observations, actions, np.asarray(data.rewards, dtype=np.float64)))
+    for arrays in iter_episode_arrays(dataset, check_hash=True):
+        steps = len(arrays.rewards)
+        observations = arrays.observations[:steps]
+        if frames:  # as the CNN reads them, once: a quarter of the bytes at 300 px, no per-step work
+            observations = shrink_frames(observations, frame_pool(space.shape)).numpy()
+        else:
+            observations = observations - offsets
+        episodes.append(Episode(observations, arrays.actions, arrays.rewards))
     return episodes
 
 

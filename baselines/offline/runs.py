@@ -22,7 +22,7 @@ from torch import nn
 from baselines.configs import check_choice, check_types, fail, from_dict
 from baselines.offline.nets import TransformerConfig
 from baselines.offline.optim import OptimConfig
-from baselines.offline.sequences import Episode, EpisodeTable, make_encoder
+from baselines.offline.sequences import Episode, make_encoder
 
 #: The algorithms ``icl-bench train`` knows, by name: the module of each.
 ALGORITHMS = {
@@ -126,10 +126,12 @@ class DatasetInfo:
 
     dataset_id: str
     env_id: str | None
-    """The env the dataset was collected on (its Minari env spec), or None when it has none."""
+    """The env the dataset was collected on (from its icl-bench metadata), or None when it has none."""
     env_kwargs: dict[str, Any]
     observation_space: str
-    """Minari's JSON serialization of the observation space (what the agent flattens by)."""
+    """Minari's JSON serialization of a symbolic observation space (what the agent flattens by);
+    empty for frames, whose space is ``frame_shape`` (Minari writes a Box's bounds pixel by pixel:
+    2.5 MB of JSON at 300 px)."""
     observation_sizes: list[int] | None
     """Symbolic observations: each component's number of values (else None)."""
     frame_shape: list[int] | None
@@ -144,36 +146,42 @@ class DatasetInfo:
     episodes: int
 
     @classmethod
-    def of(cls, dataset, table: EpisodeTable) -> DatasetInfo:
+    def of(cls, dataset, episodes: list[Episode]) -> DatasetInfo:
         # Lazy: Gymnasium and Minari read datasets; the models (and the GPU machine) need neither.
         import gymnasium as gym
         from minari.serialization import serialize_space
 
+        from baselines.offline.datasets import dataset_env, episode_observation_space
         from baselines.offline.observations import observation_shape
 
-        space, actions = dataset.observation_space, dataset.action_space
+        space, actions = episode_observation_space(dataset), dataset.action_space
         if not isinstance(actions, gym.spaces.Discrete) or actions.start != 0:
             raise ValueError(f"dataset {dataset.id!r}: actions must be Discrete(n) from 0, got {actions}")
         sizes, frame_shape = observation_shape(space)
-        env_spec = dataset.spec.env_spec
+        env_id, env_kwargs = dataset_env(dataset)
+        returns = np.asarray([episode.rewards.sum() for episode in episodes])
         return cls(
             dataset_id=dataset.id,
-            env_id=None if env_spec is None else env_spec.id,
-            env_kwargs={} if env_spec is None else dict(env_spec.kwargs),
-            observation_space=serialize_space(space),
+            env_id=env_id,
+            env_kwargs=env_kwargs,
+            observation_space="" if frame_shape else serialize_space(space),
             observation_sizes=sizes,
             frame_shape=frame_shape,
             n_actions=int(actions.n),
-            max_timestep=table.max_length,
-            return_scale=float(max(1.0, np.abs(table.episode_returns).max())),
-            best_return=float(table.episode_returns.max()),
-            mean_return=float(table.episode_returns.mean()),
-            episodes=len(table.episode_returns),
+            max_timestep=max(len(episode.actions) for episode in episodes),
+            return_scale=float(max(1.0, np.abs(returns).max())),
+            best_return=float(returns.max()),
+            mean_return=float(returns.mean()),
+            episodes=len(returns),
         )
 
     @property
     def space(self):
         """The observation space (a ``gymnasium.Space``)."""
+        if self.frame_shape is not None and not self.observation_space:
+            import gymnasium as gym  # lazy, as below
+
+            return gym.spaces.Box(0, 255, tuple(self.frame_shape), np.uint8)
         from minari.serialization import deserialize_space  # lazy: only the agent needs the space
 
         return deserialize_space(self.observation_space)

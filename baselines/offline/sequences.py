@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # ---- encoders ---------------------------------------------------------------------------------
@@ -43,12 +44,40 @@ class SymbolicEncoder(nn.Module):
         return self.table(obs + self.starts).sum(dim=-2)
 
 
-class FrameEncoder(nn.Module):
-    """A small CNN over (..., H, W, C) ``uint8`` frames: three strided convolutions (as DQN's), an
-    average over what is left of the image (any size), a linear map to ``dim``."""
+#: Frames are first averaged over p×p pixel blocks, p = side // FRAME_SIDE (4 at the suite's
+#: 300 px): the games draw large flat shapes (NumberLine's flag and marker stay distinct at 75 px)
+#: and the convolutions' cost falls by p² (16 at 300 px), what lets a CPU train on frames at all.
+FRAME_SIDE = 75
 
-    def __init__(self, channels: int, dim: int) -> None:
+
+def frame_pool(frame_shape: Sequence[int]) -> int:
+    """p for frames of shape (H, W, C)."""
+    return max(1, min(int(frame_shape[0]), int(frame_shape[1])) // FRAME_SIDE)
+
+
+def shrink_frames(frames: torch.Tensor | np.ndarray, pool: int) -> torch.Tensor:
+    """(..., H, W, C) ``uint8`` frames as the CNN reads them: float in [0, 1], averaged over
+    ``pool``×``pool`` pixel blocks, (..., H / pool, W / pool, C)."""
+    frames = torch.as_tensor(frames)
+    leading = frames.shape[:-3]
+    images = frames.reshape(-1, *frames.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
+    if pool > 1:
+        images = F.avg_pool2d(images, pool)
+    return images.permute(0, 2, 3, 1).reshape(*leading, *images.shape[-2:], images.shape[1])
+
+
+class FrameEncoder(nn.Module):
+    """A small CNN over frames: :func:`shrink_frames` (``pool``), three strided convolutions (as
+    DQN's), an average over what is left of the image (any size), a linear map to ``dim``.
+
+    It reads raw ``uint8`` frames (the agent's, shrunk here) or frames already shrunk (float: what a
+    training table holds, :func:`baselines.offline.observations.dataset_episodes` shrinks them once
+    on load, so a step neither converts nor averages 300 px frames again); both give the same
+    features."""
+
+    def __init__(self, channels: int, dim: int, pool: int = 1) -> None:
         super().__init__()
+        self.pool = pool
         self.net = nn.Sequential(
             nn.Conv2d(channels, 32, 8, stride=4),
             nn.ReLU(),
@@ -62,8 +91,10 @@ class FrameEncoder(nn.Module):
         )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        if frames.dtype == torch.uint8:
+            frames = shrink_frames(frames, self.pool)
         leading = frames.shape[:-3]
-        images = frames.reshape(-1, *frames.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
+        images = frames.reshape(-1, *frames.shape[-3:]).permute(0, 3, 1, 2)
         return self.net(images).reshape(*leading, -1)
 
 
@@ -73,7 +104,7 @@ def make_encoder(
     """The encoder into ``dim`` features of symbolic observations (each component's number of
     values) or of frames (H, W, C)."""
     if frame_shape is not None:
-        return FrameEncoder(int(frame_shape[-1]), dim)
+        return FrameEncoder(int(frame_shape[-1]), dim, pool=frame_pool(frame_shape))
     return SymbolicEncoder(observation_sizes, dim)
 
 
@@ -189,7 +220,10 @@ class EpisodeTable:
 __all__ = [
     "Episode",
     "EpisodeTable",
+    "FRAME_SIDE",
     "FrameEncoder",
+    "frame_pool",
+    "shrink_frames",
     "SymbolicEncoder",
     "Windows",
     "make_encoder",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from baselines.offline.agent import evaluation_returns
 from baselines.offline.observations import dataset_episodes
 from baselines.offline.optim import learning_rate, make_optimizer
 from baselines.offline.runs import DatasetInfo, algorithm_module, read_run
-from baselines.offline.sequences import EpisodeTable
+from baselines.offline.sequences import Episode, EpisodeTable
 from baselines.training import (
     Loop,
     Processes,
@@ -71,20 +70,34 @@ AGENT_LOADER = "baselines.offline.agent:load_run_agent"
 
 
 def load_dataset(dataset_id: str):
-    """The local Minari dataset ``dataset_id``; never downloads. A ``ValueError`` names a missing or
-    unreadable one."""
-    import minari  # lazy: a played run folder needs no Minari
+    """The local dataset ``dataset_id``, opened by the dataset module's loader (never downloads);
+    its content hash is checked when its episodes are read (:func:`dataset_episodes`). A missing,
+    unreadable or foreign dataset raises a ``DatasetError`` (a ``ValueError``) naming it."""
+    from baselines.offline.datasets import load_offline_dataset  # lazy: a played run needs no Minari
 
-    try:
-        return minari.load_dataset(dataset_id)
-    except FileNotFoundError as error:
-        root = os.environ.get("MINARI_DATASETS_PATH", "~/.minari/datasets")
-        raise ValueError(
-            f"dataset {dataset_id!r} is not in the local Minari datasets ({root}): {error}; "
-            "build it first (icl-bench collect)"
-        ) from None
-    except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"dataset {dataset_id!r} cannot be read: {type(error).__name__}: {error}") from None
+    return load_offline_dataset(dataset_id, verify=False)
+
+
+# The last dataset read, by the stat of its files: a sweep training many runs on one dataset
+# reads its file once (reading a 1,000-episode dataset takes seconds, mostly in h5py).
+_last_read: tuple[Any, tuple[DatasetInfo, list[Episode]]] | None = None
+
+
+def read_episodes(dataset_id: str) -> tuple[DatasetInfo, list[Episode]]:
+    """What a run keeps of the dataset and its episodes (:func:`dataset_episodes`). The last dataset
+    read stays in memory; a dataset written again since (another size or time) is read again."""
+    global _last_read
+    from baselines.offline.datasets import dataset_path  # lazy, as in load_dataset
+
+    folder = dataset_path(dataset_id) / "data"
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    key = (dataset_id, [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
+    if _last_read is None or _last_read[0] != key:
+        _last_read = None  # free the previous dataset before reading the next
+        dataset = load_dataset(dataset_id)
+        episodes = dataset_episodes(dataset)
+        _last_read = (key, (DatasetInfo.of(dataset, episodes), episodes))
+    return _last_read[1]
 
 
 # ---- run folders ------------------------------------------------------------------------------
@@ -129,9 +142,7 @@ def open_run(algorithm: str, config: Any) -> Run:
         fail(
             "batch_size", f"must be divisible by the {processes.world} processes, got {config.run.batch_size}"
         )
-    dataset = load_dataset(config.dataset)
-    episodes = dataset_episodes(dataset)
-    info = DatasetInfo.of(dataset, EpisodeTable(episodes))
+    info, episodes = read_episodes(config.dataset)
     table = EpisodeTable(config.select_episodes(episodes), device)
 
     run_dir = Path(config.run.out)
@@ -224,6 +235,7 @@ __all__ = [
     "Run",
     "load_dataset",
     "open_run",
+    "read_episodes",
     "train",
     "train_loop",
 ]

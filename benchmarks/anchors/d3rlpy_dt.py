@@ -97,7 +97,7 @@ def export(dataset_id: str, steps: int, options: list[str], path: Path) -> tuple
         raise ValueError(f"dataset {dataset_id!r} has frames; the cross-check takes symbolic datasets")
     episodes = dataset_episodes(dataset)
     table = EpisodeTable(episodes)
-    info = DatasetInfo.of(dataset, table)
+    info = DatasetInfo.of(dataset, episodes)
     config = our_config(dataset_id, steps, 0, path.parent, options)
     model, optim = config.model, config.optim
     # d3rlpy counts warm-up in real (unpadded) steps; a window ending at timestep t holds min(t+1, K).
