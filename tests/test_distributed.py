@@ -273,8 +273,8 @@ def collect_scenario(client, address: str, folder: Path) -> dict:
     from distributed_agents import held_collect_block
 
     from baselines.offline import standard
-    from baselines.offline.collect import buffers_hash, collect, merge_blocks, plan_collection
-    from baselines.offline.datasets import dataset_info, load_offline_dataset
+    from baselines.offline.collect import collect, merge_blocks, plan_collection
+    from baselines.offline.datasets import buffers_hash, dataset_info, load_offline_dataset
     from leaderboard.cli import app
     from leaderboard.distributed import run_shards
 

@@ -8,13 +8,13 @@ over every page then finds any speed figure (a ratio, a throughput) that no data
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from file_modules import load_file_module
 
 from baselines.icl import reproduce
 from benchmarks.distributed_scaling import scaling_table
@@ -36,11 +36,7 @@ def data(name: str) -> dict:
 
 def script(name: str):
     """A docs/scripts module, imported from its file (the scripts are not a package)."""
-    path = DOCS / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"docs_scripts_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(DOCS / "scripts" / f"{name}.py", f"docs_scripts_{name}")
 
 
 def assert_blocks_in_page(rendered: str, text: str, source: str) -> None:
@@ -300,11 +296,7 @@ OFFLINE_PAGE = "baselines/offline.md"
 
 def d3rlpy_crosscheck():
     """benchmarks/anchors/d3rlpy_dt.py, imported from its file (the anchors folder is no package)."""
-    path = ROOT / "benchmarks" / "anchors" / "d3rlpy_dt.py"
-    spec = importlib.util.spec_from_file_location("anchors_d3rlpy_dt", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "benchmarks" / "anchors" / "d3rlpy_dt.py", "anchors_d3rlpy_dt")
 
 
 #: The cross-check's runs: our DT as it is, with its padding masked out, and at its default size.

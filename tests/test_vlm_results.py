@@ -3,13 +3,13 @@ checkpoint plays as the file says."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from file_modules import load_file_module
 
 from baselines.vlm.tasks import GAMES, prompt
 from leaderboard.harness import play_entry
@@ -23,11 +23,7 @@ CHECKPOINTS = ROOT / "baselines" / "vlm" / "checkpoints"
 
 
 def _script():
-    path = ROOT / "docs" / "scripts" / "vlm_results.py"
-    spec = importlib.util.spec_from_file_location("docs_scripts_vlm_results", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "docs" / "scripts" / "vlm_results.py", "docs_scripts_vlm_results")
 
 
 @pytest.mark.parametrize("env_id", GAMES)

@@ -14,10 +14,8 @@ import functools
 from typing import Any
 
 import numpy as np
-import pygame
 from gymnasium import spaces
 
-from icl_envs.cards.sprites import rgb_surface, surface_to_array
 from icl_envs.checks import check_choice, check_int
 
 OBS_MODES = ("symbolic", "image")
@@ -52,6 +50,11 @@ def image_observation_space(symbolic: spaces.Dict, image_size: int) -> spaces.Di
 def room_pictures(size: int, image_size: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(the empty room (H, W, 3), the agent's tile (cell, cell, 3), cell pixels, margin): drawn once
     per sizes. Callers must not write into the arrays."""
+    # Lazily, as the card games do: symbolic rooms (the default) never load pygame.
+    import pygame
+
+    from icl_envs.cards.sprites import rgb_surface, surface_to_array
+
     cell = image_size // size
     margin = (image_size - cell * size) // 2  # the room centred in the frame
     room = rgb_surface((image_size, image_size))
