@@ -169,6 +169,12 @@ def validate(config: TrainConfig) -> None:
         fail("ppo.clip", f"must lie in (0, 1); got {config.ppo.clip}")
     if not 0.0 <= config.ppo.thought_weight <= 1.0:
         fail("ppo.thought_weight", f"must lie in [0, 1]; got {config.ppo.thought_weight}")
+    if config.hf.path and config.sft.align_steps:
+        fail(
+            "sft.align_steps",
+            "trains the small VLM's image encoder; a Hugging Face LLaVA (hf.path) brings its own "
+            "aligned vision tower: set it to 0",
+        )
 
 
 # ---- distributed (torchrun) -------------------------------------------------------------------
@@ -417,11 +423,6 @@ def align_encoder(run: Run, data: SFTData) -> None:
     tokens classifies the field's value among those of the data; the encoder and projector learn
     with it. The probes are thrown away; SFT then starts from image tokens that tell frames apart."""
     config, model = run.config, run.model
-    if not hasattr(model, "encoder"):
-        raise ValueError(
-            "sft.align_steps trains the small VLM's image encoder; a Hugging Face LLaVA (hf.path) "
-            "brings its own aligned vision tower: set sft.align_steps=0"
-        )
     fields = [answer_fields(a) for a in data.answers]
     names = sorted(fields[0])
     values = {n: sorted({f[n] for f in fields}) for n in names}
