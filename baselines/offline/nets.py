@@ -35,10 +35,11 @@ class TransformerConfig:
     """Attention heads per block (must divide ``embed_dim``)."""
     dropout: float = 0.1
     """Dropout on embeddings, attention and residual branches while training."""
-    mask_padding: bool = False
+    mask_padding: bool = True
     """Mask the left padding out of attention (every token still attends to itself), so that no real
     step sees it and training cuts each batch to its longest real history (d3rlpy's DT masks it
-    too). Off: the model sees the padding, as every checkpoint trained before this option did."""
+    too). Off: the model sees the padding, as run folders written before this option existed did
+    (their config has no such field and is read as off)."""
 
     def validate(self) -> None:
         check_positive(self, ("context", "embed_dim", "layers", "heads"))

@@ -205,6 +205,10 @@ def read_run(run_dir: str | Path) -> tuple[str, Any, DatasetInfo]:
     algorithm = data.pop("algorithm", None)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{path}: 'algorithm' must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    model = data.get("model")
+    if isinstance(model, dict) and "context" in model:
+        # Run folders written before ``mask_padding`` existed were trained seeing the padding.
+        model.setdefault("mask_padding", False)
     config = from_dict(algorithm_module(algorithm).Config, data, {}, str(path))
     info = DatasetInfo(**json.loads((run_dir / "dataset.json").read_text()))
     return algorithm, config, info
