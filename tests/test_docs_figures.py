@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from file_modules import load_file_module
 
@@ -213,6 +214,7 @@ def _checked_texts() -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
     for name in D3RLPY_FILES:
         texts.setdefault(OFFLINE_PAGE, []).extend(d3rlpy_crosscheck().quotes(data(name)))
+    texts[OFFLINE_PAGE].extend(script("dt_step_profile").quotes(data("dt_step_profile.json")))
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
     texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
@@ -336,11 +338,14 @@ def test_main_crosscheck_is_the_default_masked_model():
 
 def test_dt_step_profile_is_its_data_file():
     """The profile of our DT's step on the offline page is docs/data/dt_step_profile.json, whose
-    shares cover the whole recorded time."""
+    shares cover the whole recorded time and whose speed-up is its rounds' (not edited by hand)."""
     module = script("dt_step_profile")
     measured = data("dt_step_profile.json")
     assert measured["provenance"]["written_by"] == "docs/scripts/dt_step_profile.py"
     assert sum(measured["shares_percent"].values()) == pytest.approx(100.0)
+    times = measured["ms_per_step"]
+    ratios = [before / ours for before, ours in zip(times["before"], times["ours"])]
+    assert measured["speedup_median"] == pytest.approx(float(np.median(ratios)))
     assert list(measured["shares_percent"]) == [*module.KINDS, module.OTHER]
     section = page(OFFLINE_PAGE).split("## Cross-check against d3rlpy", 1)[1]
     for block in module.quotes(measured):

@@ -1,7 +1,7 @@
 """Where one training step of our Decision Transformer spends its time on one CPU thread.
 
     icl-bench collect --standard numberline-symbolic-mixed
-    python docs/scripts/dt_step_profile.py [--steps 50] [--set KEY=VALUE ...]
+    python docs/scripts/dt_step_profile.py [--steps 50] [--rounds 5] [--set KEY=VALUE ...]
 
 The step is the cross-check's (``benchmarks/anchors/d3rlpy_dt.py``; default options: its table's
 size, embed 64, 2 layers, context 10, batch 64), as ``train_loop`` takes it: draw and gather the
@@ -9,7 +9,10 @@ windows, cut the padding, forward, cross-entropy, backward, clipping, AdamW. Aft
 warm-up, ``torch.profiler`` records ``--steps`` steps; each operator's own CPU time (its children's
 not counted) goes to one of :data:`KINDS`, and the file keeps each kind's share of the recorded
 time and the wall time per step (the profiler's own cost included, so it is slower than training).
-Writes ``docs/data/dt_step_profile.json``; ``docs/baselines/offline.md`` quotes :func:`profile_table`.
+Before that, the step is timed against itself as it was before ``nets.dropout`` and fused AdamW
+(:func:`torch_dropout_and_attention`, AdamW's per-tensor loop; a model of its own from the same
+seed), ``--rounds`` rounds of ``--steps`` steps in alternation, so that both see the same load.
+Writes ``docs/data/dt_step_profile.json``; ``docs/baselines/offline.md`` quotes :func:`quotes`.
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ import argparse
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from baselines.offline import dt  # noqa: E402
+from baselines.offline import dt, nets  # noqa: E402
 from baselines.offline.cli import OPTIONS, config_from_values  # noqa: E402
 from baselines.offline.optim import learning_rate, make_optimizer  # noqa: E402
 from baselines.offline.sequences import EpisodeTable  # noqa: E402
@@ -56,35 +62,76 @@ def kind_of(operator: str) -> str:
     return next((kind for kind, names in KINDS.items() if operator in names), OTHER)
 
 
-def measure(steps: int, options: list[str]) -> dict[str, Any]:
+@contextmanager
+def torch_dropout_and_attention():
+    """The step as it was before ``nets.dropout``: ``F.dropout`` (``bernoulli_``) and attention all
+    through ``scaled_dot_product_attention`` (module attributes swapped while inside)."""
+    saved = nets.dropout, nets.attention
+    nets.dropout = lambda x, p, training: F.dropout(x, p, training)
+    nets.attention = lambda q, k, v, allowed, p: F.scaled_dot_product_attention(
+        q, k, v, attn_mask=allowed, dropout_p=p, is_causal=allowed is None
+    )
+    try:
+        yield
+    finally:
+        nets.dropout, nets.attention = saved
+
+
+def measure(steps: int, options: list[str], rounds: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     values = {**OPTIONS["dt"].assignments(options), "dataset": DATASET, "run.steps": WARMUP_STEPS + steps}
     config = config_from_values("dt", values)
     info, episodes = read_episodes(DATASET)
     table = EpisodeTable(config.select_episodes(episodes), "cpu")
-    torch.manual_seed(0)
-    model = dt.build_model(config, info)
-    optimizer = make_optimizer(config.optim, model.parameters())
     batch, context = config.run.batch_size, config.context
 
-    def step(index: int) -> None:  # train_loop's step, on one process
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config.optim, index)
-        windows = table.windows(table.sample_ends(batch, step_seed(0, index)), context, info.return_scale)
-        normalizer = windows.mask.sum().clamp(min=1)
-        if config.model.mask_padding:
-            windows = windows.trimmed()
-        torch.manual_seed(step_seed(0, index))
-        loss, _ = dt.loss(model, windows, config, normalizer)
-        optimizer_update(model, optimizer, loss, config.optim.grad_clip)
+    def stepper(optimizer_kind: str):
+        """train_loop's step on one process, for a model of its own and AdamW ``optimizer_kind``."""
+        torch.manual_seed(0)
+        model = dt.build_model(config, info)
+        if optimizer_kind == "fused":
+            optimizer = make_optimizer(config.optim, model.parameters())
+        else:  # torch's default for CPU tensors: a loop over them
+            optimizer = torch.optim.AdamW(
+                model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay, foreach=False
+            )
 
+        def step(index: int) -> None:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config.optim, index)
+            windows = table.windows(table.sample_ends(batch, step_seed(0, index)), context, info.return_scale)
+            normalizer = windows.mask.sum().clamp(min=1)
+            if config.model.mask_padding:
+                windows = windows.trimmed()
+            torch.manual_seed(step_seed(0, index))
+            loss, _ = dt.loss(model, windows, config, normalizer)
+            optimizer_update(model, optimizer, loss, config.optim.grad_clip)
+
+        return step
+
+    ours, before = stepper("fused"), stepper("per-tensor")
     for index in range(WARMUP_STEPS):
-        step(index)
+        ours(index)
+        with torch_dropout_and_attention():
+            before(index)
     load_before = [round(value, 2) for value in os.getloadavg()]
+
+    def timed(step, first: int) -> float:
+        start = time.perf_counter()
+        for index in range(first, first + steps):
+            step(index)
+        return (time.perf_counter() - start) / steps
+
+    ours_s, before_s = [], []
+    for round_index in range(rounds):  # in alternation, so both see the same load
+        first = WARMUP_STEPS + round_index * steps
+        ours_s.append(timed(ours, first))
+        with torch_dropout_and_attention():
+            before_s.append(timed(before, first))
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         start = time.perf_counter()
         for index in range(WARMUP_STEPS, WARMUP_STEPS + steps):
-            step(index)
+            ours(index)
         seconds = time.perf_counter() - start
     own: dict[str, float] = {}
     for event in profiler.key_averages():
@@ -100,6 +147,9 @@ def measure(steps: int, options: list[str]) -> dict[str, Any]:
             "layers": config.model.layers,
             "mask_padding": config.model.mask_padding,
         },
+        "steps_per_round": steps,
+        "ms_per_step": {"ours": [1000 * s for s in ours_s], "before": [1000 * s for s in before_s]},
+        "speedup_median": float(np.median(np.asarray(before_s) / np.asarray(ours_s))),
         "steps_profiled": steps,
         "ms_per_step_profiled": 1000 * seconds / steps,
         "load_average_1min": {"before": load_before[0], "after": round(os.getloadavg()[0], 2)},
@@ -127,9 +177,21 @@ def profile_note(data: dict[str, Any]) -> str:
     )
 
 
+def speedup_note(data: dict[str, Any]) -> str:
+    """The step against itself before ``nets.dropout`` and fused AdamW, for the docs."""
+    times = data["ms_per_step"]
+    return (
+        f"Against the same step with `F.dropout`, attention all through `scaled_dot_product_attention` "
+        f"and the per-tensor AdamW (what it was before), timed in alternation in one process, "
+        f"{len(times['ours'])} rounds of {data['steps_per_round']} steps each: {np.median(times['ours']):.1f} "
+        f"ms per step against {np.median(times['before']):.1f} (medians), the step "
+        f"{data['speedup_median']:.2f}× as fast (median over rounds)."
+    )
+
+
 def quotes(data: dict[str, Any]) -> list[str]:
     """What ``docs/baselines/offline.md`` quotes of the data file, as it must stand there."""
-    return [profile_table(data), profile_note(data)]
+    return [profile_table(data), profile_note(data), speedup_note(data)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,12 +207,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="a field of the DT's config (default: the cross-check table's size)",
     )
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timed rounds of --steps steps")
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps must be a positive integer, got {args.steps}")
+    if args.steps < 1 or args.rounds < 1:
+        parser.error(f"--steps and --rounds must be positive integers, got {args.steps} and {args.rounds}")
     started = data_record.provenance("docs/scripts/dt_step_profile.py", ["python", *sys.argv])
-    data_record.write(args.out, started, measure(args.steps, args.options or TABLE_OPTIONS))
+    data_record.write(args.out, started, measure(args.steps, args.options or TABLE_OPTIONS, args.rounds))
     print("\n\n".join(quotes(data_record.read(args.out))))
 
 
