@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from file_modules import load_file_module
 
@@ -213,6 +214,7 @@ def _checked_texts() -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
     for name in D3RLPY_FILES:
         texts.setdefault(OFFLINE_PAGE, []).extend(d3rlpy_crosscheck().quotes(data(name)))
+    texts[OFFLINE_PAGE].extend(script("dt_step_profile").quotes(data("dt_step_profile.json")))
     for name, text in script("record_benchmarks").quotes(data("benchmarks_cpu.json")):
         texts.setdefault(name, []).append(text)
     texts.setdefault("distributed.md", []).append(scaling_table(data("distributed_scaling.json")))
@@ -299,10 +301,12 @@ def d3rlpy_crosscheck():
     return load_file_module(ROOT / "benchmarks" / "anchors" / "d3rlpy_dt.py", "anchors_d3rlpy_dt")
 
 
-#: The cross-check's runs: our DT as it is, with its padding masked out, and at its default size.
+#: The cross-check's runs: our DT as it is (padding masked), the same before its step was made faster,
+#: with the padding seen (as before the option), and at its default size.
 D3RLPY_FILES = (
     "d3rlpy_crosscheck.json",
     "d3rlpy_crosscheck_masked.json",
+    "d3rlpy_crosscheck_unmasked.json",
     "d3rlpy_crosscheck_default_size.json",
     "d3rlpy_crosscheck_default_size_unmasked.json",
 )
@@ -322,6 +326,30 @@ def test_d3rlpy_crosscheck_is_its_data_file(name):
     text = " ".join(page(OFFLINE_PAGE).split())
     for block in d3rlpy_crosscheck().quotes(measured):
         assert " ".join(block.split()) in text, f"{OFFLINE_PAGE} should quote {block!r}"
+
+
+def test_main_crosscheck_is_the_default_masked_model():
+    """The page's main cross-check table is our DT at its default (the padding masked out: no
+    ``mask_padding`` option) on the same size, steps and dataset as the unmasked one it explains."""
+    main, unmasked = data("d3rlpy_crosscheck.json"), data("d3rlpy_crosscheck_unmasked.json")
+    assert not any(option.startswith("mask_padding") for option in main["options"])
+    assert unmasked["settings"] == main["settings"] and unmasked["dataset"] == main["dataset"]
+
+
+def test_dt_step_profile_is_its_data_file():
+    """The profile of our DT's step on the offline page is docs/data/dt_step_profile.json, whose
+    shares cover the whole recorded time and whose speed-up is its rounds' (not edited by hand)."""
+    module = script("dt_step_profile")
+    measured = data("dt_step_profile.json")
+    assert measured["provenance"]["written_by"] == "docs/scripts/dt_step_profile.py"
+    assert sum(measured["shares_percent"].values()) == pytest.approx(100.0)
+    times = measured["ms_per_step"]
+    ratios = [before / ours for before, ours in zip(times["before"], times["ours"])]
+    assert measured["speedup_median"] == pytest.approx(float(np.median(ratios)))
+    assert list(measured["shares_percent"]) == [*module.KINDS, module.OTHER]
+    section = page(OFFLINE_PAGE).split("## Cross-check against d3rlpy", 1)[1]
+    for block in module.quotes(measured):
+        assert_blocks_in_page(block, section, "dt_step_profile.json")
 
 
 # ---- the classic baselines' error tables and the results page ----------------------------------

@@ -317,6 +317,48 @@ def test_frames_go_through_the_cnn():
     assert model.embed.observation.net[0].weight.grad.abs().sum() > 0
 
 
+def test_cpu_dropout_drops_at_rate_p_and_scales_the_kept():
+    """The 16-bit dropout mask of ``nets.dropout``: the drop rate is p (0.1 is 0.100006), the kept
+    values are scaled by 1 / (1 - p) and so is their gradient, the same seed draws the same mask,
+    and out of training (or p = 0) it is the identity."""
+    from baselines.offline.nets import dropout
+
+    x = torch.ones(1000, 257, requires_grad=True)  # an odd size: the last 64-bit draw is cut
+    torch.manual_seed(3)
+    y = dropout(x, 0.1, True)
+    kept = y != 0
+    assert abs(1 - kept.float().mean().item() - 0.1) < 0.004  # 257,000 draws: 4 standard deviations
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.9))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())
+    torch.manual_seed(3)
+    assert torch.equal(dropout(x, 0.1, True), y)
+    assert not torch.equal(dropout(x, 0.1, True), y)  # the generator moved on
+    assert dropout(x, 0.1, False) is x and dropout(x, 0.0, True) is x
+    # Each of the four 16-bit lanes of a draw is uniform: p = 0.5 drops half of each lane.
+    lanes = (dropout(torch.ones(4 * 20000), 0.5, True) == 0).float().view(-1, 4).mean(dim=0)
+    assert torch.allclose(lanes, torch.full((4,), 0.5), atol=0.015)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_cpu_attention_with_dropout_is_sdpa_before_the_dropout(masked, monkeypatch):
+    """With dropout on the CPU, ``nets.attention`` computes the weights itself: without the dropout
+    (patched to the identity) it is ``scaled_dot_product_attention``, causal or with the mask."""
+    from torch.nn import functional as F
+
+    from baselines.offline import nets
+
+    q, k, v = torch.randn(3, 2, 7, 8), torch.randn(3, 2, 7, 8), torch.randn(3, 2, 7, 8)
+    allowed = None
+    if masked:
+        valid = torch.rand(3, 7) > 0.4
+        causal = torch.ones(7, 7, dtype=torch.bool).tril()
+        allowed = ((causal & valid[:, None, :]) | torch.eye(7, dtype=torch.bool))[:, None]
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, is_causal=allowed is None)
+    monkeypatch.setattr(nets, "dropout", lambda x, p, training: x)
+    torch.testing.assert_close(nets.attention(q, k, v, allowed, 0.1), expected)
+
+
 @pytest.mark.parametrize("algorithm", ["dt", "reinformer"])
 def test_masked_padding_is_invisible_and_trimmed_away(algorithm):
     """With ``mask_padding`` the real steps' outputs depend neither on what the padding holds nor on

@@ -49,6 +49,54 @@ class TransformerConfig:
             fail("dropout", f"must lie in [0, 1), got {self.dropout!r}")
 
 
+#: Dropout's keep test on the CPU reads 16 random bits per element, four elements to one 64-bit draw
+#: of torch's generator: ``bernoulli_`` draws one 32-bit number per element and converts it, which made
+#: dropout a fifth of a training step on one CPU thread. The drop probability is rounded to a multiple
+#: of 2^-16 (0.1 becomes 0.100006); the kept values are scaled by 1 / (1 - p), as ``F.dropout`` does.
+DROPOUT_BITS = 16
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout(x, p, training)``, with the mask drawn as :data:`DROPOUT_BITS` says on the CPU
+    (other devices: ``F.dropout``, whose kernels draw fast)."""
+    if not training or p == 0:
+        return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, True)
+    count = x.numel()
+    words = torch.empty((count + 3) // 4, dtype=torch.int64).random_(-(2**63), None)  # all 64 bits
+    bits = words.view(torch.int16)[:count].view(x.shape)  # uniform over [-2^15, 2^15)
+    keep = bits >= round(p * 2**DROPOUT_BITS) - 2 ** (DROPOUT_BITS - 1)
+    return x * keep.to(x.dtype).mul_(1 / (1 - p))
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` through :func:`dropout`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None, p: float
+) -> torch.Tensor:
+    """``scaled_dot_product_attention`` of (B, heads, L, head_dim) ``q``, ``k``, ``v``; ``allowed``:
+    (B, 1, L, L) which keys each query may attend to (None: causal); ``p``: dropout on the weights.
+    With dropout on the CPU, torch's kernel is its unfused reference (scores, softmax, ``F.dropout``,
+    product), so the same steps are written here with :func:`dropout`; every row allows at least its
+    own key, so no softmax row is empty."""
+    if not p or q.device.type != "cpu":
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=p, is_causal=allowed is None
+        )
+    length = q.shape[-2]
+    if allowed is None:
+        allowed = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+    return dropout(weights, p, True) @ v
+
+
 class Block(nn.Module):
     """Pre-LayerNorm causal self-attention and MLP, each on a residual branch."""
 
@@ -58,21 +106,20 @@ class Block(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
         self.mlp = nn.Sequential(
-            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), nn.Dropout(dropout)
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), Dropout(dropout)
         )
-        self.residual_dropout = nn.Dropout(dropout)
+        self.residual_dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
         """``allowed``: (B, 1, L, L) which keys each query may attend to; None: causal."""
         batch, length, dim = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, dim // self.heads).unbind(2)
-        attended = F.scaled_dot_product_attention(
+        attended = attention(
             q.transpose(1, 2),
             k.transpose(1, 2),
             v.transpose(1, 2),
-            attn_mask=allowed,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=allowed is None,
+            allowed,
+            self.dropout if self.training else 0.0,
         )
         x = x + self.residual_dropout(self.proj(attended.transpose(1, 2).reshape(batch, length, dim)))
         return x + self.mlp(self.norm2(x))
@@ -123,7 +170,7 @@ class StepEmbeddings(nn.Module):
         self.return_to_go = nn.Linear(1, dim)
         self.timestep = nn.Embedding(max_timestep, dim)
         self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The (return-to-go, observation, action) tokens of every step of the windows."""
@@ -167,6 +214,10 @@ def split_tokens(hidden: torch.Tensor, count: int) -> list[torch.Tensor]:
 
 __all__ = [
     "Block",
+    "DROPOUT_BITS",
+    "Dropout",
+    "attention",
+    "dropout",
     "CausalTransformer",
     "SequenceModel",
     "StepEmbeddings",

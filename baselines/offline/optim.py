@@ -101,9 +101,12 @@ class Lamb(torch.optim.Optimizer):
 
 
 def make_optimizer(config: OptimConfig, parameters: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
+    """The optimizer of ``config`` over ``parameters`` (float32, on one device). AdamW is torch's fused
+    kernel (one kernel for all tensors, on the CPU too): its per-tensor loop cost 6% of a CPU training
+    step at the cross-check's size; the update is the same up to float32 rounding."""
     if config.optimizer == "lamb":
         return Lamb(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 def optimizer_step(
