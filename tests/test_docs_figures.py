@@ -489,6 +489,7 @@ def test_offline_results_commands_and_masking_are_the_data_files():
     assert unmasked["provenance"]["written_by"] == "docs/scripts/offline_results.py"
     text = page("baselines/offline.md")
     assert module.reproduce_command(measured) in text
+    assert module.reproduce_command(unmasked) in text
     for row in measured["rows"]:
         if "mask_padding" in row["config"]["model"]:
             assert f"mask_padding={str(row['config']['model']['mask_padding']).lower()}" in row["options"]
