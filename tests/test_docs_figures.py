@@ -479,6 +479,16 @@ def test_shipped_checkpoint_scores_are_their_data_file():
 # ---- the offline RL page ------------------------------------------------------------------------
 
 
+#: The datasets whose row the discussion of docs/baselines/offline.md quotes, beside the mixed ones.
+QUOTED_DATASETS = (
+    "icl/ezpoints-symbolic/random-v0",
+    "icl/points24-symbolic/random-v0",
+    "icl/blackjack-symbolic/random-v0",
+    "icl/numberline-image/mixed-v0",
+    "icl/blackjack-image/mixed-v0",
+)
+
+
 def test_offline_results_are_the_data_file():
     """docs/baselines/offline.md shows the table docs/scripts/offline_results.py renders from its
     file, and the discussion's figures on the mixed datasets are that file's."""
@@ -491,5 +501,56 @@ def test_offline_results_are_the_data_file():
     quoted += [
         module.mixed_summary(measured, game) for game in ("NumberLine", "Blackjack", "EZPoints", "Points24")
     ]
+    quoted += [module.dataset_summary(measured, dataset) for dataset in QUOTED_DATASETS]
+    quoted += [module.best_return_summary(measured, dataset) for dataset in QUOTED_DATASETS[:2]]
+    quoted.append(module.masking_summary(measured, data("offline_results_unmasked.json")))
     for sentence in quoted:
         assert sentence in " ".join(text.split()), f"the page should say {sentence!r}"
+
+
+def test_offline_results_commands_and_masking_are_the_data_files():
+    """The page's command is the one the data file's settings give (every row's options, the padding
+    mask included), and the masking table compares the data file with the unmasked one."""
+    module = script("offline_results")
+    measured = data("offline_results.json")
+    unmasked = data("offline_results_unmasked.json")
+    assert unmasked["provenance"]["written_by"] == "docs/scripts/offline_results.py"
+    text = page("baselines/offline.md")
+    assert module.reproduce_command(measured) in text
+    assert module.reproduce_command(unmasked) in text
+    for row in measured["rows"]:
+        if "mask_padding" in row["config"]["model"]:
+            assert f"mask_padding={str(row['config']['model']['mask_padding']).lower()}" in row["options"]
+    table = module.masking_table(measured, unmasked)
+    assert table.count("\n") > 2, "the masking table should compare rows"
+    assert table in text
+
+
+def test_masking_table_marks_rows_whose_intervals_part():
+    module = script("offline_results")
+
+    def row(algorithm, iqm, low, high, mask):
+        return {
+            "dataset": "icl/x",
+            "algorithm": algorithm,
+            "iqm": iqm,
+            "low": low,
+            "high": high,
+            "steps": 300,
+            "options": ["layers=1", *([f"mask_padding={mask}"] if mask else [])],
+        }
+
+    unmasked = {
+        "rows": [row("Reinformer", 40.0, 35.0, 45.0, None), row("DT (best return)", 50.0, 40.0, 60.0, None)]
+    }
+    masked = {
+        "rows": [
+            row("Reinformer", 90.0, 80.0, 95.0, "true"),
+            row("DT (best return)", 55.0, 50.0, 58.0, "true"),
+            row("BC", 99.0, 99.0, 99.0, None),
+        ]
+    }
+    lines = module.masking_table(masked, unmasked).splitlines()
+    assert lines[2].endswith("| Reinformer | 40.0 [35.0, 45.0] | 90.0 [80.0, 95.0] | up |")
+    assert lines[3].endswith("| - |")
+    assert len(lines) == 4, "BC has no padding and no unmasked row: not compared"

@@ -11,8 +11,12 @@ its normalized score (the exact optimum is 100, the uniformly random policy 0). 
 is scored at both target returns (the dataset's best return, and half of it). Per dataset ×
 algorithm the file holds every seed's score and their IQM with a 95% stratified-bootstrap interval
 (``leaderboard.scoring``), beside them the behaviour policy's own score (the dataset's mean episode
-return, normalized by the same references), and the learning curve (the training loss at each logged
-step, the mean over the seeds).
+return, normalized by the same references), the learning curve (the training loss at each logged
+step, the mean over the seeds), and the config the runs trained with, defaults included (``config``:
+e.g. ``model.mask_padding``, which changed default once). :func:`reproduce_command` renders the
+command that makes every row again from the file's settings; :func:`masking_table` sets the
+transformers' rows beside those of a file of the same runs with the padding seen
+(``docs/data/offline_results_unmasked.json``, the same command with ``--set mask_padding=false``).
 
 **Resumable, in pieces**: a run whose ``scores.json`` exists with the same settings is not trained or
 played again, and an interrupted training resumes from its checkpoint; the data file is rewritten
@@ -30,6 +34,7 @@ run whose config has the field, e.g. ``--set embed_dim=64 --set context=10`` (BC
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -157,6 +162,16 @@ def scored_run(dataset: str, variant: str, seed: int, settings: Settings, work: 
     return record
 
 
+def run_config(run_dir: Path) -> dict:
+    """What a run trained with, defaults included (its ``config.json`` as ``read_run`` reads it,
+    without what differs between the seeds of a row: seed, output folder, progress bar)."""
+    _, config, _ = read_run(run_dir)
+    record = dataclasses.asdict(config)
+    for name in ("seed", "out", "progress", "resume"):
+        record["run"].pop(name, None)
+    return record
+
+
 def learning_curve(run_dirs: list[Path]) -> dict[str, list[float]]:
     """The mean over the runs of the loss (and, where logged, the action loss) at each logged step."""
     lines = [
@@ -191,6 +206,7 @@ def rows_of(dataset: str, variant: str, settings: Settings, work: Path) -> list[
         return []
     curve = learning_curve(run_dirs)
     _, _, info = read_run(run_dirs[0])
+    config = run_config(run_dirs[0])
     return [
         {
             "dataset": dataset,
@@ -204,6 +220,7 @@ def rows_of(dataset: str, variant: str, settings: Settings, work: Path) -> list[
             "suite": records[0]["suite"],
             "steps": settings.steps,
             "options": list(settings.options),
+            "config": config,
             "train_seconds": sum(record["train_seconds"] for record in records),
             "play_seconds": sum(record["play_seconds"] for record in records),
             "curve": curve,
@@ -273,12 +290,94 @@ def mixed_outcome_sentence(data: dict, game: str) -> str:
     )
 
 
-def mixed_summary(data: dict, game: str) -> str:
-    """The page's summary of a game's mixed dataset: each algorithm's IQM and the behaviour's score."""
-    dataset = f"icl/{game.lower()}-symbolic/mixed-v0"
+def dataset_summary(data: dict, dataset: str) -> str:
+    """The page's summary of a dataset's row: each algorithm's IQM and the behaviour's score."""
     rows = [row for row in data["rows"] if row["dataset"] == dataset]
+    if not rows:
+        raise ValueError(f"no rows of {dataset} in the data file")
     scores = ", ".join(f"{row['algorithm']} {row['iqm']:.1f}" for row in rows)
     return f"{scores}, against the behaviour policy's {rows[0]['behaviour_score']:.1f}"
+
+
+def best_return_summary(data: dict, dataset: str) -> str:
+    """The page's sentence on a dataset's best episode: its return and that return's score."""
+    row = next((row for row in data["rows"] if row["dataset"] == dataset), None)
+    if row is None:
+        raise ValueError(f"no rows of {dataset} in the data file")
+    return f"its best episode returns {row['best_return']:g}, a score of {row['best_return_score']:.1f}"
+
+
+def mixed_summary(data: dict, game: str) -> str:
+    """The page's summary of a game's symbolic mixed dataset."""
+    return dataset_summary(data, f"icl/{game.lower()}-symbolic/mixed-v0")
+
+
+def reproduce_command(data: dict) -> str:
+    """The command that trains and scores every row of ``data`` again (its settings, as options)."""
+    symbolic, image = data["settings"]["symbolic"], data["settings"]["image"]
+    common = symbolic["options"]
+    if image["options"][: len(common)] != common:
+        raise ValueError("the image runs' options do not start with the symbolic runs' (--set)")
+    lines = [
+        f"python docs/scripts/offline_results.py --datasets standard --seeds {symbolic['seeds']} "
+        f"--steps {symbolic['steps']} \\",
+        "    " + " ".join(f"--set {option}" for option in common) + " \\",
+        f"    --image-seeds {image['seeds']} --image-steps {image['steps']} "
+        + " ".join(f"--image-set {option}" for option in image["options"][len(common) :]),
+    ]
+    return "\n".join(lines)
+
+
+#: The rows whose model sees the padding unless it is masked (BC reads one step: no padding).
+MASKED_LABELS = ("DT (best return)", "DT (half of it)", "Reinformer")
+
+
+def without_mask_option(options: list[str]) -> list[str]:
+    return [option for option in options if option.partition("=")[0] != "mask_padding"]
+
+
+def masking_pairs(masked: dict, unmasked: dict) -> list[tuple[dict, dict]]:
+    """(unmasked row, masked row) of every transformer row both files have with the same steps and
+    options but ``mask_padding``."""
+    before = {(row["dataset"], row["algorithm"]): row for row in unmasked["rows"]}
+    pairs = []
+    for row in masked["rows"]:
+        old = before.get((row["dataset"], row["algorithm"]))
+        if (
+            row["algorithm"] in MASKED_LABELS
+            and old is not None
+            and old["steps"] == row["steps"]
+            and without_mask_option(old["options"]) == without_mask_option(row["options"])
+        ):
+            pairs.append((old, row))
+    return pairs
+
+
+def masking_summary(masked: dict, unmasked: dict) -> str:
+    """The page's sentence on the masking table: in how many rows the IQM rose or fell, and by how
+    much at most."""
+    changes = [row["iqm"] - old["iqm"] for old, row in masking_pairs(masked, unmasked)]
+    rose, fell = sum(change > 0 for change in changes), sum(change < 0 for change in changes)
+    return (
+        f"of the {len(changes)} rows, the IQM rose in {rose} (by up to {max(changes):.1f}) and fell in "
+        f"{fell} (by up to {-min(changes):.1f})"
+    )
+
+
+def masking_table(masked: dict, unmasked: dict) -> str:
+    """The rows of ``masked`` (padding masked out of attention) beside the same rows of ``unmasked``
+    (the data file of the same runs seeing the padding): every row both files have with the same
+    steps and options but ``mask_padding``; "moved" where the two 95% intervals do not overlap."""
+    lines = [
+        "| dataset | algorithm | padding seen | padding masked | moved |",
+        "|---|---|---|---|---|",
+    ]
+    for old, row in masking_pairs(masked, unmasked):
+        apart = row["low"] > old["high"] or row["high"] < old["low"]
+        moved = ("up" if row["iqm"] > old["iqm"] else "down") if apart else "-"
+        cells = [f"{r['iqm']:.1f} [{r['low']:.1f}, {r['high']:.1f}]" for r in (old, row)]
+        lines.append(f"| `{row['dataset']}` | {row['algorithm']} | {' | '.join(cells)} | {moved} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
