@@ -75,6 +75,19 @@ CPU_BASE: dict[str, Any] = {
 }
 #: The card games' frames: more pixels (the ranks are small) and more channels.
 CARDS = {"model.image_size": 96, "model.channels": 24, "max_new_tokens": 64, "model.max_tokens": 160}
+#: The reading stage of the card games: 128 px frames in 8 × 8 image tokens (a card's corner index
+#: is ~7 px tall there), probes per card, formula slot and printed total on fresh frames of new
+#: deals (``sft.align_frames``), at a learning rate the probes leave their plateau with (at 3e-3
+#: they stayed at the majority class for 300 steps; at 1e-3 they read both EZPoints cards after 300).
+READING = {
+    **CARDS,
+    "model.image_size": 128,
+    "model.image_tokens_side": 8,
+    "model.max_tokens": 192,
+    "sft.lr": 1e-3,
+    "sft.align_steps": 500,
+    "sft.align_frames": 3000,
+}
 #: ``--size gpu`` (pending a GPU run): on top of each run's changes, a ~25M-parameter model that
 #: reads the env's full prompt (task description and answer format, as RL4VLM's) on one GPU.
 GPU_SIZE: dict[str, Any] = {
@@ -128,9 +141,18 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
             "sft.steps": 400,
         },
     ),
-    "ezpoints-sft": ("icl/EZPoints-v0", None, {**CARDS, "sft.episodes": 400, "sft.steps": 300}),
-    "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**CARDS, "ppo.iterations": 10}),
-    "points24-sft": ("icl/Points24-v0", None, {**CARDS, "sft.episodes": 200, "sft.steps": 300}),
+    "blackjack-read-sft": (
+        "icl/Blackjack-v0",
+        None,
+        {**READING, "sft.episodes": 2500, "sft.steps": 600},
+    ),
+    "ezpoints-sft": ("icl/EZPoints-v0", None, {**READING, "sft.episodes": 1000, "sft.steps": 600}),
+    "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**READING, "ppo.iterations": 10}),
+    "points24-sft": (
+        "icl/Points24-v0",
+        None,
+        {**READING, "max_new_tokens": 96, "model.max_tokens": 256, "sft.episodes": 1000, "sft.steps": 600},
+    ),
 }
 
 
