@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from file_modules import load_file_module
 
+from baselines.checkpoints import checkpoint_dir
 from baselines.vlm.tasks import GAMES, prompt
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent
@@ -19,7 +20,6 @@ from leaderboard.protocol import SuiteEntry
 ROOT = Path(__file__).resolve().parents[1]
 DATA = json.loads((ROOT / "docs" / "data" / "vlm_cpu_results.json").read_text())
 PAGE = (ROOT / "docs" / "baselines" / "vlm.md").read_text()
-CHECKPOINTS = ROOT / "baselines" / "vlm" / "checkpoints"
 
 
 def _script():
@@ -70,8 +70,8 @@ def test_a_shipped_checkpoint_plays_as_the_results_file_says():
     shipped = [run for run in DATA["runs"].values() if "check" in run]
     assert shipped, "the results file names no shipped checkpoint"
     run = min(shipped, key=lambda run: GAMES.index(run["env"]))  # NumberLine first: the fastest
-    game = run["env"].split("/")[1].rsplit("-v", 1)[0]
     check = run["check"]
     entry = SuiteEntry(run["env"], {"obs_mode": "multimodal"}, check["episodes"], (check["seed"],))
-    played = play_entry(load_agent(f"run:{CHECKPOINTS / game}"), entry, agent_name="vlm", text_actions=True)
+    folder = checkpoint_dir(_script().checkpoint_name(run["env"]))
+    played = play_entry(load_agent(f"run:{folder}"), entry, agent_name="vlm", text_actions=True)
     assert np.asarray(played.returns).ravel().tolist() == check["returns"]

@@ -11,8 +11,9 @@ the file keeps, per run: success rate (return > 0), normalized score, parse fail
 training wall time, the training curves (``metrics.jsonl``), the config changes from the
 trainer's defaults, the command that reproduces it, and the provenance (machine and load) of the
 moment it ran. Runs already in the file are kept, so the runs can be made one at a time.
-``--ship RUNS`` copies each named run's model, tokenizer and config into ``baselines/vlm/checkpoints/<game>``
-(package data: ``--agent run:baselines/vlm/checkpoints/NumberLine`` plays it without training).
+``--ship RUNS`` copies each named run's model, tokenizer and config into the shipped checkpoint
+``baselines/checkpoints/vlm-<game>`` (package data: ``load_checkpoint("vlm-numberline")``, or
+``--agent run:DIR`` with ``checkpoint_dir("vlm-numberline")``, plays it without training).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from baselines.checkpoints import CHECKPOINTS_DIR  # noqa: E402
 from baselines.classic.blackjack import blackjack_dp  # noqa: E402
 from baselines.classic.number_games import points24_solvable_share  # noqa: E402
 from baselines.configs import replace_paths  # noqa: E402
@@ -43,7 +45,6 @@ from leaderboard.harness import evaluate  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "data" / "vlm_cpu_results.json"
 CURVES_PLOT = ROOT / "docs" / "img" / "vlm_curves.png"
-CHECKPOINTS = ROOT / "baselines" / "vlm" / "checkpoints"
 GAME_NAMES = ("NumberLine", "EZPoints", "Points24", "Blackjack")
 #: RL4VLM's success rates (%) with a 7B LLaVA after SFT + PPO (Zhai et al. 2024, gym-cards).
 RL4VLM_SUCCESS = {"NumberLine": 89.4, "EZPoints": 50.0, "Points24": 2.3, "Blackjack": 40.2}
@@ -311,16 +312,21 @@ def plot_curves(data: dict[str, Any], out: Path = CURVES_PLOT) -> Path:
     return out
 
 
+def checkpoint_name(env_id: str) -> str:
+    """The shipped checkpoint of a game's best run: ``vlm-<game>`` (``vlm-numberline``)."""
+    return f"vlm-{game_of(env_id).lower()}"
+
+
 def ship(name: str, folder: Path) -> Path:
-    game = game_of(RUNS[name][0])
-    target = CHECKPOINTS / game
+    target = CHECKPOINTS_DIR / checkpoint_name(RUNS[name][0])
     target.mkdir(parents=True, exist_ok=True)
     for file in ("config.json", "tokenizer.json", "model.safetensors", "agent.json"):
         shutil.copy2(folder / file, target / file)
     config = json.loads((target / "config.json").read_text())
-    config["out"] = f"baselines/vlm/checkpoints/{game}"
+    config["out"] = str(target.relative_to(ROOT))
     (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (target / "state.json").write_text((folder / "state.json").read_text())
+    (target / "COMMAND").write_text(command(name) + "\n")
     return target
 
 
@@ -333,7 +339,7 @@ def main() -> None:
     parser.add_argument(
         "--ship",
         default="",
-        help="comma-separated runs already made: copy each into baselines/vlm/checkpoints",
+        help="comma-separated runs already made: copy each into baselines/checkpoints/vlm-<game>",
     )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
     parser.add_argument(
