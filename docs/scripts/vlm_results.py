@@ -152,7 +152,7 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "points24-sft": (
         "icl/Points24-v0",
         None,
-        {**READING, "max_new_tokens": 96, "model.max_tokens": 256, "sft.episodes": 1000, "sft.steps": 600},
+        {**READING, "sft.episodes": 1000, "sft.steps": 600},
     ),
 }
 
