@@ -64,12 +64,25 @@ def test_the_exact_ceilings_are_the_solvers():
     assert 73.0 < best["Points24"] < 73.2  # 20876 / 28561 deals solvable
 
 
-def test_a_shipped_checkpoint_plays_as_the_results_file_says():
-    """Each shipped game's checkpoint loads through ``run:`` and replays the file's check episodes
-    exactly (greedy decoding): the weights, tokenizer and config in the package are the run's."""
-    shipped = [run for run in DATA["runs"].values() if "check" in run]
-    assert shipped, "the results file names no shipped checkpoint"
-    run = min(shipped, key=lambda run: GAMES.index(run["env"]))  # NumberLine first: the fastest
+SHIPPED = {name: run for name, run in DATA["runs"].items() if "check" in run}
+
+
+def test_numberline_and_every_card_game_that_beats_rl4vlm_is_shipped():
+    script = _script()
+    shipped_games = {script.game_of(run["env"]) for run in SHIPPED.values()}
+    assert "NumberLine" in shipped_games
+    for name, run in DATA["runs"].items():
+        game = script.game_of(run["env"])
+        if run["success_rate"] > script.RL4VLM_SUCCESS[game]:
+            assert game in shipped_games, f"{name} beats RL4VLM's {game} cell: ship its game's best run"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_shipped_checkpoint_plays_as_the_results_file_says(name):
+    """Each shipped game's checkpoint (``vlm-<game>``) loads through ``run:`` and replays the file's
+    check episodes exactly (greedy decoding): the weights, tokenizer and config in the package are
+    the run's."""
+    run = SHIPPED[name]
     check = run["check"]
     entry = SuiteEntry(run["env"], {"obs_mode": "multimodal"}, check["episodes"], (check["seed"],))
     folder = checkpoint_dir(_script().checkpoint_name(run["env"]))
