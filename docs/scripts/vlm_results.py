@@ -195,6 +195,8 @@ def curves(folder: Path) -> dict[str, list]:
     return {
         "align_step": [r["step"] for r in align],
         "align_loss": [r["loss"] for r in align],
+        # Each probe's held-out accuracy (runs with sft.align_frames; None for the others).
+        "align_accuracy": [r.get("accuracy") for r in align],
         "sft_step": [r["step"] for r in sft],
         "sft_loss": [r["loss"] for r in sft],
         "ppo_iteration": [r["iteration"] for r in ppo],
@@ -281,6 +283,26 @@ def results_table(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + note
 
 
+def reading_table(data: dict[str, Any]) -> str:
+    """The page's reading-stage table: at the end of each per-card reading stage, the held-out
+    accuracy of the worst probe of each kind (the cards' ranks, the rest: formula slots or totals)."""
+    lines = [
+        "| run | frames | reading steps | worst card probe % | worst other probe % |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for name, run in data["runs"].items():
+        accuracy = (run["curves"].get("align_accuracy") or [None])[-1]
+        if not accuracy or run["starts_from"]:
+            continue
+        cards = [v for slot, v in accuracy.items() if "card" in slot]  # "card 0", "dealer card", ...
+        others = [v for slot, v in accuracy.items() if "card" not in slot and slot != "min"]
+        lines.append(
+            f"| {name} | {run['config_changes']['sft.align_frames']:,} | {run['curves']['align_step'][-1]} "
+            f"| {100 * min(cards):.1f} | {100 * min(others):.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def commands_block(data: dict[str, Any]) -> str:
     """The page's commands: each run's, as the file records it."""
     return "```bash\n" + "\n".join(run["command"] for run in data["runs"].values()) + "\n```"
@@ -343,7 +365,9 @@ def main() -> None:
     )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
     parser.add_argument(
-        "--refresh-curves", action="store_true", help="re-read every recorded run's metrics.jsonl from --work"
+        "--refresh-curves",
+        action="store_true",
+        help="re-read the metrics.jsonl of every recorded run that --work holds",
     )
     args = parser.parse_args()
     if args.out is None:
@@ -384,7 +408,8 @@ def main() -> None:
         top = started
     if args.refresh_curves:
         for name, record in data["runs"].items():
-            record["curves"] = curves(args.work / name)
+            if (args.work / name / "metrics.jsonl").is_file():
+                record["curves"] = curves(args.work / name)
         data_record.write(args.out, top, data)
     for name in shipped:
         folder = args.work / name
@@ -395,7 +420,7 @@ def main() -> None:
         print("shipped", ship(name, folder))
     if args.render or names or shipped or args.refresh_curves:
         data = data_record.read(args.out)
-        print(results_table(data), commands_block(data), sep="\n\n")
+        print(results_table(data), reading_table(data), commands_block(data), sep="\n\n")
         print("wrote", plot_curves(data))
 
 
