@@ -55,6 +55,7 @@ def test_the_page_shows_the_results_file():
     table = script.results_table(DATA)
     for block in table.split("\n\n"):
         assert block in PAGE, f"docs/baselines/vlm.md should show, as the file has it:\n{block}"
+    assert script.reading_table(DATA) in PAGE, "the page should show the reading stage's accuracy"
     assert script.commands_block(DATA) in PAGE, "the page should give every run's command"
 
 
