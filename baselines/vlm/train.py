@@ -250,6 +250,13 @@ def play_expert(config: TrainConfig, seed: int, episodes: int) -> Iterator[tuple
         env.close()
 
 
+def _stored_frame(frame: np.ndarray, size: int) -> torch.Tensor:
+    """One frame downsampled for the data set, in an allocation of its own: kept as the view
+    ``downsample(...)[0]``, each stored frame pinned ~0.8 MB of freed scratch memory in the heap
+    (measured: 2,000 Points24 frames at 128 px grew the process by 1.5 GB; with the copy, 0.13 GB)."""
+    return downsample(frame[None], size)[0].clone()
+
+
 def collect_sft(config: TrainConfig, seed: int) -> SFTData:
     """States of ``sft.episodes`` episodes played by the expert (exploring), with the expert's answers."""
     images, prompts, answers = [], [], []
@@ -258,7 +265,7 @@ def collect_sft(config: TrainConfig, seed: int) -> SFTData:
             prompt(game, obs["text"], obs["action_mask"], config.state_in_prompt, config.short_prompt)
         )
         answers.append(answer_text(fields, thought if config.thoughts else None, game.action_strings[action]))
-        images.append(downsample(obs["image"][None], config.model.image_size)[0])
+        images.append(_stored_frame(obs["image"], config.model.image_size))
     return SFTData(torch.stack(images), prompts, answers)
 
 
@@ -273,7 +280,7 @@ def collect_reading(config: TrainConfig, seed: int) -> tuple[torch.Tensor, dict[
     for game, obs, info, _ in play_expert(config, seed + READING_SEED_OFFSET, config.sft.align_frames):
         slots = slots or reading_slots(game)
         labels.append(list(reading_labels(game, info).values()))
-        images.append(downsample(obs["image"][None], config.model.image_size)[0])
+        images.append(_stored_frame(obs["image"], config.model.image_size))
         if len(images) == config.sft.align_frames:
             break
     return torch.stack(images), slots, torch.tensor(labels)
