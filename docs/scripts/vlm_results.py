@@ -453,6 +453,9 @@ def main() -> None:
         folder = args.work / name
         if name not in data["runs"] or not (folder / "model.safetensors").is_file():
             raise SystemExit(f"--ship {name}: make the run first (--runs {name}) with the same --work")
+        for other in data["runs"].values():  # the game's checkpoint was another run's until now
+            if other["env"] == RUNS[name][0]:
+                other.pop("check", None)
         data["runs"][name]["check"] = check_play(folder, RUNS[name][0])
         data_record.write(args.out, data["runs"][name]["provenance"], data)
         print("shipped", ship(name, folder))
