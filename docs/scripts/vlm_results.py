@@ -151,6 +151,7 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         None,
         {**READING, "sft.episodes": 2500, "sft.steps": 600},
     ),
+    "blackjack-read-ppo": ("icl/Blackjack-v0", "blackjack-read-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "ezpoints-sft": ("icl/EZPoints-v0", None, {**READING, "sft.episodes": 1000, "sft.steps": 600}),
     # PPO at the trainer's default learning rate: at 1e-4 it lowered NumberLine's optimal SFT policy.
     "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**READING, "ppo.iterations": 10, "ppo.lr": 1e-5}),
