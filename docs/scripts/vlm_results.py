@@ -161,6 +161,7 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         # Less exploration: a random token derails a 4-card formula for good (the expert then gives up).
         {**READING, "sft.episodes": 2000, "sft.explore": 0.1, "sft.steps": 800},
     ),
+    "points24-ppo": ("icl/Points24-v0", "points24-sft-long", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft-long": (
         "icl/Points24-v0",
         None,
