@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from file_modules import load_file_module
 
+from baselines.checkpoints import checkpoint_dir
 from baselines.vlm.tasks import GAMES, prompt
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent
@@ -19,7 +20,6 @@ from leaderboard.protocol import SuiteEntry
 ROOT = Path(__file__).resolve().parents[1]
 DATA = json.loads((ROOT / "docs" / "data" / "vlm_cpu_results.json").read_text())
 PAGE = (ROOT / "docs" / "baselines" / "vlm.md").read_text()
-CHECKPOINTS = ROOT / "baselines" / "vlm" / "checkpoints"
 
 
 def _script():
@@ -55,6 +55,7 @@ def test_the_page_shows_the_results_file():
     table = script.results_table(DATA)
     for block in table.split("\n\n"):
         assert block in PAGE, f"docs/baselines/vlm.md should show, as the file has it:\n{block}"
+    assert script.reading_table(DATA) in PAGE, "the page should show the reading stage's accuracy"
     assert script.commands_block(DATA) in PAGE, "the page should give every run's command"
 
 
@@ -64,14 +65,27 @@ def test_the_exact_ceilings_are_the_solvers():
     assert 73.0 < best["Points24"] < 73.2  # 20876 / 28561 deals solvable
 
 
-def test_a_shipped_checkpoint_plays_as_the_results_file_says():
-    """Each shipped game's checkpoint loads through ``run:`` and replays the file's check episodes
-    exactly (greedy decoding): the weights, tokenizer and config in the package are the run's."""
-    shipped = [run for run in DATA["runs"].values() if "check" in run]
-    assert shipped, "the results file names no shipped checkpoint"
-    run = min(shipped, key=lambda run: GAMES.index(run["env"]))  # NumberLine first: the fastest
-    game = run["env"].split("/")[1].rsplit("-v", 1)[0]
+SHIPPED = {name: run for name, run in DATA["runs"].items() if "check" in run}
+
+
+def test_numberline_and_every_card_game_that_beats_rl4vlm_is_shipped():
+    script = _script()
+    shipped_games = {script.game_of(run["env"]) for run in SHIPPED.values()}
+    assert "NumberLine" in shipped_games
+    for name, run in DATA["runs"].items():
+        game = script.game_of(run["env"])
+        if run["success_rate"] > script.RL4VLM_SUCCESS[game]:
+            assert game in shipped_games, f"{name} beats RL4VLM's {game} cell: ship its game's best run"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_shipped_checkpoint_plays_as_the_results_file_says(name):
+    """Each shipped game's checkpoint (``vlm-<game>``) loads through ``run:`` and replays the file's
+    check episodes exactly (greedy decoding): the weights, tokenizer and config in the package are
+    the run's."""
+    run = SHIPPED[name]
     check = run["check"]
     entry = SuiteEntry(run["env"], {"obs_mode": "multimodal"}, check["episodes"], (check["seed"],))
-    played = play_entry(load_agent(f"run:{CHECKPOINTS / game}"), entry, agent_name="vlm", text_actions=True)
+    folder = checkpoint_dir(_script().checkpoint_name(run["env"]))
+    played = play_entry(load_agent(f"run:{folder}"), entry, agent_name="vlm", text_actions=True)
     assert np.asarray(played.returns).ravel().tolist() == check["returns"]

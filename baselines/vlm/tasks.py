@@ -6,6 +6,9 @@
   thought from the visible state, then the action of the exact solver of ``baselines/classic``.
 - :func:`action_span` finds the characters of the last ``"action": "..."`` pair in an answer: the
   tokens that overlap it are the action tokens of RL4VLM's log-probability, the others the thoughts.
+- :func:`reading_slots` and :func:`reading_labels` say what a frame shows, one small classification
+  per thing drawn (each card's rank in the frame's order, each formula slot's token, the totals
+  printed): the labels of the reading stage's probes.
 """
 
 from __future__ import annotations
@@ -20,16 +23,26 @@ import numpy as np
 import icl_envs  # noqa: F401  (registers the icl/ ids)
 from baselines.classic.blackjack import OptimalBlackjackAgent
 from baselines.classic.number_games import PointsOptimalAgent, numberline_optimal_action, solve_deal
+from icl_envs.cards.deck import NUM_RANKS, card_rank_suit
 from icl_envs.cards.text_protocol import build_prompt
 
 GAMES = ("icl/NumberLine-v0", "icl/EZPoints-v0", "icl/Points24-v0", "icl/Blackjack-v0")
 _ACTION_PAIR = re.compile(r'"action"\s*:\s*"[^"\n]*"?')
+#: Player cards the reading stage labels in Blackjack (a hand of more is rare; the total is printed).
+BLACKJACK_CARD_SLOTS = 5
+#: Blackjack totals the probes tell apart (a hand's total is at most 31 before the episode ends).
+BLACKJACK_TOTALS = 32
 
 
 def check_game(env_id: str) -> str:
     if env_id not in GAMES:
         raise ValueError(f"env must be one of {', '.join(map(repr, GAMES))}; got {env_id!r}")
     return env_id
+
+
+def game_name(env_id: str) -> str:
+    """``"icl/EZPoints-v0"`` -> ``"EZPoints"``."""
+    return check_game(env_id).split("/")[1].rsplit("-v", 1)[0]
 
 
 def game_env(env_id: str, **kwargs: Any) -> gym.Env:
@@ -76,7 +89,7 @@ class Expert:
     """The solver's action with the answer fields and a templated thought (from the visible state)."""
 
     def __init__(self, env_id: str):
-        self.game = check_game(env_id).split("/")[1].rsplit("-v", 1)[0]
+        self.game = game_name(env_id)
         if self.game == "Blackjack":
             self.blackjack = OptimalBlackjackAgent()
         elif self.game in ("EZPoints", "Points24"):
@@ -106,7 +119,8 @@ class Expert:
         written = [names[int(t) - 1] for t in np.asarray(state["formula"]) if t]
         action = int(self.points.act(state))
         solution = solve_deal(numbers, self.game)
-        fields = {"cards": str(sorted(numbers)), "formula": "".join(written)}
+        # The cards in the frame's order, left to right: what the reading stage's probes read.
+        fields = {"cards": str(numbers), "formula": "".join(written)}
         plan = f"{''.join(solution)} reaches the target" if solution else "no formula reaches the target"
         return action, fields, f"{plan}; next I write {names[action]}."
 
@@ -121,3 +135,49 @@ def numberline_corpus() -> list[str]:
         for a in "-+"
     ]
     return answers + ["Current number: 2\nTarget number: 3\nLegal: - +\n"]
+
+
+def reading_slots(env: Any) -> dict[str, int]:
+    """What the unwrapped card env's frame shows, as ``{slot name: number of classes}``: per card
+    (in the frame's order) its rank, per formula slot its token, and the numbers printed on the
+    table. Slots that may be empty have class 0 for "absent" (so a rank is class ``1 + rank``)."""
+    game = type(env).__name__.removesuffix("Env")
+    if game == "NumberLine":
+        positions = env.max_position + 1
+        return {"current": positions, "target": positions}
+    if game == "Blackjack":
+        return {
+            "player total": BLACKJACK_TOTALS,
+            "soft": 2,
+            "dealer card": NUM_RANKS,
+            **{f"player card {i}": 1 + NUM_RANKS for i in range(BLACKJACK_CARD_SLOTS)},
+        }
+    rules = env.rules
+    return {
+        **{f"card {i}": NUM_RANKS for i in range(rules.num_cards)},
+        **{f"formula {i}": 1 + len(rules.action_strings) for i in range(rules.max_formula_length)},
+    }
+
+
+def reading_labels(env: Any, info: dict[str, Any]) -> dict[str, int]:
+    """The class of each of :func:`reading_slots`'s slots in the env's current frame (``info``: the
+    last reset's or step's, which names Blackjack's cards)."""
+    game = type(env).__name__.removesuffix("Env")
+    if game == "NumberLine":
+        state = env.symbolic_observation()
+        return {"current": int(state["current"]), "target": int(state["target"])}
+    if game == "Blackjack":
+        total, _, soft = env.symbolic_observation()
+        ranks = [1 + card_rank_suit(name)[0] for name in info["player_cards"]][:BLACKJACK_CARD_SLOTS]
+        ranks += [0] * (BLACKJACK_CARD_SLOTS - len(ranks))
+        return {
+            "player total": min(int(total), BLACKJACK_TOTALS - 1),
+            "soft": int(soft),
+            "dealer card": card_rank_suit(info["dealer_up_card"])[0],
+            **{f"player card {i}": rank for i, rank in enumerate(ranks)},
+        }
+    formula = env.symbolic_observation()["formula"]  # action id + 1 per written token, 0 = empty
+    return {
+        **{f"card {i}": card_rank_suit(name)[0] for i, name in enumerate(env.deal.cards)},
+        **{f"formula {i}": int(token) for i, token in enumerate(formula)},
+    }
