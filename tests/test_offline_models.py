@@ -359,6 +359,28 @@ def test_cpu_attention_with_dropout_is_sdpa_before_the_dropout(masked, monkeypat
     torch.testing.assert_close(nets.attention(q, k, v, allowed, 0.1), expected)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_last_block_computes_only_the_rows_read(masked):
+    """``CausalTransformer(x, valid, rows)`` equals the full transformer's output at ``rows``, and
+    so do the gradients of a loss on them (the skipped rows' outputs are never read)."""
+    from baselines.offline.nets import CausalTransformer
+
+    torch.manual_seed(0)
+    transformer = CausalTransformer(dim=16, layers=2, heads=2, dropout=0.0)
+    x = torch.randn(3, 12, 16)
+    valid = (torch.rand(3, 12) > 0.3) if masked else None
+    rows = torch.arange(1, 12, 3)
+    full = transformer(x, valid)[:, rows]
+    (full.square().sum()).backward()
+    expected = [p.grad.clone() for p in transformer.parameters()]
+    transformer.zero_grad()
+    part = transformer(x, valid, rows)
+    part.square().sum().backward()
+    torch.testing.assert_close(part, full)
+    for got, want in zip((p.grad for p in transformer.parameters()), expected):
+        torch.testing.assert_close(got, want)
+
+
 @pytest.mark.parametrize("algorithm", ["dt", "reinformer"])
 def test_masked_padding_is_invisible_and_trimmed_away(algorithm):
     """With ``mask_padding`` the real steps' outputs depend neither on what the padding holds nor on

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from baselines.offline.nets import SequenceModel, TransformerConfig, split_tokens
+from baselines.offline.nets import SequenceModel, TransformerConfig
 from baselines.offline.runs import DatasetInfo, SequenceConfig
 from baselines.offline.sequences import Windows
 
@@ -41,7 +41,7 @@ class DecisionTransformer(SequenceModel):
     def forward(self, windows: Windows) -> torch.Tensor:
         """Action logits (B, K, actions) of every step, read from its state token."""
         r, s, a = self.embed(windows)
-        _, states, _ = split_tokens(self.attend(self.embed.interleave(r, s, a), windows), TOKENS_PER_STEP)
+        (states,) = self.attend(self.embed.interleave(r, s, a), windows, read=(1,))
         return self.action_head(states)
 
     def play(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor]:

@@ -110,10 +110,25 @@ class Block(nn.Module):
         )
         self.residual_dropout = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
-        """``allowed``: (B, 1, L, L) which keys each query may attend to; None: causal."""
+    def forward(
+        self, x: torch.Tensor, allowed: torch.Tensor | None = None, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``allowed``: (B or 1, 1, L, L) which keys each query may attend to; None: causal.
+        ``rows``: the positions whose outputs are wanted (None: all); the others still serve as keys
+        and values, but get no query, no attention output and no MLP: (B, L, dim) -> (B, len(rows), dim)."""
         batch, length, dim = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, dim // self.heads).unbind(2)
+        shape = (batch, -1, self.heads, dim // self.heads)
+        normed = self.norm1(x)
+        if rows is None:
+            q, k, v = self.qkv(normed).view(batch, length, 3, self.heads, dim // self.heads).unbind(2)
+        else:
+            # The same weights as one qkv product, split so that queries are computed for ``rows`` only.
+            weight, bias = self.qkv.weight, self.qkv.bias
+            q = F.linear(normed[:, rows], weight[:dim], bias[:dim]).view(shape)
+            k, v = F.linear(normed, weight[dim:], bias[dim:]).view(batch, length, 2, *shape[2:]).unbind(2)
+            if allowed is None:
+                allowed = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()[None, None]
+            allowed, x = allowed[:, :, rows], x[:, rows]
         attended = attention(
             q.transpose(1, 2),
             k.transpose(1, 2),
@@ -121,7 +136,7 @@ class Block(nn.Module):
             allowed,
             self.dropout if self.training else 0.0,
         )
-        x = x + self.residual_dropout(self.proj(attended.transpose(1, 2).reshape(batch, length, dim)))
+        x = x + self.residual_dropout(self.proj(attended.transpose(1, 2).reshape(batch, -1, dim)))
         return x + self.mlp(self.norm2(x))
 
 
@@ -137,16 +152,20 @@ class CausalTransformer(nn.Module):
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
                 nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * layers))
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """``valid``: (B, L) the tokens the others may attend to (None: all, causally)."""
+    def forward(
+        self, x: torch.Tensor, valid: torch.Tensor | None = None, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``valid``: (B, L) the tokens the others may attend to (None: all, causally). ``rows``: the
+        positions whose outputs are read (None: all): the last block computes only those, since no
+        later block reads the others (the earlier blocks compute every position, all are keys)."""
         allowed = None
         if valid is not None:
             length = x.shape[1]
             causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
             itself = torch.eye(length, dtype=torch.bool, device=x.device)  # no query is left without keys
             allowed = ((causal & valid[:, None, :]) | itself)[:, None]
-        for block in self.blocks:
-            x = block(x, allowed)
+        for index, block in enumerate(self.blocks):
+            x = block(x, allowed, rows if index == len(self.blocks) - 1 else None)
         return self.norm(x)
 
 
@@ -198,18 +217,18 @@ class SequenceModel(nn.Module):
         self.transformer = CausalTransformer(dim, config.layers, config.heads, config.dropout)
         self.mask_padding = config.mask_padding
 
-    def attend(self, tokens: torch.Tensor, windows: Windows) -> torch.Tensor:
-        """The transformer over the interleaved tokens of ``windows`` (the padding masked out when the
-        config says so)."""
-        if not self.mask_padding:
-            return self.transformer(tokens)
-        per_step = tokens.shape[1] // windows.mask.shape[1]
-        return self.transformer(tokens, windows.mask.repeat_interleave(per_step, dim=1))
-
-
-def split_tokens(hidden: torch.Tensor, count: int) -> list[torch.Tensor]:
-    """The transformer's output (B, count·K, dim) as ``count`` (B, K, dim) streams, in token order."""
-    return list(hidden.reshape(hidden.shape[0], -1, count, hidden.shape[-1]).unbind(2))
+    def attend(self, tokens: torch.Tensor, windows: Windows, read: tuple[int, ...]) -> list[torch.Tensor]:
+        """The transformer's outputs over the interleaved tokens of ``windows`` (the padding masked
+        out when the config says so) at the tokens of each step whose place in the step is in
+        ``read``: one (B, K, dim) stream per entry of ``read``. Only those outputs are computed in the
+        last block (the heads read nothing else): a third of its work for Decision Transformer."""
+        steps = windows.mask.shape[1]
+        per_step = tokens.shape[1] // steps
+        places = torch.tensor(read, device=tokens.device)
+        rows = (torch.arange(steps, device=tokens.device)[:, None] * per_step + places).flatten()
+        valid = windows.mask.repeat_interleave(per_step, dim=1) if self.mask_padding else None
+        hidden = self.transformer(tokens, valid, rows)
+        return list(hidden.reshape(hidden.shape[0], steps, len(read), hidden.shape[-1]).unbind(2))
 
 
 __all__ = [
@@ -222,5 +241,4 @@ __all__ = [
     "SequenceModel",
     "StepEmbeddings",
     "TransformerConfig",
-    "split_tokens",
 ]

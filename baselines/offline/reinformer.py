@@ -23,7 +23,7 @@ from torch import nn
 
 from baselines.configs import fail
 from baselines.offline.dt import action_loss
-from baselines.offline.nets import SequenceModel, TransformerConfig, split_tokens
+from baselines.offline.nets import SequenceModel, TransformerConfig
 from baselines.offline.optim import OptimConfig
 from baselines.offline.runs import DatasetInfo, SequenceConfig
 from baselines.offline.sequences import Windows
@@ -70,9 +70,7 @@ class Reinformer(SequenceModel):
         """(predicted returns (B, K) from the state tokens, action logits (B, K, actions) from the
         return tokens)."""
         r, s, a = self.embed(windows)
-        states, returns, _ = split_tokens(
-            self.attend(self.embed.interleave(s, r, a), windows), TOKENS_PER_STEP
-        )
+        states, returns = self.attend(self.embed.interleave(s, r, a), windows, read=(0, 1))
         return self.return_head(states).squeeze(-1), self.action_head(returns)
 
     def play(self, windows: Windows) -> tuple[torch.Tensor, torch.Tensor]:
