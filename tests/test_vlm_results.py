@@ -15,7 +15,7 @@ from baselines.checkpoints import checkpoint_dir
 from baselines.vlm.tasks import GAMES, prompt
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent
-from leaderboard.protocol import SuiteEntry
+from leaderboard.protocol import SuiteEntry, get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = json.loads((ROOT / "docs" / "data" / "vlm_cpu_results.json").read_text())
@@ -57,6 +57,22 @@ def test_the_page_shows_the_results_file():
         assert block in PAGE, f"docs/baselines/vlm.md should show, as the file has it:\n{block}"
     assert script.reading_table(DATA) in PAGE, "the page should show the reading stage's accuracy"
     assert script.commands_block(DATA) in PAGE, "the page should give every run's command"
+    assert script.wider_sentence(DATA) in PAGE, "the page should give the wider sample's figures"
+
+
+def test_the_wider_sample_names_a_recorded_run_and_fresh_deals():
+    wide = DATA["wider_sample"]
+    assert wide["run"] in DATA["runs"]
+    assert wide["seeds"][0] > max(get_suite("vl-v0").entries[0].seeds)  # none of vl-v0's deals
+    for who in ("agent", "optimum"):
+        assert wide[who]["low"] < wide[who]["success_rate"] < wide[who]["high"]
+
+
+def test_success_interval_is_wilsons():
+    low, high = _script().success_interval(50, 100)  # by hand: 0.5 ± 1.96·sqrt(0.0025 + 0.96/1e4) / 1.0384
+    assert low == pytest.approx(40.38, abs=0.01) and high == pytest.approx(59.62, abs=0.01)
+    low, high = _script().success_interval(0, 20)  # no win: the interval still has width
+    assert low == pytest.approx(0.0, abs=1e-9) and high == pytest.approx(16.11, abs=0.01)
 
 
 def test_the_exact_ceilings_are_the_solvers():

@@ -285,6 +285,72 @@ def optimum_on_suite_deals() -> dict[str, float]:
     return rates
 
 
+#: Seeds of the wider sample, WIDER_FIRST_SEED + k · SEED_STRIDE: the vector env seeds its env i with
+#: seed + i, so seeds closer than the episodes per seed would replay the same deals; the stride is
+#: vl-v0's own, whose seeds (10000, ..., 50000) lie below the first.
+WIDER_FIRST_SEED, SEED_STRIDE = 1_000_000, 10_000
+
+
+def success_interval(wins: int, count: int) -> tuple[float, float]:
+    """Wilson's 95% interval of a success rate (%), from ``wins`` of ``count`` episodes (the normal
+    interval misbehaves near 0 and 100, where some of our games' rates sit)."""
+    z, rate = 1.96, wins / count
+    centre = (rate + z * z / (2 * count)) / (1 + z * z / count)
+    half = z * np.sqrt(rate * (1 - rate) / count + z * z / (4 * count * count)) / (1 + z * z / count)
+    return 100.0 * float(centre - half), 100.0 * float(centre + half)
+
+
+def wider_sample(name: str, folder: Path, episodes: int) -> dict[str, Any]:
+    """Run ``name`` and its game's exact solver on the same ``episodes`` fresh episodes (seeds from
+    :data:`WIDER_FIRST_SEED`, vl-v0's episodes per seed): where vl-v0's own deals are too few, or too
+    lucky or unlucky, to compare a run with RL4VLM's cell, this estimates its expected success."""
+    from leaderboard.harness import play_entry
+    from leaderboard.loading import load_agent
+    from leaderboard.protocol import SuiteEntry, get_suite
+
+    (entry,) = get_suite("vl-v0").select([RUNS[name][0]])
+    count = -(-episodes // entry.episodes)
+    assert entry.episodes <= SEED_STRIDE, "seeds would share deals"
+    seeds = tuple(WIDER_FIRST_SEED + k * SEED_STRIDE for k in range(count))
+    wide = SuiteEntry(entry.env_id, dict(entry.kwargs), entry.episodes, seeds)
+    symbolic = SuiteEntry(entry.env_id, {**entry.kwargs, "obs_mode": "symbolic"}, entry.episodes, seeds)
+    played = {
+        name: play_entry(load_agent(f"run:{folder}"), wide, agent_name="vlm", text_actions=True),
+        "optimum": play_entry(SOLVERS[game_of(entry.env_id)](), symbolic, agent_name="solver"),
+    }
+    record: dict[str, Any] = {
+        "run": name,
+        "seeds": [seeds[0], seeds[-1]],
+        "episodes": len(seeds) * entry.episodes,
+    }
+    for who, run in played.items():
+        wins = int(np.sum(np.asarray(run.returns) > 0))
+        low, high = success_interval(wins, record["episodes"])
+        record["optimum" if who == "optimum" else "agent"] = {
+            "success_rate": 100.0 * wins / record["episodes"],
+            "low": low,
+            "high": high,
+        }
+    return record
+
+
+def wider_sentence(data: dict[str, Any]) -> str:
+    """The page's sentence on the wider sample (empty when the file has none)."""
+    wide = data.get("wider_sample")
+    if not wide:
+        return ""
+    agent, optimum = wide["agent"], wide["optimum"]
+    game = game_of(data["runs"][wide["run"]]["env"])
+    return (
+        f"On {wide['episodes']:,} fresh {game} episodes (seeds {wide['seeds'][0]:,} to {wide['seeds'][1]:,} "
+        f"in steps of {SEED_STRIDE:,}, none of `vl-v0`'s), "
+        f"`{wide['run']}` wins {agent['success_rate']:.1f}% "
+        f"[{agent['low']:.1f}, {agent['high']:.1f}] and the exact policy {optimum['success_rate']:.1f}% "
+        f"[{optimum['low']:.1f}, {optimum['high']:.1f}] (Wilson 95% intervals), against RL4VLM's "
+        f"{RL4VLM_SUCCESS[game]:.1f}%."
+    )
+
+
 def check_play(folder: Path, env_id: str) -> dict[str, Any]:
     """The check the shipped-checkpoint test replays: a few greedy episodes of the first dev seed."""
     from leaderboard.harness import play_entry
@@ -412,6 +478,11 @@ def main() -> None:
         default="",
         help="comma-separated runs already made: copy each into baselines/checkpoints/vlm-<game>",
     )
+    parser.add_argument(
+        "--wider",
+        default="",
+        help="RUN[:EPISODES]: that run and the exact solver on EPISODES (default 5000) fresh episodes",
+    )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
     parser.add_argument(
         "--refresh-curves",
@@ -458,6 +529,13 @@ def main() -> None:
     if "optimum_on_deals" not in data:
         data["optimum_on_deals"] = optimum_on_suite_deals()
         data_record.write(args.out, top, data)
+    if args.wider:
+        name, _, count = args.wider.partition(":")
+        if name not in data["runs"] or not (args.work / name / "model.safetensors").is_file():
+            raise SystemExit(f"--wider {name}: make the run first (--runs {name}) with the same --work")
+        data["wider_sample"] = wider_sample(name, args.work / name, int(count or 5000))
+        data_record.write(args.out, data_record.provenance("docs/scripts/vlm_results.py"), data)
+        print(wider_sentence(data))
     if args.refresh_curves:
         for name, record in data["runs"].items():
             if (args.work / name / "metrics.jsonl").is_file():
