@@ -221,7 +221,8 @@ class SequenceModel(nn.Module):
         """The transformer's outputs over the interleaved tokens of ``windows`` (the padding masked
         out when the config says so) at the tokens of each step whose place in the step is in
         ``read``: one (B, K, dim) stream per entry of ``read``. Only those outputs are computed in the
-        last block (the heads read nothing else): a third of its work for Decision Transformer."""
+        last block (the heads read nothing else): for Decision Transformer, which reads one token of
+        three, it skips two thirds of that block's queries, attention outputs and MLP."""
         steps = windows.mask.shape[1]
         per_step = tokens.shape[1] // steps
         places = torch.tensor(read, device=tokens.device)
