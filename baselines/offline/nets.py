@@ -77,6 +77,11 @@ class Dropout(nn.Dropout):
         return dropout(x, self.p, self.training)
 
 
+def causal_mask(length: int, device: torch.device) -> torch.Tensor:
+    """(L, L) booleans: query i may attend to keys 0..i."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
 def attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None, p: float
 ) -> torch.Tensor:
@@ -91,7 +96,7 @@ def attention(
         )
     length = q.shape[-2]
     if allowed is None:
-        allowed = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
+        allowed = causal_mask(length, q.device)
     scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
     weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
     return dropout(weights, p, True) @ v
@@ -127,7 +132,7 @@ class Block(nn.Module):
             q = F.linear(normed[:, rows], weight[:dim], bias[:dim]).view(shape)
             k, v = F.linear(normed, weight[dim:], bias[dim:]).view(batch, length, 2, *shape[2:]).unbind(2)
             if allowed is None:
-                allowed = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()[None, None]
+                allowed = causal_mask(length, x.device)[None, None]
             allowed, x = allowed[:, :, rows], x[:, rows]
         attended = attention(
             q.transpose(1, 2),
@@ -161,7 +166,7 @@ class CausalTransformer(nn.Module):
         allowed = None
         if valid is not None:
             length = x.shape[1]
-            causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+            causal = causal_mask(length, x.device)
             itself = torch.eye(length, dtype=torch.bool, device=x.device)  # no query is left without keys
             allowed = ((causal & valid[:, None, :]) | itself)[:, None]
         for index, block in enumerate(self.blocks):

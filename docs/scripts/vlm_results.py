@@ -267,21 +267,27 @@ SOLVERS = {
 }
 
 
+def solver_returns(entry: Any) -> Any:
+    """The returns of the game's exact solver on ``entry``'s episodes and seeds, with numbers for
+    observations (the deals depend on the seeds, not on ``obs_mode``)."""
+    from leaderboard.harness import play_entry
+    from leaderboard.protocol import SuiteEntry
+
+    symbolic = SuiteEntry(entry.env_id, {**entry.kwargs, "obs_mode": "symbolic"}, entry.episodes, entry.seeds)
+    return play_entry(SOLVERS[game_of(entry.env_id)](), symbolic, agent_name="solver").returns
+
+
 def optimum_on_suite_deals() -> dict[str, float]:
     """The exact solvers' success rate (%) on ``vl-v0``'s own deals: each game's entry replayed with
     its seeds and episodes but numbers for observations (the deals depend on the seeds, not on
     ``obs_mode``). Where it is below RL4VLM's cell, no policy that plays by the visible state beats
     that cell on these deals but by luck."""
-    from leaderboard.harness import play_entry
-    from leaderboard.protocol import SuiteEntry, get_suite
+    from leaderboard.protocol import get_suite
 
     rates = {}
     for entry in get_suite("vl-v0").entries:
-        symbolic = SuiteEntry(
-            entry.env_id, {**entry.kwargs, "obs_mode": "symbolic"}, entry.episodes, entry.seeds
-        )
-        played = play_entry(SOLVERS[game_of(entry.env_id)](), symbolic, agent_name="solver")
-        rates[game_of(entry.env_id)] = 100.0 * float(np.mean(np.asarray(played.returns) > 0))
+        won = np.asarray(solver_returns(entry)) > 0
+        rates[game_of(entry.env_id)] = 100.0 * float(np.mean(won))
     return rates
 
 
@@ -313,18 +319,17 @@ def wider_sample(name: str, folder: Path, episodes: int) -> dict[str, Any]:
     assert entry.episodes <= SEED_STRIDE, "seeds would share deals"
     seeds = tuple(WIDER_FIRST_SEED + k * SEED_STRIDE for k in range(count))
     wide = SuiteEntry(entry.env_id, dict(entry.kwargs), entry.episodes, seeds)
-    symbolic = SuiteEntry(entry.env_id, {**entry.kwargs, "obs_mode": "symbolic"}, entry.episodes, seeds)
-    played = {
-        name: play_entry(load_agent(f"run:{folder}"), wide, agent_name="vlm", text_actions=True),
-        "optimum": play_entry(SOLVERS[game_of(entry.env_id)](), symbolic, agent_name="solver"),
+    returns = {
+        name: play_entry(load_agent(f"run:{folder}"), wide, agent_name="vlm", text_actions=True).returns,
+        "optimum": solver_returns(wide),
     }
     record: dict[str, Any] = {
         "run": name,
         "seeds": [seeds[0], seeds[-1]],
         "episodes": len(seeds) * entry.episodes,
     }
-    for who, run in played.items():
-        wins = int(np.sum(np.asarray(run.returns) > 0))
+    for who, played in returns.items():
+        wins = int(np.sum(np.asarray(played) > 0))
         low, high = success_interval(wins, record["episodes"])
         record["optimum" if who == "optimum" else "agent"] = {
             "success_rate": 100.0 * wins / record["episodes"],
