@@ -66,6 +66,24 @@ def test_expectile_loss_by_hand():
     assert torch.allclose(expectile_loss(x, y, 0.5), 0.5 * (x - y).square())
 
 
+def test_return_scale_is_the_best_return_not_the_worst(minari_path):
+    from baselines.offline.runs import DatasetInfo
+    from baselines.offline.sequences import Episode
+
+    dataset = load_dataset("test/numberline/mixed-v0")
+    first = dataset_episodes(dataset)[0]
+
+    def scale(*returns: float) -> float:
+        episodes = [Episode(first.observations[:1], first.actions[:1], np.array([r])) for r in returns]
+        return DatasetInfo.of(dataset, episodes).return_scale
+
+    # NumberLine's mixed data: random episodes down to -9, the best 1: R̂ = 1 must read 1, not 1/9.
+    assert scale(-9.0, 0.0, 1.0) == 1.0
+    assert scale(-20.0, 10.0) == 10.0
+    assert scale(-3.0, -2.0) == 2.0  # the best return's magnitude, whatever its sign
+    assert scale(-0.5, 0.25) == 1.0  # at least 1
+
+
 def test_lamb_scales_adam_by_the_trust_ratio():
     """One LAMB step by hand: Adam's first update is g / (|g| + eps) ≈ sign(g); the trust ratio
     ‖w‖ / ‖update‖ = 5 / √2 scales it."""
