@@ -301,10 +301,12 @@ def d3rlpy_crosscheck():
     return load_file_module(ROOT / "benchmarks" / "anchors" / "d3rlpy_dt.py", "anchors_d3rlpy_dt")
 
 
-#: The cross-check's runs: our DT as it is (padding masked), the same before its step was made faster,
+#: The cross-check's runs: our DT as it is (padding masked), the same with returns-to-go scaled by
+#: the largest |return| (as before the best return's magnitude), before its step was made faster,
 #: with the padding seen (as before the option), and at its default size.
 D3RLPY_FILES = (
     "d3rlpy_crosscheck.json",
+    "d3rlpy_crosscheck_largest_return_scale.json",
     "d3rlpy_crosscheck_masked.json",
     "d3rlpy_crosscheck_unmasked.json",
     "d3rlpy_crosscheck_default_size.json",
@@ -333,7 +335,18 @@ def test_main_crosscheck_is_the_default_masked_model():
     ``mask_padding`` option) on the same size, steps and dataset as the unmasked one it explains."""
     main, unmasked = data("d3rlpy_crosscheck.json"), data("d3rlpy_crosscheck_unmasked.json")
     assert not any(option.startswith("mask_padding") for option in main["options"])
-    assert unmasked["settings"] == main["settings"] and unmasked["dataset"] == main["dataset"]
+    assert unmasked["dataset"] == main["dataset"]
+    # The unmasked runs came before returns-to-go were scaled by the best return (1 here), not 9.
+    assert unmasked["settings"] == main["settings"] | {"return_scale": 9.0}
+
+
+def test_main_crosscheck_scales_returns_by_the_best_return():
+    """The main table's runs divide returns-to-go by the best return's magnitude (both sides take
+    the same scale); the table it replaces is the same command at the largest |return|."""
+    main, before = data("d3rlpy_crosscheck.json"), data("d3rlpy_crosscheck_largest_return_scale.json")
+    assert main["settings"]["return_scale"] == max(1.0, abs(main["settings"]["target_return"])) == 1.0
+    assert before["settings"] == main["settings"] | {"return_scale": 9.0}
+    assert before["options"] == main["options"] and len(before["runs"]) == len(main["runs"])
 
 
 def test_dt_step_profile_is_its_data_file():
