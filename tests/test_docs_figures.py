@@ -516,7 +516,8 @@ def test_offline_results_are_the_data_file():
     ]
     quoted += [module.dataset_summary(measured, dataset) for dataset in QUOTED_DATASETS]
     quoted += [module.best_return_summary(measured, dataset) for dataset in QUOTED_DATASETS[:2]]
-    quoted.append(module.masking_summary(measured, data("offline_results_unmasked.json")))
+    earlier = data("offline_results_largest_return_scale.json")
+    quoted.append(module.masking_summary(earlier, data("offline_results_unmasked.json")))
     for sentence in quoted:
         assert sentence in " ".join(text.split()), f"the page should say {sentence!r}"
 
@@ -534,9 +535,15 @@ def test_offline_results_commands_and_masking_are_the_data_files():
     for row in measured["rows"]:
         if "mask_padding" in row["config"]["model"]:
             assert f"mask_padding={str(row['config']['model']['mask_padding']).lower()}" in row["options"]
-    table = module.masking_table(measured, unmasked)
+    # The masking table compares the runs before the return scale changed, masked and not.
+    earlier = data("offline_results_largest_return_scale.json")
+    assert module.reproduce_command(earlier) == module.reproduce_command(measured)
+    table = module.masking_table(earlier, unmasked)
     assert table.count("\n") > 2, "the masking table should compare rows"
     assert table in text
+    scale = module.scale_table(measured, earlier)
+    assert len(scale.splitlines()) == 2 + 3 * len(module.RESCALED_DATASETS), "every rescaled transformer row"
+    assert scale in text
 
 
 def test_masking_table_marks_rows_whose_intervals_part():

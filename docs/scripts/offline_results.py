@@ -16,7 +16,9 @@ step, the mean over the seeds), and the config the runs trained with, defaults i
 e.g. ``model.mask_padding``, which changed default once). :func:`reproduce_command` renders the
 command that makes every row again from the file's settings; :func:`masking_table` sets the
 transformers' rows beside those of a file of the same runs with the padding seen
-(``docs/data/offline_results_unmasked.json``, the same command with ``--set mask_padding=false``).
+(``docs/data/offline_results_unmasked.json``, the same command with ``--set mask_padding=false``),
+and :func:`scale_table` the rows of the datasets whose return scale changed beside the file made
+before the change (``docs/data/offline_results_largest_return_scale.json``).
 
 **Resumable, in pieces**: a run whose ``scores.json`` exists with the same settings is not trained or
 played again, and an interrupted training resumes from its checkpoint; the data file is rewritten
@@ -364,20 +366,60 @@ def masking_summary(masked: dict, unmasked: dict) -> str:
     )
 
 
-def masking_table(masked: dict, unmasked: dict) -> str:
-    """The rows of ``masked`` (padding masked out of attention) beside the same rows of ``unmasked``
-    (the data file of the same runs seeing the padding): every row both files have with the same
-    steps and options but ``mask_padding``; "moved" where the two 95% intervals do not overlap."""
-    lines = [
-        "| dataset | algorithm | padding seen | padding masked | moved |",
-        "|---|---|---|---|---|",
-    ]
-    for old, row in masking_pairs(masked, unmasked):
+def comparison_table(pairs: list[tuple[dict, dict]], before: str, after: str) -> str:
+    """(earlier row, later row) pairs side by side under the headers ``before`` and ``after``;
+    "moved" where the two 95% intervals do not overlap."""
+    lines = [f"| dataset | algorithm | {before} | {after} | moved |", "|---|---|---|---|---|"]
+    for old, row in pairs:
         apart = row["low"] > old["high"] or row["high"] < old["low"]
         moved = ("up" if row["iqm"] > old["iqm"] else "down") if apart else "-"
         cells = [f"{r['iqm']:.1f} [{r['low']:.1f}, {r['high']:.1f}]" for r in (old, row)]
         lines.append(f"| `{row['dataset']}` | {row['algorithm']} | {' | '.join(cells)} | {moved} |")
     return "\n".join(lines)
+
+
+def masking_table(masked: dict, unmasked: dict) -> str:
+    """The rows of ``masked`` (padding masked out of attention) beside the same rows of ``unmasked``
+    (the data file of the same runs seeing the padding): every row both files have with the same
+    steps and options but ``mask_padding``."""
+    return comparison_table(masking_pairs(masked, unmasked), "padding seen", "padding masked")
+
+
+#: The standard datasets whose returns-to-go a run divides by a different number since the scale is
+#: the best return's magnitude, not the largest |return| (measured on ``icl-bench collect --standard``:
+#: NumberLine's random episodes reach -10 against a best of 1, Points24's -18 against 10; Blackjack's
+#: returns lie in [-1, 1], EZPoints' eps-optimal and mixed ones reach 10 and no lower than -6).
+RESCALED_DATASETS = (
+    "icl/numberline-symbolic/random-v0",
+    "icl/numberline-symbolic/eps-optimal-0_3-v0",
+    "icl/numberline-symbolic/mixed-v0",
+    "icl/ezpoints-symbolic/random-v0",
+    "icl/points24-symbolic/random-v0",
+    "icl/points24-symbolic/eps-optimal-0_3-v0",
+    "icl/points24-symbolic/mixed-v0",
+    "icl/numberline-image/mixed-v0",
+)
+
+
+def scale_pairs(now: dict, before: dict) -> list[tuple[dict, dict]]:
+    """(row of ``before``, row of ``now``) of the transformers on :data:`RESCALED_DATASETS`, both
+    files at the same steps and options."""
+    earlier = {(row["dataset"], row["algorithm"]): row for row in before["rows"]}
+    return [
+        (earlier[key], row)
+        for row in now["rows"]
+        if row["dataset"] in RESCALED_DATASETS
+        and row["algorithm"] in MASKED_LABELS
+        and (key := (row["dataset"], row["algorithm"])) in earlier
+        and earlier[key]["steps"] == row["steps"]
+        and earlier[key]["options"] == row["options"]
+    ]
+
+
+def scale_table(now: dict, before: dict) -> str:
+    """The transformers' rows on the rescaled datasets: at the largest |return| (``before``) and at
+    the best return's magnitude (``now``)."""
+    return comparison_table(scale_pairs(now, before), "largest \\|return\\|", "best return")
 
 
 def main(argv: list[str] | None = None) -> None:
