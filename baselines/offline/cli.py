@@ -51,7 +51,8 @@ def _app(algorithm: str) -> typer.Typer:
         console.print(f"run folder: [bold]{run_dir}[/bold]")
 
     train_command.__doc__ = (
-        f"Train {algorithm_module(algorithm).__doc__.splitlines()[0].rstrip(',')} on a Minari dataset "
+        f"Train {algorithm_module(algorithm).__doc__.splitlines()[0].split(', CleanRL')[0].rstrip(',.')} "
+        "on a Minari dataset "
         "into a run folder usable as agent run:DIR."
     )
     app = typer.Typer(add_completion=False, rich_markup_mode=None)
