@@ -159,11 +159,18 @@ def right_pad(
     return tokens.to(device), mask.to(device)
 
 
-def score(model: VLM, batch: Prompts, answers: torch.Tensor, answer_mask: torch.Tensor):
-    """The training forward: ``(log-probability of each answer token (B, L), value of each prompt (B,))``."""
+def score(
+    model: VLM,
+    batch: Prompts,
+    answers: torch.Tensor,
+    answer_mask: torch.Tensor,
+    image_embeddings: torch.Tensor | None = None,
+):
+    """The training forward: ``(log-probability of each answer token (B, L), value of each prompt (B,))``.
+    ``image_embeddings``: the image tokens to use in place of ``batch.images``'s."""
     tokens = torch.cat([batch.tokens, answers], dim=1)
     mask = torch.cat([batch.mask, answer_mask], dim=1)
-    hidden, _ = model(batch.images, tokens, mask)
+    hidden, _ = model(batch.images, tokens, mask, image_embeddings=image_embeddings)
     start = batch.mask.shape[1] - 1  # the prompt's last position predicts the first answer token
     predicting = hidden[:, start : start + answers.shape[1]]
     logprobs = torch.log_softmax(model.logits(predicting), dim=-1)

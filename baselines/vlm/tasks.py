@@ -45,9 +45,9 @@ def game_name(env_id: str) -> str:
     return check_game(env_id).split("/")[1].rsplit("-v", 1)[0]
 
 
-def game_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """A multimodal single env of ``env_id`` (the unwrapped env gives prompts and the state)."""
-    return gym.make(check_game(env_id), obs_mode="multimodal", **kwargs)
+def game_env(env_id: str, obs_mode: str = "multimodal", **kwargs: Any) -> gym.Env:
+    """A single env of ``env_id``, multimodal unless said (the unwrapped env gives prompts and the state)."""
+    return gym.make(check_game(env_id), obs_mode=obs_mode, **kwargs)
 
 
 def prompt(env: Any, text: str, legal_mask: Any, state_in_prompt: bool, short: bool = False) -> str:

@@ -77,6 +77,16 @@ class SFTConfig:
     the image features before the instruction tuning. Runs without the state in the prompt need it:
     a decoder trained from scratch learns the answers' text long before it finds the image tokens,
     then answers every frame alike."""
+    text_steps: int = 0
+    """Steps of the text stage, before any other (0: none): the decoder learns the thoughts and the
+    action from the answer fields written out, the image tokens zero, on ``sft.text_episodes``
+    expert episodes of fresh deals played on the text env (no frame is drawn, so tens of thousands
+    of states cost seconds). A decoder trained from scratch knows no arithmetic: Points24's thought
+    recalls a formula for the four cards, and the SFT episodes give most of the 715 hands of numbers
+    a few examples or none, while the text stage gives each many. Only the tokens from the thoughts
+    on are scored: the answer fields say what the frame shows, which a zero image cannot tell."""
+    text_episodes: int = 20000
+    """Expert episodes of the text stage (exploring as ``sft.explore`` says)."""
     align_frames: int = 0
     """Frames of the reading stage. 0: the SFT episodes' frames, one probe per answer field (its
     whole value is a class). More: that many fresh frames of new deals (the expert's episodes on
@@ -169,6 +179,8 @@ def validate(config: TrainConfig) -> None:
         ("sft.batch_size", config.sft.batch_size, 1),
         ("sft.align_steps", config.sft.align_steps, 0),
         ("sft.align_frames", config.sft.align_frames, 0),
+        ("sft.text_steps", config.sft.text_steps, 0),
+        ("sft.text_episodes", config.sft.text_episodes, 1),
         ("ppo.iterations", config.ppo.iterations, 0),
         ("ppo.num_envs", config.ppo.num_envs, 1),
         ("ppo.rollout_steps", config.ppo.rollout_steps, 1),
@@ -185,6 +197,12 @@ def validate(config: TrainConfig) -> None:
         fail("ppo.clip", f"must lie in (0, 1); got {config.ppo.clip}")
     if not 0.0 <= config.ppo.thought_weight <= 1.0:
         fail("ppo.thought_weight", f"must lie in [0, 1]; got {config.ppo.thought_weight}")
+    if config.hf.path and config.sft.text_steps:
+        fail(
+            "sft.text_steps",
+            "trains the small VLM's decoder from scratch on the games' text; a Hugging Face LLaVA "
+            "(hf.path) brings its own language model: set it to 0",
+        )
     if config.hf.path and config.sft.align_steps:
         fail(
             "sft.align_steps",
@@ -227,10 +245,13 @@ class SFTData:
     answers: list[str]
 
 
-def play_expert(config: TrainConfig, seed: int, episodes: int) -> Iterator[tuple[Any, dict, dict, tuple]]:
+def play_expert(
+    config: TrainConfig, seed: int, episodes: int, obs_mode: str = "multimodal"
+) -> Iterator[tuple[Any, Any, dict, tuple]]:
     """Every state of ``episodes`` episodes the expert plays (a random legal action with probability
-    ``sft.explore``): ``(unwrapped env, observation, info, (action, answer fields, thought))``."""
-    env = game_env(config.env)
+    ``sft.explore``): ``(unwrapped env, observation, info, (action, answer fields, thought))``;
+    ``obs_mode="text"`` draws no frames."""
+    env = game_env(config.env, obs_mode=obs_mode)
     expert = Expert(config.env)
     rng = np.random.default_rng([seed, 1])
     try:
@@ -243,7 +264,7 @@ def play_expert(config: TrainConfig, seed: int, episodes: int) -> Iterator[tuple
                 yield game, obs, info, answer
                 action = answer[0]
                 if rng.random() < config.sft.explore:
-                    action = int(rng.choice(np.flatnonzero(obs["action_mask"])))
+                    action = int(rng.choice(np.flatnonzero(game.action_mask())))
                 obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
     finally:
@@ -267,6 +288,63 @@ def collect_sft(config: TrainConfig, seed: int) -> SFTData:
         answers.append(answer_text(fields, thought if config.thoughts else None, game.action_strings[action]))
         images.append(_stored_frame(obs["image"], config.model.image_size))
     return SFTData(torch.stack(images), prompts, answers)
+
+
+#: Seeds of the text stage's deals start this far from SFT's (``seed * 1_000_003 + episode``).
+TEXT_SEED_OFFSET = 900_000
+
+
+def collect_text(config: TrainConfig, seed: int) -> tuple[list[str], list[str], list[int]]:
+    """The text stage's states (:attr:`SFTConfig.text_steps`): ``(prompts, answers, where each
+    answer's scored part starts)``, the scored part being the thoughts and the action."""
+    prompts, answers, starts = [], [], []
+    episodes = config.sft.text_episodes
+    for game, _, _, (action, fields, thought) in play_expert(
+        config, seed + TEXT_SEED_OFFSET, episodes, "text"
+    ):
+        prompts.append(
+            prompt(game, game.state_text(), game.action_mask(), config.state_in_prompt, config.short_prompt)
+        )
+        answer = answer_text(fields, thought if config.thoughts else None, game.action_strings[action])
+        answers.append(answer)
+        starts.append(answer.index('"thoughts"' if config.thoughts else '"action"'))
+    return prompts, answers, starts
+
+
+def scored_tokens(codec: TextCodec, ids: list[int], start: int) -> list[int]:
+    """1 for each token of ``ids`` that starts at or after character ``start`` of their text, else 0."""
+    return (codec.offsets(ids)[:-1] >= start).astype(int).tolist()
+
+
+def train_text(run: Run) -> None:
+    """The text stage: cross-entropy of the answers' thoughts and action (the tokens that start at
+    or after the scored part), the image tokens zero; the answer fields are read, not scored."""
+    config, model, codec = run.config, run.model, run.codec
+    prompts, answers, starts = collect_text(config, config.seed + 7919 * run.rank)
+    generator = torch.Generator().manual_seed(config.seed + 5)
+    zeros = torch.zeros(config.sft.batch_size, model.image_tokens, model.config.width, device=run.device)
+    start = time.perf_counter()
+    model.train()
+    for step in range(config.sft.text_steps):
+        rows = torch.randint(len(answers), (config.sft.batch_size,), generator=generator).tolist()
+        answer_ids = [codec.encode(answers[r]) + [codec.eos_id] for r in rows]
+        scored = [scored_tokens(codec, ids, starts[r]) for ids, r in zip(answer_ids, rows)]
+        tokens, mask = right_pad(answer_ids, codec.pad_id, run.device)
+        weights, _ = right_pad(scored, 0, run.device)
+        batch = collate(model, codec, zeros, [codec.encode(prompts[r]) for r in rows])
+        with _autocast(run):
+            logprobs, _ = score(model, batch, tokens, mask, image_embeddings=zeros)
+        weights = weights.bool() & mask
+        loss = -(logprobs * weights).sum() / weights.sum()
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        _average_gradients(model, run.world)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        run.optimizer.step()
+        if (step + 1) % 50 == 0 or step + 1 == config.sft.text_steps:
+            run.log({"phase": "text", "step": step + 1, "loss": loss.item()})
+    model.eval()
+    run.state["elapsed_s"] += time.perf_counter() - start
 
 
 #: Seeds of the reading stage's deals start this far from SFT's (``seed * 1_000_003 + episode``).
@@ -759,6 +837,8 @@ def train(config: TrainConfig) -> Path:
     run, data = open_run(config)
     warn_about_tokens(run)
     if data is not None and run.state["sft_steps"] < config.sft.steps:
+        if run.state["sft_steps"] == 0 and config.sft.text_steps:
+            train_text(run)
         if run.state["sft_steps"] == 0 and config.sft.align_steps:
             align_encoder(run, data)
         train_sft(run, data)

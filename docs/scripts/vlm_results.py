@@ -162,6 +162,21 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         {**READING, "sft.episodes": 2000, "sft.explore": 0.1, "sft.steps": 800},
     ),
     "points24-ppo": ("icl/Points24-v0", "points24-sft-long", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
+    # The text stage first: the decoder recalls a formula for each hand from many fresh deals' text.
+    "points24-text-sft": (
+        "icl/Points24-v0",
+        None,
+        {
+            **READING,
+            "sft.text_steps": 4000,
+            "sft.text_episodes": 20000,
+            "sft.align_steps": 1500,
+            "sft.align_frames": 5000,
+            "sft.episodes": 2000,
+            "sft.explore": 0.1,
+            "sft.steps": 1000,
+        },
+    ),
     "points24-sft-long": (
         "icl/Points24-v0",
         None,
