@@ -177,6 +177,7 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
             "sft.steps": 1000,
         },
     ),
+    "points24-text-ppo": ("icl/Points24-v0", "points24-text-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft-long": (
         "icl/Points24-v0",
         None,
