@@ -235,6 +235,41 @@ def _average_gradients(model: torch.nn.Module, world: int) -> None:
         p.grad /= world
 
 
+def _weights_fingerprint(model: torch.nn.Module) -> torch.Tensor:
+    """Three float64 numbers that differ between two models unless their weights are equal: the
+    sum, the sum of squares and a position-weighted sum of every weight (an all-gather of these
+    is cheap; of the weights, not)."""
+    flat = torch.cat([w.detach().double().flatten() for w in checkpoint_weights(model).values()])
+    positions = torch.arange(1, len(flat) + 1, dtype=torch.float64, device=flat.device) / len(flat)
+    return torch.stack([flat.sum(), (flat * flat).sum(), (flat * positions).sum()])
+
+
+def _check_in_step(model: torch.nn.Module, world: int) -> None:
+    """Under torchrun every process must hold the same weights (same start, averaged gradients,
+    same optimizer): only process 0 saves, so a drift would be lost without a word. Raises when the
+    processes' weights differ."""
+    if world == 1:
+        return
+    mine = _weights_fingerprint(model)
+    every = [torch.empty_like(mine) for _ in range(world)]
+    torch.distributed.all_gather(every, mine)
+    apart = [rank for rank, theirs in enumerate(every) if not torch.equal(theirs, every[0])]
+    if apart:
+        raise RuntimeError(
+            f"processes {apart} hold other weights than process 0: the processes of this run are out of step"
+        )
+
+
+def _start_in_step(model: torch.nn.Module, world: int) -> None:
+    """Every process starts from process 0's weights (as DistributedDataParallel does): the
+    processes build their models after collecting different data, which need not leave the random
+    generator where process 0's left it."""
+    if world == 1:
+        return
+    for weight in checkpoint_weights(model).values():
+        torch.distributed.broadcast(weight.data, src=0)
+
+
 # ---- data -------------------------------------------------------------------------------------
 
 
@@ -380,6 +415,7 @@ class Run:
     world: int
 
     def save(self) -> None:
+        _check_in_step(self.model, self.world)
         if self.rank:
             return
         from safetensors.torch import save_file
@@ -490,6 +526,7 @@ def open_run(config: TrainConfig) -> tuple[Run, SFTData | None]:
         codec = TextCodec(train_tokenizer(corpus.prompts + corpus.answers, config.vocab_size))
     model, codec = build_model(config, codec)
     model = model.to(device)
+    _start_in_step(model, world)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.sft.lr)
     if resuming:
         load_checkpoint_weights(model, folder / "model.safetensors")
