@@ -56,6 +56,7 @@ def test_the_page_shows_the_results_file():
     for block in table.split("\n\n"):
         assert block in PAGE, f"docs/baselines/vlm.md should show, as the file has it:\n{block}"
     assert script.reading_table(DATA) in PAGE, "the page should show the reading stage's accuracy"
+    assert script.thoughts_table(DATA) in PAGE, "the page should show thoughts or none over seeds"
     assert script.commands_block(DATA) in PAGE, "the page should give every run's command"
     assert script.wider_sentence(DATA) in PAGE, "the page should give the wider sample's figures"
 

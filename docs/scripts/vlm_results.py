@@ -111,6 +111,18 @@ GPU_SIZE: dict[str, Any] = {
     "device": "cuda",
 }
 SIZES = {"cpu": {}, "gpu": GPU_SIZE}
+#: Points24 with the text stage first: the decoder recalls a formula for each hand from many
+#: fresh deals' text before it reads a frame.
+POINTS24_TEXT = {
+    **READING,
+    "sft.text_steps": 4000,
+    "sft.text_episodes": 20000,
+    "sft.align_steps": 1500,
+    "sft.align_frames": 5000,
+    "sft.episodes": 2000,
+    "sft.explore": 0.1,
+    "sft.steps": 1000,
+}
 #: Name -> (env id, run it starts from or None, config changes on top of CPU_BASE).
 RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
@@ -129,6 +141,17 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         "icl/NumberLine-v0",
         None,
         {"sft.episodes": 300, "sft.steps": 400, "model.projector": "hyper"},
+    ),
+    # Thoughts or none, each after a reading stage long enough to leave its plateau in both.
+    "numberline-sft-read400": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400},
+    ),
+    "numberline-sft-read400-no-thoughts": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400, "thoughts": False},
     ),
     "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
     "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
@@ -162,21 +185,8 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         {**READING, "sft.episodes": 2000, "sft.explore": 0.1, "sft.steps": 800},
     ),
     "points24-ppo": ("icl/Points24-v0", "points24-sft-long", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
-    # The text stage first: the decoder recalls a formula for each hand from many fresh deals' text.
-    "points24-text-sft": (
-        "icl/Points24-v0",
-        None,
-        {
-            **READING,
-            "sft.text_steps": 4000,
-            "sft.text_episodes": 20000,
-            "sft.align_steps": 1500,
-            "sft.align_frames": 5000,
-            "sft.episodes": 2000,
-            "sft.explore": 0.1,
-            "sft.steps": 1000,
-        },
-    ),
+    "points24-text-sft": ("icl/Points24-v0", None, POINTS24_TEXT),
+    "points24-text-sft-no-thoughts": ("icl/Points24-v0", None, {**POINTS24_TEXT, "thoughts": False}),
     "points24-text-ppo": ("icl/Points24-v0", "points24-text-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft-long": (
         "icl/Points24-v0",
@@ -191,6 +201,12 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         },
     ),
 }
+
+#: Thoughts or none on NumberLine over training seeds: one seed each left the question open.
+THOUGHT_SEEDS = (1, 2, 3, 4)
+for _seed in THOUGHT_SEEDS:
+    for _name in ("numberline-sft-read400", "numberline-sft-read400-no-thoughts"):
+        RUNS[f"{_name}-seed{_seed}"] = (RUNS[_name][0], None, {**RUNS[_name][2], "seed": _seed})
 
 
 def changed_fields(name: str, size: str = "cpu") -> dict[str, Any]:
@@ -419,6 +435,24 @@ def results_table(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + note
 
 
+def thoughts_table(data: dict[str, Any]) -> str:
+    """The page's thoughts-or-none table: NumberLine's success on ``vl-v0`` per training seed of the
+    two runs that differ only in ``thoughts`` (seed 0 is the run without a seed suffix)."""
+    seeds = (0, *THOUGHT_SEEDS)
+    lines = [
+        "| thoughts | " + " | ".join(f"seed {s} success %" for s in seeds) + " | mean | seeds at 100% |",
+        "|---|" + "--:|" * (len(seeds) + 2),
+    ]
+    for label, base in (("yes", "numberline-sft-read400"), ("no", "numberline-sft-read400-no-thoughts")):
+        rates = [data["runs"][base if s == 0 else f"{base}-seed{s}"]["success_rate"] for s in seeds]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(f"{r:.1f}" for r in rates)
+            + f" | {np.mean(rates):.1f} | {sum(r == 100.0 for r in rates)} of {len(rates)} |"
+        )
+    return "\n".join(lines)
+
+
 def reading_table(data: dict[str, Any]) -> str:
     """The page's reading-stage table: at the end of each per-card reading stage, the held-out
     accuracy of the worst probe of each kind (the cards' ranks, the rest: formula slots or totals)."""
@@ -451,7 +485,11 @@ def plot_curves(data: dict[str, Any], out: Path = CURVES_PLOT) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (sft, ppo) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax in (sft, ppo):  # more runs than the default ten colours
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
     for name, run in data["runs"].items():
+        if "-seed" in name:  # the seed sweep has its own table; ten more curves would hide the rest
+            continue
         curves_ = run["curves"]
         if curves_["sft_step"] and not run["starts_from"]:
             sft.plot(curves_["sft_step"], curves_["sft_loss"], label=name)
@@ -574,7 +612,10 @@ def main() -> None:
         print("shipped", ship(name, folder))
     if args.render or names or shipped or args.refresh_curves:
         data = data_record.read(args.out)
-        print(results_table(data), reading_table(data), commands_block(data), sep="\n\n")
+        tables = [results_table(data), reading_table(data)]
+        if all(f"numberline-sft-read400-seed{s}" in data["runs"] for s in THOUGHT_SEEDS):
+            tables.append(thoughts_table(data))
+        print(*tables, commands_block(data), sep="\n\n")
         print("wrote", plot_curves(data))
 
 
