@@ -176,6 +176,11 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     ),
     "blackjack-read-ppo": ("icl/Blackjack-v0", "blackjack-read-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "ezpoints-sft": ("icl/EZPoints-v0", None, {**READING, "sft.episodes": 1000, "sft.steps": 600}),
+    "ezpoints-sft-hyper": (
+        "icl/EZPoints-v0",
+        None,
+        {**READING, "sft.episodes": 1000, "sft.steps": 600, "model.projector": "hyper"},
+    ),
     # PPO at the trainer's default learning rate: at 1e-4 it lowered NumberLine's optimal SFT policy.
     "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**READING, "ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft": (
@@ -187,6 +192,7 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "points24-ppo": ("icl/Points24-v0", "points24-sft-long", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-text-sft": ("icl/Points24-v0", None, POINTS24_TEXT),
     "points24-text-sft-no-thoughts": ("icl/Points24-v0", None, {**POINTS24_TEXT, "thoughts": False}),
+    "points24-text-sft-hyper": ("icl/Points24-v0", None, {**POINTS24_TEXT, "model.projector": "hyper"}),
     "points24-text-ppo": ("icl/Points24-v0", "points24-text-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft-long": (
         "icl/Points24-v0",
