@@ -124,11 +124,15 @@ def test_a_plugged_in_generator_is_used_and_its_bad_tasks_refused():
         bad.reset(seed=0)
 
 
-@pytest.mark.parametrize("placement", ["power_law", "uniform"])
-def test_torch_sampler_draws_the_env_distribution(placement):
+@pytest.mark.parametrize(
+    ("placement", "vocab"),
+    # vocab 16: keys and values by redrawing rows with a repeat; vocab 8: 3 of 3 keys, by argsort.
+    [("power_law", 16), ("uniform", 16), ("power_law", 8)],
+)
+def test_torch_sampler_draws_the_env_distribution(placement, vocab):
     """Same layout (the lookup of each query is its target), and the same distribution: per-position
     query rates, key and value marginals and filler, within 5 standard errors over 8000 sequences."""
-    count, kwargs = 8000, {"vocab_size": 16, "num_pairs": 3, "seq_len": 24, "placement": placement}
+    count, kwargs = 8000, {"vocab_size": vocab, "num_pairs": 3, "seq_len": 24, "placement": placement}
     prompts = RecallSampler(**kwargs).sample(count, torch.Generator().manual_seed(0))
     tokens, positions, targets = prompts.context.numpy(), prompts.queries.numpy(), prompts.targets.numpy()
     for j in range(3):
@@ -149,12 +153,12 @@ def test_torch_sampler_draws_the_env_distribution(placement):
         assert np.all(np.abs(a - b) <= 5 * error), (a, b)
 
     close(rates(positions, 24), rates(env_positions, 24))
-    close(rates(tokens[:, 0:6:2], 16), rates(env_tokens[:, 0:6:2], 16))  # keys
-    close(rates(tokens[:, 1:6:2], 16), rates(env_tokens[:, 1:6:2], 16))  # values
+    close(rates(tokens[:, 0:6:2], vocab), rates(env_tokens[:, 0:6:2], vocab))  # keys
+    close(rates(tokens[:, 1:6:2], vocab), rates(env_tokens[:, 1:6:2], vocab))  # values
     filler = np.ones(24, dtype=bool)
     filler[:6] = False
     first_filler = [p for p in range(6, 24) if p % 2 == 1][0]
-    close(rates(tokens[:, [first_filler]], 16), rates(env_tokens[:, [first_filler]], 16))
+    close(rates(tokens[:, [first_filler]], vocab), rates(env_tokens[:, [first_filler]], vocab))
 
 
 def test_lookup_table_scores_100_and_chance_about_0_on_recall_v0():

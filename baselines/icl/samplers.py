@@ -294,6 +294,26 @@ RECALL_PLACEMENTS = ("power_law", "uniform")
 RECALL_FILLERS = ("random", "zero")
 
 
+def _distinct_draws(
+    batch: int, count: int, low: int, high: int, generator: torch.Generator, device: torch.device | str
+) -> torch.Tensor:
+    """``(batch, count)`` int64: per row ``count`` distinct integers of ``low..high-1`` in random
+    order, i.e. the first ``count`` of a uniform random permutation. Independent uniform draws,
+    conditioned on being distinct, have exactly that distribution, so rows with a repeat are drawn
+    again; where repeats are common (few values for ``count``) the rows are argsorts of uniforms."""
+    size = high - low
+    distinct = math.prod(1 - i / size for i in range(count))  # chance that a row of draws has no repeat
+    if distinct < 0.5:
+        return torch.rand(batch, size, generator=generator, device=device).argsort(-1)[:, :count] + low
+    draws = torch.randint(low, high, (batch, count), generator=generator, device=device)
+    while True:
+        ordered = draws.sort(-1).values
+        repeats = (ordered[:, 1:] == ordered[:, :-1]).any(-1).nonzero().flatten()
+        if len(repeats) == 0:
+            return draws
+        draws[repeats] = torch.randint(low, high, (len(repeats), count), generator=generator, device=device)
+
+
 @dataclass
 class RecallSampler:
     """Multi-query associative recall (Zoology's MQAR) sequences: the distribution of
@@ -301,7 +321,7 @@ class RecallSampler:
     gives it; a test compares the two), drawn as torch tensors.
 
     Keys are a uniform random subset of ``1..V/2-1`` in random order, values one of ``V/2..V-1``
-    (argsort of uniforms); the query slots are drawn without replacement with weights
+    (:func:`_distinct_draws`); the query slots are drawn without replacement with weights
     ``(g + 1)^(power_a - 1)`` (``torch.multinomial``'s successive draws, the distribution of numpy's
     ``choice(p=..., replace=False)``) or uniformly; filler is uniform over the vocabulary or 0.
     ``Prompts``: ``context`` the tokens ``(B, seq_len)``, ``queries`` the query positions
@@ -344,8 +364,8 @@ class RecallSampler:
         int64 tokens)."""
         d, vocab, half = self.num_pairs, self.vocab_size, self.vocab_size // 2
         uniform = {"generator": generator, "device": device}
-        keys = torch.rand(batch, half - 1, **uniform).argsort(-1)[:, :d] + 1
-        values = torch.rand(batch, vocab - half, **uniform).argsort(-1)[:, :d] + half
+        keys = _distinct_draws(batch, d, 1, half, generator, device)
+        values = _distinct_draws(batch, d, half, vocab, generator, device)
         gaps = torch.arange(1, self.slots + 1, device=device, dtype=torch.float64)
         exponent = self.power_a - 1.0 if self.placement == "power_law" else 0.0
         weights = (gaps**exponent).expand(batch, -1)
