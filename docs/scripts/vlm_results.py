@@ -208,11 +208,18 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     ),
 }
 
-#: Thoughts or none on NumberLine over training seeds: one seed each left the question open.
-THOUGHT_SEEDS = (1, 2, 3, 4)
-for _seed in THOUGHT_SEEDS:
-    for _name in ("numberline-sft-read400", "numberline-sft-read400-no-thoughts"):
-        RUNS[f"{_name}-seed{_seed}"] = (RUNS[_name][0], None, {**RUNS[_name][2], "seed": _seed})
+#: Runs repeated over training seeds (seed 0 is the run itself), each pair a table on the page:
+#: thoughts or none on NumberLine (one seed each left the question open), static or hyper
+#: projector on Points24 after the text stage.
+SEED_SWEEPS = {
+    "thoughts": (("yes", "numberline-sft-read400"), ("no", "numberline-sft-read400-no-thoughts")),
+    "projector": (("mlp", "points24-text-sft"), ("hyper", "points24-text-sft-hyper")),
+}
+SWEEP_SEEDS = {"thoughts": (1, 2, 3, 4), "projector": (1, 2)}
+for _sweep, _pair in SEED_SWEEPS.items():
+    for _seed in SWEEP_SEEDS[_sweep]:
+        for _, _name in _pair:
+            RUNS[f"{_name}-seed{_seed}"] = (RUNS[_name][0], None, {**RUNS[_name][2], "seed": _seed})
 
 
 def changed_fields(name: str, size: str = "cpu") -> dict[str, Any]:
@@ -441,15 +448,15 @@ def results_table(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + note
 
 
-def thoughts_table(data: dict[str, Any]) -> str:
-    """The page's thoughts-or-none table: NumberLine's success on ``vl-v0`` per training seed of the
-    two runs that differ only in ``thoughts`` (seed 0 is the run without a seed suffix)."""
-    seeds = (0, *THOUGHT_SEEDS)
+def sweep_table(data: dict[str, Any], sweep: str) -> str:
+    """The page's table of a seed sweep (:data:`SEED_SWEEPS`): each run's success on ``vl-v0`` per
+    training seed (seed 0 is the run without a seed suffix)."""
+    seeds = (0, *SWEEP_SEEDS[sweep])
     lines = [
-        "| thoughts | " + " | ".join(f"seed {s} success %" for s in seeds) + " | mean | seeds at 100% |",
+        f"| {sweep} | " + " | ".join(f"seed {s} success %" for s in seeds) + " | mean | seeds at 100% |",
         "|---|" + "--:|" * (len(seeds) + 2),
     ]
-    for label, base in (("yes", "numberline-sft-read400"), ("no", "numberline-sft-read400-no-thoughts")):
+    for label, base in SEED_SWEEPS[sweep]:
         rates = [data["runs"][base if s == 0 else f"{base}-seed{s}"]["success_rate"] for s in seeds]
         lines.append(
             f"| {label} | "
@@ -457,6 +464,15 @@ def thoughts_table(data: dict[str, Any]) -> str:
             + f" | {np.mean(rates):.1f} | {sum(r == 100.0 for r in rates)} of {len(rates)} |"
         )
     return "\n".join(lines)
+
+
+def swept(data: dict[str, Any]) -> list[str]:
+    """The sweeps whose every run the file holds."""
+    return [
+        sweep
+        for sweep, pair in SEED_SWEEPS.items()
+        if all(f"{name}-seed{s}" in data["runs"] for _, name in pair for s in SWEEP_SEEDS[sweep])
+    ]
 
 
 def reading_table(data: dict[str, Any]) -> str:
@@ -618,9 +634,7 @@ def main() -> None:
         print("shipped", ship(name, folder))
     if args.render or names or shipped or args.refresh_curves:
         data = data_record.read(args.out)
-        tables = [results_table(data), reading_table(data)]
-        if all(f"numberline-sft-read400-seed{s}" in data["runs"] for s in THOUGHT_SEEDS):
-            tables.append(thoughts_table(data))
+        tables = [results_table(data), reading_table(data), *(sweep_table(data, s) for s in swept(data))]
         print(*tables, commands_block(data), sep="\n\n")
         print("wrote", plot_curves(data))
 
