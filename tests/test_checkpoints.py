@@ -36,7 +36,7 @@ BY_NAME = {row["name"]: row for row in RECORDED["checkpoints"]}
 MAX_TOTAL_BYTES = 4 * 1024 * 1024
 #: The small VLM's checkpoints (``vlm-<game>``, issue 13: "a few MB"), each on its own budget: they
 #: are played on vl-v0 (tests/test_vlm_results.py), not by ``icl-bench run``. 6 MiB, not 4: the
-#: best Points24 run has the hyper projector, whose hypernetwork adds 0.55M float32 weights (5.2 MiB).
+#: best Points24 run has the hyper projector, whose hypernetwork adds 0.54M float32 weights (5.2 MiB).
 MAX_VLM_BYTES = 6 * 1024 * 1024
 REQUIRED_FILES = ("config.json", "model.safetensors", "agent.json", "COMMAND")
 

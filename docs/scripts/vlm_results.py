@@ -211,15 +211,25 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 #: Runs repeated over training seeds (seed 0 is the run itself), each pair a table on the page:
 #: thoughts or none on NumberLine (one seed each left the question open), static or hyper
 #: projector on Points24 after the text stage.
+#: Sweep -> (its seeds, its (label, run) pairs).
 SEED_SWEEPS = {
-    "thoughts": (("yes", "numberline-sft-read400"), ("no", "numberline-sft-read400-no-thoughts")),
-    "projector": (("mlp", "points24-text-sft"), ("hyper", "points24-text-sft-hyper")),
+    "thoughts": (
+        (0, 1, 2, 3, 4),
+        (("yes", "numberline-sft-read400"), ("no", "numberline-sft-read400-no-thoughts")),
+    ),
+    "projector": ((0, 1, 2), (("mlp", "points24-text-sft"), ("hyper", "points24-text-sft-hyper"))),
 }
-SWEEP_SEEDS = {"thoughts": (1, 2, 3, 4), "projector": (1, 2)}
-for _sweep, _pair in SEED_SWEEPS.items():
-    for _seed in SWEEP_SEEDS[_sweep]:
-        for _, _name in _pair:
-            RUNS[f"{_name}-seed{_seed}"] = (RUNS[_name][0], None, {**RUNS[_name][2], "seed": _seed})
+
+
+def seeded(name: str, seed: int) -> str:
+    """The name of run ``name`` at training seed ``seed`` (seed 0: the run itself)."""
+    return f"{name}-seed{seed}" if seed else name
+
+
+for _seeds, _pairs in SEED_SWEEPS.values():
+    for _seed in _seeds[1:]:
+        for _, _name in _pairs:
+            RUNS[seeded(_name, _seed)] = (RUNS[_name][0], None, {**RUNS[_name][2], "seed": _seed})
 
 
 def changed_fields(name: str, size: str = "cpu") -> dict[str, Any]:
@@ -451,13 +461,13 @@ def results_table(data: dict[str, Any]) -> str:
 def sweep_table(data: dict[str, Any], sweep: str) -> str:
     """The page's table of a seed sweep (:data:`SEED_SWEEPS`): each run's success on ``vl-v0`` per
     training seed (seed 0 is the run without a seed suffix)."""
-    seeds = (0, *SWEEP_SEEDS[sweep])
+    seeds, pairs = SEED_SWEEPS[sweep]
     lines = [
         f"| {sweep} | " + " | ".join(f"seed {s} success %" for s in seeds) + " | mean | lowest |",
         "|---|" + "--:|" * (len(seeds) + 2),
     ]
-    for label, base in SEED_SWEEPS[sweep]:
-        rates = [data["runs"][base if s == 0 else f"{base}-seed{s}"]["success_rate"] for s in seeds]
+    for label, base in pairs:
+        rates = [data["runs"][seeded(base, s)]["success_rate"] for s in seeds]
         lines.append(
             f"| {label} | "
             + " | ".join(f"{r:.1f}" for r in rates)
@@ -470,8 +480,8 @@ def swept(data: dict[str, Any]) -> list[str]:
     """The sweeps whose every run the file holds."""
     return [
         sweep
-        for sweep, pair in SEED_SWEEPS.items()
-        if all(f"{name}-seed{s}" in data["runs"] for _, name in pair for s in SWEEP_SEEDS[sweep])
+        for sweep, (seeds, pairs) in SEED_SWEEPS.items()
+        if all(seeded(name, s) in data["runs"] for _, name in pairs for s in seeds)
     ]
 
 
