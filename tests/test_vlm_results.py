@@ -3,6 +3,7 @@ checkpoint plays as the file says."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from file_modules import load_file_module
 
 from baselines.checkpoints import checkpoint_dir
 from baselines.vlm.tasks import GAMES, prompt
+from baselines.vlm.tokenizer import TextCodec, train_tokenizer
+from baselines.vlm.train import collect_text, validate
 from leaderboard.harness import play_entry
 from leaderboard.loading import load_agent
 from leaderboard.protocol import SuiteEntry, get_suite
@@ -56,7 +59,7 @@ def test_the_page_shows_the_results_file():
     for block in table.split("\n\n"):
         assert block in PAGE, f"docs/baselines/vlm.md should show, as the file has it:\n{block}"
     assert script.reading_table(DATA) in PAGE, "the page should show the reading stage's accuracy"
-    assert "thoughts" in script.swept(DATA), "the thoughts-or-none sweep is recorded"
+    assert "NumberLine thoughts" in script.swept(DATA), "the thoughts-or-none sweep is recorded"
     for sweep in script.swept(DATA):
         assert script.sweep_table(DATA, sweep) in PAGE, f"the page should show the {sweep} sweep over seeds"
     assert script.commands_block(DATA) in PAGE, "the page should give every run's command"
@@ -108,3 +111,30 @@ def test_a_shipped_checkpoint_plays_as_the_results_file_says(name):
     folder = checkpoint_dir(_script().checkpoint_name(run["env"]))
     played = play_entry(load_agent(f"run:{folder}"), entry, agent_name="vlm", text_actions=True)
     assert np.asarray(played.returns).ravel().tolist() == check["returns"]
+
+
+@pytest.mark.parametrize("size", ["cpu", "gpu"])
+def test_every_run_is_valid_and_its_text_fits_the_model(size, tmp_path):
+    """Each run's config (the pending GPU size too, which no CI machine trains) passes the trainer's
+    checks, and the expert's longest answer fits ``max_new_tokens`` and, after the image tokens and
+    the longest prompt, ``model.max_tokens``: a run that does not fit would truncate its answers.
+    The tokenizer here learns from 40 episodes' text, fewer merges than a run's: longer tokens counts,
+    so the check errs on the safe side."""
+    script = _script()
+    checked = {}
+    for name in script.RUNS:
+        config = script.run_config(name, tmp_path, size)
+        validate(config)
+        key = (config.env, config.short_prompt, config.thoughts, config.vocab_size, repr(config.model))
+        if key in checked:
+            continue
+        sample = dataclasses.replace(config, sft=dataclasses.replace(config.sft, text_episodes=40))
+        prompts, answers, _ = collect_text(sample, 0)
+        codec = TextCodec(train_tokenizer(prompts + answers, config.vocab_size))
+        longest_prompt = max(len(codec.encode(p)) for p in prompts)
+        longest_answer = max(len(codec.encode(a)) + 1 for a in answers)  # + the end token
+        assert longest_answer <= config.max_new_tokens, (name, longest_answer)
+        used = config.model.image_tokens_side**2 + longest_prompt + longest_answer
+        assert used <= config.model.max_tokens, (name, used)
+        checked[key] = config.env
+    assert set(checked.values()) == set(GAMES)

@@ -106,6 +106,9 @@ GPU_SIZE: dict[str, Any] = {
     "model.heads": 8,
     "model.max_tokens": 400,
     "sft.batch_size": 64,
+    # A quarter of the CPU model's width: Adam's step on a hidden matrix wants a learning rate about
+    # inversely proportional to width (Yang et al. 2022, muP), so the CPU runs' 3e-3 comes down.
+    "sft.lr": 1e-3,
     "sft.steps": 2000,
     "ppo.num_envs": 64,
     "device": "cuda",
@@ -152,6 +155,17 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         "icl/NumberLine-v0",
         None,
         {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400, "thoughts": False},
+    ),
+    # The same two with twice the SFT steps: the thought's misses were misread frames.
+    "numberline-sft-read400-sft800": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 800, "sft.align_steps": 400},
+    ),
+    "numberline-sft-read400-no-thoughts-sft800": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 800, "sft.align_steps": 400, "thoughts": False},
     ),
     "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
     "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
@@ -209,15 +223,28 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 }
 
 #: Runs repeated over training seeds (seed 0 is the run itself), each pair a table on the page:
-#: thoughts or none on NumberLine (one seed each left the question open), static or hyper
-#: projector on Points24 after the text stage.
+#: thoughts or none (NumberLine, where one seed each left the question open, and Points24), static
+#: or hyper projector (Points24 after the text stage, EZPoints), and PPO on top of SFT (EZPoints).
 #: Sweep -> (its seeds, its (label, run) pairs).
 SEED_SWEEPS = {
-    "thoughts": (
+    "NumberLine thoughts": (
         (0, 1, 2, 3, 4),
         (("yes", "numberline-sft-read400"), ("no", "numberline-sft-read400-no-thoughts")),
     ),
-    "projector": ((0, 1, 2), (("mlp", "points24-text-sft"), ("hyper", "points24-text-sft-hyper"))),
+    "NumberLine thoughts, 800 SFT steps": (
+        (0, 1, 2, 3, 4),
+        (("yes", "numberline-sft-read400-sft800"), ("no", "numberline-sft-read400-no-thoughts-sft800")),
+    ),
+    "Points24 projector": (
+        (0, 1, 2),
+        (("mlp", "points24-text-sft"), ("hyper", "points24-text-sft-hyper")),
+    ),
+    "Points24 thoughts": (
+        (0, 1, 2),
+        (("yes", "points24-text-sft"), ("no", "points24-text-sft-no-thoughts")),
+    ),
+    "EZPoints projector": ((0, 1, 2, 3, 4), (("mlp", "ezpoints-sft"), ("hyper", "ezpoints-sft-hyper"))),
+    "EZPoints PPO": ((0, 1, 2, 3, 4), (("SFT", "ezpoints-sft"), ("SFT + PPO", "ezpoints-ppo"))),
 }
 
 
@@ -226,10 +253,20 @@ def seeded(name: str, seed: int) -> str:
     return f"{name}-seed{seed}" if seed else name
 
 
+def add_seeded_run(name: str, seed: int) -> str:
+    """Define run ``name`` at training seed ``seed`` in :data:`RUNS`; a run that starts from
+    another starts from that one at the same seed (PPO on its own seed's SFT)."""
+    env_id, base, changes = RUNS[name]
+    if seed and seeded(name, seed) not in RUNS:
+        start = add_seeded_run(base, seed) if base else None
+        RUNS[seeded(name, seed)] = (env_id, start, {**changes, "seed": seed})
+    return seeded(name, seed)
+
+
 for _seeds, _pairs in SEED_SWEEPS.values():
-    for _seed in _seeds[1:]:
+    for _seed in _seeds:
         for _, _name in _pairs:
-            RUNS[seeded(_name, _seed)] = (RUNS[_name][0], None, {**RUNS[_name][2], "seed": _seed})
+            add_seeded_run(_name, _seed)
 
 
 def changed_fields(name: str, size: str = "cpu") -> dict[str, Any]:
