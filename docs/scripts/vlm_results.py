@@ -195,6 +195,12 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         None,
         {**READING, "sft.episodes": 1000, "sft.steps": 600, "model.projector": "hyper"},
     ),
+    # READING at twice its learning rate (reading stage and SFT): at 1e-3 a seed of five never read the formula.
+    "ezpoints-sft-lr2e-3": (
+        "icl/EZPoints-v0",
+        None,
+        {**READING, "sft.episodes": 1000, "sft.steps": 600, "sft.lr": 2e-3},
+    ),
     # PPO at the trainer's default learning rate: at 1e-4 it lowered NumberLine's optimal SFT policy.
     "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**READING, "ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft": (
@@ -244,6 +250,10 @@ SEED_SWEEPS = {
         (("yes", "points24-text-sft"), ("no", "points24-text-sft-no-thoughts")),
     ),
     "EZPoints projector": ((0, 1, 2, 3, 4), (("mlp", "ezpoints-sft"), ("hyper", "ezpoints-sft-hyper"))),
+    "EZPoints learning rate": (
+        (0, 1, 2, 3, 4),
+        (("1e-3", "ezpoints-sft"), ("2e-3", "ezpoints-sft-lr2e-3")),
+    ),
     "EZPoints PPO": ((0, 1, 2, 3, 4), (("SFT", "ezpoints-sft"), ("SFT + PPO", "ezpoints-ppo"))),
 }
 
