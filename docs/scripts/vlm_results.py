@@ -156,6 +156,11 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         None,
         {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400, "thoughts": False},
     ),
+    "numberline-sft-read400-hyper": (
+        "icl/NumberLine-v0",
+        None,
+        {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400, "model.projector": "hyper"},
+    ),
     # The same two with twice the SFT steps: the thought's misses were misread frames.
     "numberline-sft-read400-sft800": (
         "icl/NumberLine-v0",
@@ -229,8 +234,9 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 }
 
 #: Runs repeated over training seeds (seed 0 is the run itself), each pair a table on the page:
-#: thoughts or none (NumberLine, where one seed each left the question open, and Points24), static
-#: or hyper projector (Points24 after the text stage, EZPoints), and PPO on top of SFT (EZPoints).
+#: thoughts or none (NumberLine at 400 and 800 SFT steps, where one seed each left the question
+#: open; Points24), static or hyper projector (NumberLine, Points24 after the text stage, EZPoints),
+#: EZPoints' learning rate, and PPO on top of SFT (EZPoints).
 #: Sweep -> (its seeds, its (label, run) pairs).
 SEED_SWEEPS = {
     "NumberLine thoughts": (
@@ -240,6 +246,10 @@ SEED_SWEEPS = {
     "NumberLine thoughts, 800 SFT steps": (
         (0, 1, 2, 3, 4),
         (("yes", "numberline-sft-read400-sft800"), ("no", "numberline-sft-read400-no-thoughts-sft800")),
+    ),
+    "NumberLine projector": (
+        (0, 1, 2, 3, 4),
+        (("mlp", "numberline-sft-read400"), ("hyper", "numberline-sft-read400-hyper")),
     ),
     "Points24 projector": (
         (0, 1, 2),
