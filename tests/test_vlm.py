@@ -9,6 +9,7 @@ import torch
 from baselines.vlm.generate import ActionConstraint, batch_prompts, generate, generate_naive, score
 from baselines.vlm.model import VLM, ModelConfig
 from baselines.vlm.ppo import gae, token_weights
+from baselines.vlm.read_check import field_accuracy
 from baselines.vlm.tasks import action_span, answer_text
 from baselines.vlm.tokenizer import TextCodec, train_tokenizer
 from baselines.vlm.train import PPOConfig, SFTConfig, TrainConfig, train
@@ -143,6 +144,10 @@ def test_sft_alone_solves_numberline_and_ppo_updates_the_run(tmp_path):
     entry = SuiteEntry("icl/NumberLine-v0", {"obs_mode": "multimodal"}, 100, (10_000,))
     played = play_entry(load_agent(f"run:{run}"), entry, agent_name="vlm", text_actions=True)
     assert (played.returns > 0).mean() > 0.8 and played.parse_failures == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    (check,) = [r for r in records if r["phase"] == "read_check"]  # the state is in the prompt here
+    assert check["sft_step"] == 300 and check["frames"] > 20
+    assert min(check["field_accuracy"].values()) >= 0.9, check
     # PPO on top (resumed: more iterations, and a PPO setting chosen now, before the first
     # iteration): a rollout and an update, logged, the weights changed.
     before = (run / "model.safetensors").read_bytes()
@@ -179,6 +184,28 @@ def test_parse_failures_fall_back_and_are_counted(tmp_path):
                 ppo=PPOConfig(iterations=2, num_envs=4, rollout_steps=2, minibatch_size=8, lr=1e-4),
             )
         )
+
+
+def test_field_accuracy_scores_each_field_and_an_unreadable_answer_as_wrong():
+    expected = [answer_text({"current number": "2", "target number": "4"}, "up", "+")] * 4
+    answers = [
+        expected[0],
+        answer_text({"current number": "2", "target number": "5"}, "up", "+"),  # the target misread
+        answer_text({"current number": "3", "target number": "4"}, "down", "-"),  # the marker misread
+        '{"current number": "2", "target',  # cut short: no field counts
+    ]
+    assert field_accuracy(answers, expected) == {"current number": 0.5, "target number": 0.5}
+    with pytest.raises(ValueError, match="as many answers"):
+        field_accuracy(answers[:2], expected)
+
+
+def test_a_run_that_reads_poorly_is_warned_about_when_sft_ends(tmp_path):
+    """Two SFT steps teach nothing: the read check logs the fields' accuracy and names them."""
+    config = _config(tmp_path, sft=SFTConfig(episodes=10, steps=2, batch_size=8, read_check_episodes=3))
+    with pytest.warns(UserWarning, match=r"read check of .*'current number' on \d+%"):
+        run = train(config)
+    (check,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1:]
+    assert check["phase"] == "read_check" and check["field_accuracy"]["current number"] < 0.9
 
 
 def test_bad_config_is_refused(tmp_path):

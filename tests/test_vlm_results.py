@@ -59,6 +59,7 @@ def test_the_page_shows_the_results_file():
     for block in table.split("\n\n"):
         assert block in PAGE, f"docs/baselines/vlm.md should show, as the file has it:\n{block}"
     assert script.reading_table(DATA) in PAGE, "the page should show the reading stage's accuracy"
+    assert script.read_check_table(DATA) in PAGE, "the page should show the read check of the runs"
     assert "NumberLine thoughts" in script.swept(DATA), "the thoughts-or-none sweep is recorded"
     for sweep in script.swept(DATA):
         assert script.sweep_table(DATA, sweep) in PAGE, f"the page should show the {sweep} sweep over seeds"

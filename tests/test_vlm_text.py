@@ -72,7 +72,7 @@ def test_the_text_stage_learns_the_thoughts_then_training_goes_on(tmp_path):
     # EZPoints' thought names one formula per pair of cards and is copied into the action: the
     # scored tokens start near ln(300) = 5.7 nats each.
     assert text[-1]["loss"] < 1.0, text
-    assert [r["phase"] for r in records][-1] == "sft", "SFT follows the text stage"
+    assert [r["phase"] for r in records][-2:] == ["sft", "read_check"], "SFT follows the text stage"
 
 
 def test_a_hugging_face_model_skips_the_text_stage(tmp_path):

@@ -79,6 +79,18 @@ def answer_text(fields: dict[str, str], thoughts: str | None, action: str) -> st
     return json.dumps(answer)
 
 
+def answer_fields(answer: str) -> dict[str, str] | None:
+    """The fields of a JSON answer that say what the frame shows (all but the thoughts and the
+    action), or None when the answer is not a JSON object."""
+    try:
+        fields = json.loads(answer)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    return {k: v for k, v in fields.items() if k not in ("thoughts", "action")}
+
+
 def action_span(text: str) -> tuple[int, int] | None:
     """``(start, end)`` characters of the last ``"action": "..."`` pair of ``text``, or None."""
     pairs = list(_ACTION_PAIR.finditer(text))

@@ -43,12 +43,14 @@ from baselines.classic.number_games import (  # noqa: E402
     points24_solvable_share,
 )
 from baselines.configs import replace_paths  # noqa: E402
-from baselines.vlm.train import TrainConfig, load_model, train  # noqa: E402
+from baselines.vlm.read_check import WELL_READ  # noqa: E402
+from baselines.vlm.train import TrainConfig, load_model, reading_accuracy, train  # noqa: E402
 from benchmarks import data_record  # noqa: E402
 from leaderboard.harness import evaluate  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "data" / "vlm_cpu_results.json"
 CURVES_PLOT = ROOT / "docs" / "img" / "vlm_curves.png"
+READ_CHECK_PLOT = ROOT / "docs" / "img" / "vlm_read_check.png"
 GAME_NAMES = ("NumberLine", "EZPoints", "Points24", "Blackjack")
 #: RL4VLM's success rates (%) with a 7B LLaVA after SFT + PPO (Zhai et al. 2024, gym-cards).
 RL4VLM_SUCCESS = {"NumberLine": 89.4, "EZPoints": 50.0, "Points24": 2.3, "Blackjack": 40.2}
@@ -354,6 +356,78 @@ def score(name: str, folder: Path) -> dict[str, Any]:
     }
 
 
+def read_check_of(folder: Path) -> dict[str, Any]:
+    """The trainer's read check of a run folder (:func:`baselines.vlm.train.reading_accuracy`): the
+    one a run logs when its SFT ends, made again on a finished run (those trained before the check
+    existed)."""
+    model, codec, config = load_model(folder)
+    accuracy, frames = reading_accuracy(model, codec, config)
+    return {"field_accuracy": accuracy, "frames": frames}
+
+
+def logged_read_check(folder: Path) -> dict[str, Any]:
+    """``{"read_check": ...}`` as the run's ``metrics.jsonl`` logged it, or nothing."""
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    checks = [r for r in records if r["phase"] == "read_check"]
+    return {"read_check": {k: checks[-1][k] for k in ("field_accuracy", "frames")}} if checks else {}
+
+
+def read_checked(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The recorded SFT runs with a read check, in the file's order."""
+    return [(n, r) for n, r in data["runs"].items() if "read_check" in r and not r["starts_from"]]
+
+
+def read_check_table(data: dict[str, Any]) -> str:
+    """The page's read-check table: per game, the runs the check flags (a field written right on
+    fewer than ``WELL_READ`` of its frames) and the success of those it does and does not flag."""
+    lines = [
+        "| game | runs checked | flagged | success of the flagged % | success of the others % |",
+        "|---|--:|--:|---|---|",
+    ]
+
+    def spread(rates: list[float]) -> str:
+        return f"{min(rates):.1f} to {max(rates):.1f} (mean {np.mean(rates):.1f})" if rates else "none"
+
+    for game in GAME_NAMES:
+        runs = [r for _, r in read_checked(data) if game_of(r["env"]) == game]
+        if not runs:
+            continue
+        flagged = [
+            r["success_rate"] for r in runs if min(r["read_check"]["field_accuracy"].values()) < WELL_READ
+        ]
+        others = [
+            r["success_rate"] for r in runs if min(r["read_check"]["field_accuracy"].values()) >= WELL_READ
+        ]
+        lines.append(f"| {game} | {len(runs)} | {len(flagged)} | {spread(flagged)} | {spread(others)} |")
+    return "\n".join(lines)
+
+
+def plot_read_check(data: dict[str, Any], out: Path = READ_CHECK_PLOT) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for game, marker in zip(GAME_NAMES, "osD^"):
+        runs = [r for _, r in read_checked(data) if game_of(r["env"]) == game]
+        if runs:
+            lowest = [100 * min(r["read_check"]["field_accuracy"].values()) for r in runs]
+            ax.scatter(lowest, [r["success_rate"] for r in runs], marker=marker, label=game, alpha=0.75)
+    ax.axvline(100 * WELL_READ, color="grey", linestyle="--", linewidth=1)
+    ax.set(
+        xlabel="read check: the worst-read answer field, % of frames right",
+        ylabel="success on vl-v0 %",
+        title="After SFT: reading the frame and winning",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
 def game_of(env_id: str) -> str:
     return env_id.split("/")[1].rsplit("-v", 1)[0]
 
@@ -631,6 +705,11 @@ def main() -> None:
         default="",
         help="RUN[:EPISODES]: that run and the exact solver on EPISODES (default 5000) fresh episodes",
     )
+    parser.add_argument(
+        "--read-check",
+        default="",
+        help="comma-separated recorded SFT runs, or 'all' that --work holds: the trainer's read check of each",
+    )
     parser.add_argument("--render", action="store_true", help="print the page's table, redraw the plot")
     parser.add_argument(
         "--refresh-curves",
@@ -666,6 +745,7 @@ def main() -> None:
             "command": command(name, args.size),
             **score(name, folder),
             "curves": curves(folder),
+            **logged_read_check(folder),
             "provenance": started,
         }
         data["runs"][name] = record
@@ -689,6 +769,22 @@ def main() -> None:
             if (args.work / name / "metrics.jsonl").is_file():
                 record["curves"] = curves(args.work / name)
         data_record.write(args.out, top, data)
+    if args.read_check:
+        checked = [n for n in args.read_check.split(",") if n]
+        if checked == ["all"]:
+            checked = [
+                n
+                for n, r in data["runs"].items()
+                if not r["starts_from"] and (args.work / n / "config.json").is_file()
+            ]
+        for name in checked:
+            if name not in data["runs"] or not (args.work / name / "model.safetensors").is_file():
+                raise SystemExit(
+                    f"--read-check {name}: make the run first (--runs {name}) with the same --work"
+                )
+            data["runs"][name]["read_check"] = read_check_of(args.work / name)
+            print(name, data["runs"][name]["read_check"])
+        data_record.write(args.out, data_record.provenance("docs/scripts/vlm_results.py"), data)
     for name in shipped:
         folder = args.work / name
         if name not in data["runs"] or not (folder / "model.safetensors").is_file():
@@ -699,11 +795,16 @@ def main() -> None:
         data["runs"][name]["check"] = check_play(folder, RUNS[name][0])
         data_record.write(args.out, data["runs"][name]["provenance"], data)
         print("shipped", ship(name, folder))
-    if args.render or names or shipped or args.refresh_curves:
+    if args.render or names or shipped or args.refresh_curves or args.read_check:
         data = data_record.read(args.out)
-        tables = [results_table(data), reading_table(data), *(sweep_table(data, s) for s in swept(data))]
+        tables = [
+            results_table(data),
+            reading_table(data),
+            read_check_table(data),
+            *(sweep_table(data, s) for s in swept(data)),
+        ]
         print(*tables, commands_block(data), sep="\n\n")
-        print("wrote", plot_curves(data))
+        print("wrote", plot_curves(data), plot_read_check(data))
 
 
 if __name__ == "__main__":
