@@ -139,3 +139,20 @@ def test_every_run_is_valid_and_its_text_fits_the_model(size, tmp_path):
         assert used <= config.model.max_tokens, (name, used)
         checked[key] = config.env
     assert set(checked.values()) == set(GAMES)
+
+
+def test_the_read_check_table_splits_runs_at_the_warning_line():
+    def run(success, lowest, starts_from=None):
+        fields = {"cards": 1.0, "formula": lowest}
+        return {
+            "env": "icl/EZPoints-v0",
+            "starts_from": starts_from,
+            "success_rate": success,
+            "read_check": {"field_accuracy": fields, "frames": 80},
+        }
+
+    data = {
+        "runs": {"a": run(0.0, 0.25), "b": run(100.0, 0.95), "c": run(90.0, 0.90), "ppo": run(0.0, 0.1, "a")}
+    }
+    (row,) = _script().read_check_table(data).splitlines()[2:]  # only the game with runs, PPO runs left out
+    assert row == "| EZPoints | 3 | 1 | 0.0 to 0.0 (mean 0.0) | 90.0 to 100.0 (mean 95.0) |"
