@@ -156,3 +156,25 @@ def test_the_read_check_table_splits_runs_at_the_warning_line():
     }
     (row,) = _script().read_check_table(data).splitlines()[2:]  # only the game with runs, PPO runs left out
     assert row == "| EZPoints | 3 | 1 | 0.0 to 0.0 (mean 0.0) | 90.0 to 100.0 (mean 95.0) |"
+
+
+def test_the_page_quotes_the_misreads_file():
+    """The counts of wrong answer fields the page gives are the file's (docs/scripts/vlm_misreads.py)."""
+    misreads = json.loads((ROOT / "docs" / "data" / "vlm_misreads.json").read_text())
+    assert misreads["provenance"]["written_by"] == "docs/scripts/vlm_misreads.py"
+    numberline = misreads["runs"]["numberline-sft-read400-sft800-seed2"]
+    wrong = numberline["wrong"]
+    at_zero = sum(
+        n for pair, n in numberline["confusions"]["current number"].items() if pair.startswith("0 -> ")
+    )
+    assert (
+        f"`current number` in {wrong['current number']} of its {numberline['answers']} answers and a wrong\n"
+        f"  target in {wrong['target number']}; every wrong current number it writes is a 3 ({at_zero} of"
+    ) in PAGE
+    assert set(numberline["confusions"]["current number"]) == {f"{v} -> 3" for v in "01245"}
+    ezpoints = misreads["runs"]["ezpoints-sft-seed2"]
+    assert ezpoints["wrong"]["formula"] == ezpoints["answers"]
+    assert (
+        f"formula wrong in all {ezpoints['answers']} of its answers and the cards in {ezpoints['wrong']['cards']}"
+        in PAGE
+    )

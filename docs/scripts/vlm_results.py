@@ -128,6 +128,8 @@ POINTS24_TEXT = {
     "sft.explore": 0.1,
     "sft.steps": 1000,
 }
+#: NumberLine's reading stage of 400 steps (it leaves its plateau with thoughts and without).
+NUMBERLINE_READ400 = {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400}
 #: Name -> (env id, run it starts from or None, config changes on top of CPU_BASE).
 RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
@@ -148,31 +150,23 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         {"sft.episodes": 300, "sft.steps": 400, "model.projector": "hyper"},
     ),
     # Thoughts or none, each after a reading stage long enough to leave its plateau in both.
-    "numberline-sft-read400": (
-        "icl/NumberLine-v0",
-        None,
-        {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400},
-    ),
+    "numberline-sft-read400": ("icl/NumberLine-v0", None, NUMBERLINE_READ400),
     "numberline-sft-read400-no-thoughts": (
         "icl/NumberLine-v0",
         None,
-        {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400, "thoughts": False},
+        {**NUMBERLINE_READ400, "thoughts": False},
     ),
     "numberline-sft-read400-hyper": (
         "icl/NumberLine-v0",
         None,
-        {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400, "model.projector": "hyper"},
+        {**NUMBERLINE_READ400, "model.projector": "hyper"},
     ),
     # The same two with twice the SFT steps: the thought's misses were misread frames.
-    "numberline-sft-read400-sft800": (
-        "icl/NumberLine-v0",
-        None,
-        {"sft.episodes": 300, "sft.steps": 800, "sft.align_steps": 400},
-    ),
+    "numberline-sft-read400-sft800": ("icl/NumberLine-v0", None, {**NUMBERLINE_READ400, "sft.steps": 800}),
     "numberline-sft-read400-no-thoughts-sft800": (
         "icl/NumberLine-v0",
         None,
-        {"sft.episodes": 300, "sft.steps": 800, "sft.align_steps": 400, "thoughts": False},
+        {**NUMBERLINE_READ400, "sft.steps": 800, "thoughts": False},
     ),
     "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
     "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
@@ -207,6 +201,12 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         "icl/EZPoints-v0",
         None,
         {**READING, "sft.episodes": 1000, "sft.steps": 600, "sft.lr": 2e-3},
+    ),
+    # Seed 2, which never reads the formula, resumed to 1,500 SFT steps.
+    "ezpoints-sft-seed2-1500": (
+        "icl/EZPoints-v0",
+        "ezpoints-sft-seed2",
+        {**READING, "sft.episodes": 1000, "sft.steps": 1500, "seed": 2},
     ),
     # PPO at the trainer's default learning rate: at 1e-4 it lowered NumberLine's optimal SFT policy.
     "ezpoints-ppo": ("icl/EZPoints-v0", "ezpoints-sft", {**READING, "ppo.iterations": 10, "ppo.lr": 1e-5}),
@@ -402,6 +402,16 @@ def read_check_table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def save_figure(fig, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
 def plot_read_check(data: dict[str, Any], out: Path = READ_CHECK_PLOT) -> Path:
     import matplotlib
 
@@ -421,11 +431,7 @@ def plot_read_check(data: dict[str, Any], out: Path = READ_CHECK_PLOT) -> Path:
         title="After SFT: reading the frame and winning",
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def game_of(env_id: str) -> str:
@@ -664,11 +670,7 @@ def plot_curves(data: dict[str, Any], out: Path = CURVES_PLOT) -> Path:
     for ax in (sft, ppo):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def checkpoint_name(env_id: str) -> str:
