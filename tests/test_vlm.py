@@ -215,6 +215,49 @@ def test_bad_config_is_refused(tmp_path):
         train(_config(tmp_path, ppo=PPOConfig(clip=1.5)))
 
 
+def test_a_frozen_encoder_stays_as_the_reading_stage_left_it(tmp_path, monkeypatch):
+    """``freeze_encoder``: SFT and PPO (also after a resume) train the projector and the decoder but
+    leave the encoder as the reading stage left it; without it, SFT changes the encoder too."""
+    import baselines.vlm.train as trainer
+
+    torch.set_num_threads(1)
+    after_reading = {}
+
+    def align_and_keep(run, data):
+        align_encoder(run, data)
+        after_reading[run.config.out] = {k: v.clone() for k, v in run.model.state_dict().items()}
+
+    align_encoder = trainer.align_encoder
+    monkeypatch.setattr(trainer, "align_encoder", align_and_keep)
+
+    def part_equal(folder, part):
+        from safetensors.torch import load_file
+
+        saved, kept = load_file(str(folder / "model.safetensors")), after_reading[str(folder)]
+        names = [k for k in kept if k.startswith(part + ".")]
+        assert names
+        return all(torch.equal(saved[k], kept[k]) for k in names)
+
+    def config(name, freeze, iterations=0):
+        return _config(
+            tmp_path,
+            out=str(tmp_path / name),
+            state_in_prompt=False,
+            freeze_encoder=freeze,
+            sft=SFTConfig(episodes=20, steps=5, batch_size=8, align_steps=5, read_check_episodes=0),
+            ppo=PPOConfig(iterations=iterations, num_envs=4, rollout_steps=2, minibatch_size=8, lr=1e-3),
+        )
+
+    frozen = train(config("frozen", True))
+    assert part_equal(frozen, "encoder") and not part_equal(frozen, "projector")
+    train(config("frozen", True, iterations=1))  # resumed: PPO on top
+    assert part_equal(frozen, "encoder") and not part_equal(frozen, "projector")
+    trained = train(config("trained", False))
+    assert not part_equal(trained, "encoder")
+    with pytest.raises(ValueError, match="freeze_encoder freezes the encoder that the reading stage trained"):
+        train(_config(tmp_path, out=str(tmp_path / "random"), freeze_encoder=True))
+
+
 def test_the_reading_stage_teaches_the_encoder_the_visible_state(tmp_path):
     """``sft.align_steps``: linear probes on the image tokens learn NumberLine's current and target
     numbers from the frame (chance: a loss of log 6 = 1.79)."""

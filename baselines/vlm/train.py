@@ -147,6 +147,11 @@ class TrainConfig:
     """Tokenizer vocabulary (byte-level BPE trained on the game's prompts and answers)."""
     thoughts: bool = True
     """Answers carry a templated chain of thought (false: the answer fields and the action only)."""
+    freeze_encoder: bool = False
+    """Freeze the image encoder once the reading stage has trained it (``sft.align_steps``), for SFT
+    and PPO, as LLaVA keeps its vision tower frozen after aligning it: SFT's gradient otherwise
+    re-learns the encoder while the decoder learns the answers, and on some seeds leaves it unable
+    to tell frames apart that the reading stage had told apart (see ``docs/baselines/vlm.md``)."""
     state_in_prompt: bool = True
     """Put the state's text in the prompt (the multimodal observation has it); false: the model
     must read the state from the frame, as RL4VLM's."""
@@ -204,6 +209,13 @@ def validate(config: TrainConfig) -> None:
         fail("ppo.clip", f"must lie in (0, 1); got {config.ppo.clip}")
     if not 0.0 <= config.ppo.thought_weight <= 1.0:
         fail("ppo.thought_weight", f"must lie in [0, 1]; got {config.ppo.thought_weight}")
+    if config.freeze_encoder and not config.sft.align_steps:
+        fail(
+            "freeze_encoder",
+            "freezes the encoder that the reading stage trained; with sft.align_steps=0 it would "
+            "freeze a random one (a Hugging Face LLaVA's vision tower is frozen already): set "
+            "sft.align_steps > 0 or freeze_encoder=False",
+        )
     if config.hf.path and config.sft.text_steps:
         fail(
             "sft.text_steps",
@@ -234,7 +246,7 @@ def _average_gradients(model: torch.nn.Module, world: int) -> None:
     if world == 1:
         return
     for p in model.parameters():
-        if not p.requires_grad:  # a LoRA-wrapped model's frozen base
+        if not p.requires_grad:  # a frozen part: a LoRA-wrapped model's base, a frozen encoder
             continue
         if p.grad is None:
             p.grad = torch.zeros_like(p)
@@ -924,11 +936,15 @@ def train(config: TrainConfig) -> Path:
     """Train (or resume) the run in ``config.out``: SFT, then PPO; returns the run folder."""
     run, data = open_run(config)
     warn_about_tokens(run)
-    if data is not None and run.state["sft_steps"] < config.sft.steps:
-        if run.state["sft_steps"] == 0 and config.sft.text_steps:
+    sft_left = data is not None and run.state["sft_steps"] < config.sft.steps
+    if sft_left and run.state["sft_steps"] == 0:
+        if config.sft.text_steps:
             train_text(run)
-        if run.state["sft_steps"] == 0 and config.sft.align_steps:
+        if config.sft.align_steps:
             align_encoder(run, data)
+    if config.freeze_encoder:  # also when resumed: the run's encoder stays the reading stage's
+        run.model.encoder.requires_grad_(False)
+    if sft_left:
         train_sft(run, data)
         check_reading(run)
     run.save()

@@ -130,6 +130,7 @@ POINTS24_TEXT = {
 }
 #: NumberLine's reading stage of 400 steps (it leaves its plateau with thoughts and without).
 NUMBERLINE_READ400 = {"sft.episodes": 300, "sft.steps": 400, "sft.align_steps": 400}
+FROZEN = {"freeze_encoder": True}
 #: Name -> (env id, run it starts from or None, config changes on top of CPU_BASE).
 RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "numberline-sft": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400}),
@@ -168,6 +169,13 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         None,
         {**NUMBERLINE_READ400, "sft.steps": 800, "thoughts": False},
     ),
+    # The encoder frozen after the reading stage, as LLaVA's vision tower (the runs above train it in SFT).
+    "numberline-sft-read400-frozen": ("icl/NumberLine-v0", None, {**NUMBERLINE_READ400, **FROZEN}),
+    "numberline-sft-read400-no-thoughts-frozen": (
+        "icl/NumberLine-v0",
+        None,
+        {**NUMBERLINE_READ400, "thoughts": False, **FROZEN},
+    ),
     "blackjack-sft": ("icl/Blackjack-v0", None, {**CARDS, "sft.episodes": 1500, "sft.steps": 300}),
     "blackjack-ppo": ("icl/Blackjack-v0", "blackjack-sft", {**CARDS, "ppo.iterations": 10}),
     "blackjack-sft-128px": (
@@ -189,12 +197,22 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         None,
         {**READING, "sft.episodes": 2500, "sft.steps": 600},
     ),
+    "blackjack-read-sft-frozen": (
+        "icl/Blackjack-v0",
+        None,
+        {**READING, "sft.episodes": 2500, "sft.steps": 600, **FROZEN},
+    ),
     "blackjack-read-ppo": ("icl/Blackjack-v0", "blackjack-read-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "ezpoints-sft": ("icl/EZPoints-v0", None, {**READING, "sft.episodes": 1000, "sft.steps": 600}),
     "ezpoints-sft-hyper": (
         "icl/EZPoints-v0",
         None,
         {**READING, "sft.episodes": 1000, "sft.steps": 600, "model.projector": "hyper"},
+    ),
+    "ezpoints-sft-frozen": (
+        "icl/EZPoints-v0",
+        None,
+        {**READING, "sft.episodes": 1000, "sft.steps": 600, **FROZEN},
     ),
     # READING at twice its learning rate (reading stage and SFT): at 1e-3 a seed of five never read the formula.
     "ezpoints-sft-lr2e-3": (
@@ -220,6 +238,7 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "points24-text-sft": ("icl/Points24-v0", None, POINTS24_TEXT),
     "points24-text-sft-no-thoughts": ("icl/Points24-v0", None, {**POINTS24_TEXT, "thoughts": False}),
     "points24-text-sft-hyper": ("icl/Points24-v0", None, {**POINTS24_TEXT, "model.projector": "hyper"}),
+    "points24-text-sft-frozen": ("icl/Points24-v0", None, {**POINTS24_TEXT, **FROZEN}),
     "points24-text-ppo": ("icl/Points24-v0", "points24-text-sft", {"ppo.iterations": 10, "ppo.lr": 1e-5}),
     "points24-sft-long": (
         "icl/Points24-v0",
@@ -265,6 +284,22 @@ SEED_SWEEPS = {
     "EZPoints learning rate": (
         (0, 1, 2, 3, 4),
         (("1e-3", "ezpoints-sft"), ("2e-3", "ezpoints-sft-lr2e-3")),
+    ),
+    "NumberLine encoder": (
+        (0, 1, 2, 3, 4),
+        (("trained", "numberline-sft-read400"), ("frozen", "numberline-sft-read400-frozen")),
+    ),
+    "NumberLine encoder, no thoughts": (
+        (0, 1, 2, 3, 4),
+        (
+            ("trained", "numberline-sft-read400-no-thoughts"),
+            ("frozen", "numberline-sft-read400-no-thoughts-frozen"),
+        ),
+    ),
+    "EZPoints encoder": ((0, 1, 2, 3, 4), (("trained", "ezpoints-sft"), ("frozen", "ezpoints-sft-frozen"))),
+    "Points24 encoder": (
+        (0, 1, 2),
+        (("trained", "points24-text-sft"), ("frozen", "points24-text-sft-frozen")),
     ),
     "EZPoints PPO": ((0, 1, 2, 3, 4), (("SFT", "ezpoints-sft"), ("SFT + PPO", "ezpoints-ppo"))),
 }
