@@ -178,3 +178,41 @@ def test_the_page_quotes_the_misreads_file():
         f"formula wrong in all {ezpoints['answers']} of its answers and the cards in {ezpoints['wrong']['cards']}"
         in PAGE
     )
+
+
+def test_an_encoder_probe_reads_what_the_tokens_tell_apart_and_nothing_else():
+    """``fit_probe`` of docs/scripts/vlm_encoder_probe.py: held-out accuracy 1 on features that
+    carry the label, about chance (1/4) on features drawn apart from it."""
+    probe = load_file_module(
+        ROOT / "docs" / "scripts" / "vlm_encoder_probe.py", "docs_scripts_vlm_encoder_probe"
+    )
+    torch = pytest.importorskip("torch")
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(4, (600,), generator=generator)
+    noise = torch.randn(600, 32, generator=generator)
+    carrying = noise.clone()
+    carrying[:, :4] += 10 * torch.nn.functional.one_hot(labels, 4)
+    torch.manual_seed(0)  # the probes' initial weights
+    assert probe.fit_probe(carrying, labels, 4, 400) == 1.0
+    assert probe.fit_probe(noise, labels, 4, 400) < 0.4
+
+
+def test_the_page_quotes_the_encoder_probe_file():
+    """The probe accuracies the page gives are the file's (docs/scripts/vlm_encoder_probe.py)."""
+    probes = json.loads((ROOT / "docs" / "data" / "vlm_encoder_probe.json").read_text())
+    assert probes["provenance"]["written_by"] == "docs/scripts/vlm_encoder_probe.py"
+    numberline = [r for name, r in probes["runs"].items() if name.startswith("numberline")]
+    assert len(numberline) == 5 and all(r["held_out"] == 400 for r in numberline)
+    assert all(v == 1.0 for r in numberline for v in r["accuracy"].values())
+    assert "read both NumberLine numbers on all 400 held-out frames" in PAGE
+
+    def read_parts(name):
+        accuracy = probes["runs"][name]["accuracy"]
+        first = [v for slot, v in accuracy.items() if slot != "formula 4"]
+        return f"{100 * min(first):.1f} to {100 * max(first):.0f}%", f"{100 * accuracy['formula 4']:.0f}%"
+
+    (trained, trained_fifth), (frozen, frozen_fifth) = map(
+        read_parts, ["ezpoints-sft-seed2", "ezpoints-sft-frozen-seed2"]
+    )
+    assert f"the cards and the first four formula slots on {trained}" in PAGE
+    assert f"(frozen: {frozen}), the fifth slot on {trained_fifth} (frozen: {frozen_fifth})" in PAGE

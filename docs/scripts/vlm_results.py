@@ -140,6 +140,12 @@ RUNS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
         "numberline-sft",
         {"ppo.iterations": 10, "ppo.lr": 1e-5},
     ),
+    "numberline-sft-frozen": ("icl/NumberLine-v0", None, {"sft.episodes": 300, "sft.steps": 400, **FROZEN}),
+    "numberline-ppo-frozen": (
+        "icl/NumberLine-v0",
+        "numberline-sft-frozen",
+        {"ppo.iterations": 10, "ppo.lr": 1e-5},
+    ),
     "numberline-sft-no-thoughts": (
         "icl/NumberLine-v0",
         None,
@@ -599,15 +605,24 @@ def check_play(folder: Path, env_id: str) -> dict[str, Any]:
     }
 
 
+def encoder_after_reading(run: dict[str, Any]) -> str:
+    """What SFT and PPO did with the encoder the reading stage trained ("-": no reading stage)."""
+    changes = run["config_changes"]
+    if not changes.get("sft.align_steps"):
+        return "-"
+    return "frozen" if changes.get("freeze_encoder") else "trained"
+
+
 def results_table(data: dict[str, Any]) -> str:
     """The page's table: every run beside RL4VLM's success rate and the exact optimum's."""
     best = best_success_rates()
     on_deals = data["optimum_on_deals"]
     lines = [
-        "| game | run | parameters | thoughts | projector | SFT steps | PPO iterations | success % "
+        "| game | run | parameters | thoughts | projector | encoder after reading | SFT steps "
+        "| PPO iterations | success % "
         "| normalized score | parse failures | train wall s | RL4VLM 7B success % | optimum success % "
         "| optimum on these deals % |",
-        "|---|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for game in GAME_NAMES:
         for name, run in data["runs"].items():
@@ -615,7 +630,7 @@ def results_table(data: dict[str, Any]) -> str:
                 continue
             lines.append(
                 f"| {game} | {name} | {run['parameters']:,} | {'yes' if run['thoughts'] else 'no'} "
-                f"| {run['projector']} | {run['sft_steps']} | {run['ppo_iterations']} "
+                f"| {run['projector']} | {encoder_after_reading(run)} | {run['sft_steps']} | {run['ppo_iterations']} "
                 f"| {run['success_rate']:.1f} | {run['normalized_score']:.1f} "
                 f"| {run['parse_failures']} of {run['decisions']} | {run['train_wall_s']:.0f} "
                 f"| {RL4VLM_SUCCESS[game]} | {best[game]:.1f} | {on_deals[game]:.1f} |"
@@ -688,23 +703,33 @@ def plot_curves(data: dict[str, Any], out: Path = CURVES_PLOT) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (sft, ppo) = plt.subplots(1, 2, figsize=(11, 4))
-    for ax in (sft, ppo):  # more runs than the default ten colours
+    # One SFT panel per game and one PPO panel, legends beside them: one panel held 30 curves.
+    fig, axes = plt.subplots(3, 2, figsize=(13, 11))
+    sft = dict(zip(GAME_NAMES, axes.flat))
+    ppo = axes.flat[len(GAME_NAMES)]
+    axes.flat[len(GAME_NAMES) + 1].set_axis_off()
+    for ax in axes.flat:  # more runs than the default ten colours
         ax.set_prop_cycle(color=plt.cm.tab20.colors)
     for name, run in data["runs"].items():
-        if "-seed" in name:  # the seed sweep has its own table; ten more curves would hide the rest
+        if "-seed" in name:  # the seed sweeps have their own tables; their curves would hide the rest
             continue
         curves_ = run["curves"]
         if curves_["sft_step"] and not run["starts_from"]:
-            sft.plot(curves_["sft_step"], curves_["sft_loss"], label=name)
+            sft[game_of(run["env"])].plot(curves_["sft_step"], curves_["sft_loss"], label=name)
         if curves_["ppo_iteration"]:
             rates = [np.nan if r is None else 100 * r for r in curves_["ppo_success_rate"]]
             ppo.plot(curves_["ppo_iteration"], rates, marker="o", label=name)
-    sft.set(xlabel="SFT step", ylabel="answer-token loss", yscale="log", title="Supervised warm start")
-    ppo.set(xlabel="PPO iteration", ylabel="success % (rollout episodes)", title="PPO")
-    for ax in (sft, ppo):
+    for game, ax in sft.items():
+        ax.set(
+            xlabel="SFT step",
+            ylabel="answer-token loss",
+            yscale="log",
+            title=f"{game}: supervised warm start",
+        )
+    ppo.set(xlabel="PPO iteration", ylabel="success % (rollout episodes)", title="PPO (every game)")
+    for ax in axes.flat:
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return save_figure(fig, out)
 
 
