@@ -19,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -93,4 +94,27 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-__all__ = ["ROOT", "provenance", "read", "write"]
+def record_runs(
+    path: str | os.PathLike,
+    script: str,
+    work: str | os.PathLike,
+    names: str,
+    measure: Callable[[Path], dict[str, Any]],
+    needs: str = "model.safetensors",
+) -> dict[str, Any]:
+    """Measure each of the comma-separated run folders ``names`` under ``work`` (each must hold
+    ``needs``) and write the records to ``path`` under ``runs``, keeping the runs already there."""
+    started = provenance(script)
+    data = read(path) if Path(path).is_file() else {"runs": {}}
+    data.pop("provenance", None)
+    for name in filter(None, names.split(",")):
+        folder = Path(work) / name
+        if not (folder / needs).is_file():
+            raise SystemExit(f"--runs {name}: no {needs} in {folder} (a finished run folder)")
+        data["runs"][name] = measure(folder)
+        print(name, data["runs"][name], flush=True)
+    write(path, started, data)
+    return data
+
+
+__all__ = ["ROOT", "provenance", "read", "record_runs", "write"]

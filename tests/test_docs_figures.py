@@ -574,3 +574,23 @@ def test_masking_table_marks_rows_whose_intervals_part():
     assert lines[2].endswith("| Reinformer | 40.0 [35.0, 45.0] | 90.0 [80.0, 95.0] | up |")
     assert lines[3].endswith("| - |")
     assert len(lines) == 4, "BC has no padding and no unmasked row: not compared"
+
+
+def test_a_per_run_data_file_keeps_earlier_runs_and_refuses_an_unfinished_folder(tmp_path):
+    """``data_record.record_runs`` (the VLM misread and encoder-probe files): new runs are added,
+    the file's other runs kept, and a folder without its weights stops the script by name."""
+    from benchmarks import data_record
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_text("")
+    (tmp_path / "unfinished").mkdir()
+    out = tmp_path / "runs.json"
+    data_record.record_runs(out, "script.py", tmp_path, "a", lambda folder: {"measured": folder.name})
+    data_record.record_runs(out, "script.py", tmp_path, "b,", lambda folder: {"measured": folder.name})
+    written = data_record.read(out)
+    assert written["runs"] == {"a": {"measured": "a"}, "b": {"measured": "b"}}
+    assert written["provenance"]["written_by"] == "script.py"
+    with pytest.raises(SystemExit, match="--runs unfinished: no model.safetensors"):
+        data_record.record_runs(out, "script.py", tmp_path, "unfinished", lambda folder: {})
+    assert data_record.read(out)["runs"] == written["runs"]

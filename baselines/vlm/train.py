@@ -149,9 +149,10 @@ class TrainConfig:
     """Answers carry a templated chain of thought (false: the answer fields and the action only)."""
     freeze_encoder: bool = False
     """Freeze the image encoder once the reading stage has trained it (``sft.align_steps``), for SFT
-    and PPO, as LLaVA keeps its vision tower frozen after aligning it: SFT's gradient otherwise
-    re-learns the encoder while the decoder learns the answers, and on some seeds leaves it unable
-    to tell frames apart that the reading stage had told apart (see ``docs/baselines/vlm.md``)."""
+    and PPO, as LLaVA keeps its vision tower frozen after aligning it. Trained in SFT, the encoder
+    keeps moving the image tokens while the decoder learns to read them, and on some seeds the
+    decoder never reads them right though they still tell the frames apart (NumberLine, EZPoints:
+    ``docs/baselines/vlm.md``)."""
     state_in_prompt: bool = True
     """Put the state's text in the prompt (the multimodal observation has it); false: the model
     must read the state from the frame, as RL4VLM's."""

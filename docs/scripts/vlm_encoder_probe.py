@@ -78,14 +78,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    data = data_record.read(args.out) if args.out.is_file() else {"runs": {}}
-    data.pop("provenance", None)
-    for name in filter(None, args.runs.split(",")):
-        if not (args.work / name / "model.safetensors").is_file():
-            raise SystemExit(f"--runs {name}: no trained run folder at {args.work / name}")
-        data["runs"][name] = probe_run(args.work / name, args.frames)
-        print(name, data["runs"][name])
-    data_record.write(args.out, data_record.provenance("docs/scripts/vlm_encoder_probe.py"), data)
+    data_record.record_runs(
+        args.out,
+        "docs/scripts/vlm_encoder_probe.py",
+        args.work,
+        args.runs,
+        lambda folder: probe_run(folder, args.frames),
+    )
 
 
 if __name__ == "__main__":
