@@ -97,6 +97,15 @@ TRAIN_APPS: dict[str, str] = {
 def train_command(ctx: typer.Context) -> None:
     """Train a baseline into a run folder usable as agent run:DIR (icl-bench train TASK|KIND --help)."""
     arguments = list(ctx.args)
+    if not arguments or arguments[0] in ("--help", "-h"):
+        # The help below is the in-context transformers' trainer's: say first that there are others.
+        console.print(
+            "icl-bench train TASK trains an in-context transformer (TASK and options below); "
+            f"icl-bench train KIND trains another baseline, KIND one of {', '.join(TRAIN_APPS)} "
+            "(icl-bench train KIND --help).\n",
+            highlight=False,
+            soft_wrap=True,
+        )
     if arguments and arguments[0] in TRAIN_APPS:
         kind = arguments.pop(0)
         reference, prog_name = TRAIN_APPS[kind], f"icl-bench train {kind}"

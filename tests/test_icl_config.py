@@ -93,6 +93,8 @@ def test_cli_help_lists_every_field_with_its_docstring():
     result = CliRunner().invoke(app, ["train", "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "Usage: icl-bench train [OPTIONS]" in result.output
+    # The other trainers are named before the transformers' options.
+    assert "KIND one of vlm, dt, reinformer, bc, ad, dpt" in result.output.split("Usage:")[0]
     assert "--model.kind, --kind, --model TEXT" in result.output
     assert "--model.layers, --layers INT" in result.output and "Number of attention layers." in result.output
     assert "--batch-size INT" in result.output and "--set KEY=VALUE" in result.output
