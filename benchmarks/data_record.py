@@ -5,7 +5,9 @@ Every measured figure on a docs page comes from such a file under ``docs/data/``
 ``tests/test_docs_figures.py`` checks that the page quotes the file). The scripts that write them:
 ``docs/scripts/record_benchmarks.py`` (the CPU speed ratios of ``benchmarks/bench_*.py``),
 ``docs/scripts/plot_regression.py`` and ``plot_mrp.py`` (the classic baselines' errors),
-``docs/scripts/icl_reproduce.py`` (the in-context transformers at CPU size) and
+``docs/scripts/icl_reproduce.py`` (the in-context transformers at CPU size), the VLM scripts
+``docs/scripts/vlm_results.py``, ``vlm_misreads.py`` and ``vlm_encoder_probe.py`` (the last two per
+run folder, through :func:`record_runs`) and
 ``python -m benchmarks.gpu_bench`` (the GPU speed and the full-size reproductions).
 
 Only the standard library: the GPU machine has neither gymnasium nor the leaderboard.

@@ -183,10 +183,11 @@ def test_the_page_quotes_the_misreads_file():
 def test_an_encoder_probe_reads_what_the_tokens_tell_apart_and_nothing_else():
     """``fit_probe`` of docs/scripts/vlm_encoder_probe.py: held-out accuracy 1 on features that
     carry the label, about chance (1/4) on features drawn apart from it."""
+    import torch
+
     probe = load_file_module(
         ROOT / "docs" / "scripts" / "vlm_encoder_probe.py", "docs_scripts_vlm_encoder_probe"
     )
-    torch = pytest.importorskip("torch")
     generator = torch.Generator().manual_seed(0)
     labels = torch.randint(4, (600,), generator=generator)
     noise = torch.randn(600, 32, generator=generator)
